@@ -1,0 +1,19 @@
+"""msa_bench: a reproducible benchmark suite for multimodal sentiment analysis."""
+
+from msa_bench.batching import Batch, ModalityBatch, collate, make_dataloader
+from msa_bench.loading import load_dataset
+from msa_bench.schema import MSAMetadata, msa_metadata, unified_features
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "MSAMetadata",
+    "ModalityBatch",
+    "__version__",
+    "collate",
+    "msa_metadata",
+    "load_dataset",
+    "make_dataloader",
+    "unified_features",
+]

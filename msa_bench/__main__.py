@@ -1,0 +1,3 @@
+from msa_bench.cli import app
+
+app()

@@ -1,0 +1,68 @@
+"""Model API and registry. Built-in baselines (the ``baselines`` package) register on first use."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from msa_bench.models.api import (
+    MODELS,
+    TASKS,
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    build_config,
+    count_parameters,
+    masked_mean,
+    register_model,
+    task_loss,
+)
+
+_BUILTINS_LOADED = False
+
+
+def load_builtin_baselines() -> None:
+    """Import every module of the ``baselines`` package so their models register."""
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    import baselines
+
+    for module in pkgutil.iter_modules(baselines.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"baselines.{module.name}")
+    _BUILTINS_LOADED = True
+
+
+def get_model_class(name: str) -> type[MSAModel]:
+    """A registered model, a built-in baseline, ``file.py:Class`` / ``module:Class``, or an entry point."""
+    if ":" not in name:
+        load_builtin_baselines()
+    model_class = MODELS.get(name)
+    if not (isinstance(model_class, type) and issubclass(model_class, MSAModel)):
+        raise TypeError(f"{name!r} is not an MSAModel subclass (got {model_class!r})")
+    return model_class
+
+
+def model_names() -> list[str]:
+    load_builtin_baselines()
+    return MODELS.names()
+
+
+__all__ = [
+    "MODELS",
+    "TASKS",
+    "DataSpec",
+    "MSAModel",
+    "ModelConfig",
+    "ModelOutput",
+    "build_config",
+    "count_parameters",
+    "get_model_class",
+    "load_builtin_baselines",
+    "masked_mean",
+    "model_names",
+    "register_model",
+    "task_loss",
+]

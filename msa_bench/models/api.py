@@ -1,0 +1,183 @@
+"""The public model API: what a baseline or a user's submission implements.
+
+A model is an ``MSAModel`` subclass (a ``torch.nn.Module``) with a frozen config dataclass,
+registered by name with :func:`register_model`. It is built as ``Model(config, spec)`` where
+``spec`` (:class:`DataSpec`) gives the dataset's feature dimensions and labelled tasks, and its
+``forward(batch)`` returns a :class:`ModelOutput` with predictions for the tasks it supports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import datasets
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msa_bench.batching import MISSING_CLASS, Batch
+from msa_bench.registry import Registry
+from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, feature_dims
+
+#: Tasks a dataset can be labelled for and a model can predict.
+TASKS: tuple[str, ...] = ("sentiment", "emotions", "emotion")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model is told about its dataset: feature dimensions and labelled tasks."""
+
+    text_dim: int
+    audio_dim: int
+    vision_dim: int
+    tasks: tuple[str, ...] = ("sentiment",)
+    n_emotions: int = len(EKMAN_EMOTIONS)
+    n_emotion_classes: int = len(EMOTION_CLASSES)
+
+    def dim(self, modality: str) -> int:
+        return getattr(self, f"{modality}_dim")
+
+    @classmethod
+    def from_dataset(cls, dataset: datasets.Dataset | datasets.DatasetDict) -> DataSpec:
+        """Dimensions from the features; tasks from which labels the training split has."""
+        train = dataset["train"] if isinstance(dataset, datasets.DatasetDict) else dataset
+        dims = feature_dims(train.features)
+        tasks = tuple(
+            task
+            for task, column in (("sentiment", "sentiment"), ("emotions", "emotions"), ("emotion", "emotion"))
+            if len(train) and any(value is not None for value in train.select_columns([column])[:256][column])
+        )
+        return cls(text_dim=dims["text"], audio_dim=dims["audio"], vision_dim=dims["vision"], tasks=tasks)
+
+
+@dataclass
+class ModelOutput:
+    """Predictions of one forward pass; ``None`` for a task the model does not predict.
+
+    ``sentiment`` (B,) scores; ``emotions`` (B, 6) Ekman intensities; ``emotion_logits``
+    (B, n_emotion_classes); ``aux`` anything a model wants to pass to its own ``compute_loss``.
+    """
+
+    sentiment: torch.Tensor | None = None
+    emotions: torch.Tensor | None = None
+    emotion_logits: torch.Tensor | None = None
+    aux: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base class of model configs (frozen dataclasses of model hyperparameters)."""
+
+
+def task_loss(output: ModelOutput, batch: Batch, tasks: tuple[str, ...] = TASKS) -> torch.Tensor:
+    """The standard training loss: L1 on sentiment, MSE on emotion intensities and
+    cross-entropy on the emotion class, each over annotated examples only, summed over the
+    tasks that the model predicts and the dataset labels."""
+    device = next(t.device for t in (output.sentiment, output.emotions, output.emotion_logits) if t is not None)
+    total = torch.zeros((), device=device)
+    if "sentiment" in tasks and output.sentiment is not None:
+        known = ~torch.isnan(batch.sentiment)
+        if known.any():
+            total = total + F.l1_loss(output.sentiment[known].float(), batch.sentiment[known])
+    if "emotions" in tasks and output.emotions is not None:
+        known = ~torch.isnan(batch.emotions).any(dim=1)
+        if known.any():
+            total = total + F.mse_loss(output.emotions[known].float(), batch.emotions[known])
+    if "emotion" in tasks and output.emotion_logits is not None:
+        if (batch.emotion != MISSING_CLASS).any():
+            total = total + F.cross_entropy(output.emotion_logits.float(), batch.emotion, ignore_index=MISSING_CLASS)
+    return total
+
+
+class MSAModel(nn.Module):
+    """Base class of every msa_bench model.
+
+    Subclasses set ``config_class`` and implement ``forward``. Optional overrides:
+    ``compute_loss`` (multi-loss models), ``parameter_groups`` (per-group learning rates),
+    ``on_epoch_end`` (per-epoch state updates, e.g. Self-MM's label generation).
+    Class attributes ``default_configs`` and ``paper_results`` carry per-dataset
+    hyperparameters and published numbers as data.
+    """
+
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    #: dataset name -> {"model": {...}, "train": {...}} overrides of the defaults.
+    default_configs: ClassVar[dict[str, dict]] = {}
+    #: dataset name -> {"source": "...", metric name: value} as published.
+    paper_results: ClassVar[dict[str, dict]] = {}
+    #: Tasks this model can predict.
+    supported_tasks: ClassVar[tuple[str, ...]] = ("sentiment",)
+
+    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+        self.spec = spec
+        self.tasks = tuple(t for t in self.supported_tasks if t in spec.tasks)
+
+    def forward(self, batch: Batch) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def compute_loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
+        return task_loss(output, batch, self.tasks)
+
+    def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay}]
+
+    def on_epoch_end(self, epoch: int) -> None:
+        """Called after each training epoch (before validation)."""
+
+
+MODELS: Registry[type[MSAModel]] = Registry("model", entry_point_group="msa_bench.models")
+
+
+def register_model(name: str):
+    """Class decorator registering an ``MSAModel`` subclass under ``name``."""
+
+    def decorator(cls: type[MSAModel]) -> type[MSAModel]:
+        if not (isinstance(cls, type) and issubclass(cls, MSAModel)):
+            raise TypeError(f"@register_model({name!r}) must decorate an MSAModel subclass, got {cls!r}")
+        if not (dataclasses.is_dataclass(cls.config_class)):
+            raise TypeError(f"{cls.__name__}.config_class must be a dataclass")
+        cls.registered_name = name
+        MODELS.register(name, cls)
+        return cls
+
+    return decorator
+
+
+def build_config(model_class: type[MSAModel], overrides: dict | None = None) -> ModelConfig:
+    """The model's config with ``overrides``; unknown keys are an error naming the valid ones."""
+    overrides = dict(overrides or {})
+    valid = {f.name for f in dataclasses.fields(model_class.config_class)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"{model_class.__name__} has no config field(s) {unknown}; valid fields: {sorted(valid)}")
+    return model_class.config_class(**overrides)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real frames (B, L, D) -> (B, D); zeros where a row has no frame."""
+    weights = mask.unsqueeze(-1).to(features.dtype)
+    return (features * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+__all__ = [
+    "MODELS",
+    "TASKS",
+    "DataSpec",
+    "MSAModel",
+    "ModelConfig",
+    "ModelOutput",
+    "build_config",
+    "count_parameters",
+    "masked_mean",
+    "register_model",
+    "task_loss",
+]

@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests never reach the network: the hub is switched off here."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+#: The project's real-data folder (``../shared/data`` beside the checkout); may be absent.
+SHARED_DATA = Path(os.environ.get("MSA_BENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real-data folder, or skip when a user's fresh clone does not have it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def synthetic_small(tmp_path_factory):
+    """A small synthetic dataset (300 clips), built once per test session."""
+    from msa_bench import load_dataset
+
+    return load_dataset("synthetic", cache_dir=tmp_path_factory.mktemp("cache"), n_clips=300)
+
+
+@pytest.fixture(scope="session")
+def synthetic_default(tmp_path_factory):
+    """The default synthetic dataset (2,000 clips), built once per test session."""
+    from msa_bench import load_dataset
+
+    return load_dataset("synthetic", cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
