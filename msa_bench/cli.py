@@ -32,3 +32,17 @@ def info(
 
     summary = dataset_info(name, load_dataset(name, data_dir=data_dir))
     typer.echo(json.dumps(summary, indent=2, sort_keys=True) if as_json else format_info(summary))
+
+
+@app.command()
+def export(
+    name: str,
+    out_dir: Path,
+    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    push_to_hub: Optional[str] = typer.Option(None, help="Also upload to this hub dataset repo (user/name)."),
+) -> None:
+    """Write a dataset as parquet shards plus a hub-ready dataset card."""
+    from msa_bench.export import export_dataset
+
+    written = export_dataset(name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub)
+    typer.echo(f"exported {name} to {written}")

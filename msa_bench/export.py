@@ -1,0 +1,95 @@
+"""Hub-ready export: parquet shards plus a dataset card whose YAML declares configs and features.
+
+``datasets.load_dataset(out_dir)`` on the result returns the same rows with the same features,
+and the folder can be uploaded to the Hugging Face hub as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import yaml
+
+from msa_bench.loading import canonical_name, load_dataset
+from msa_bench.schema import msa_metadata
+
+SHARD_ROWS = 2000
+
+
+def _split_paths(split: str, n_rows: int) -> list[str]:
+    n_shards = max(1, -(-n_rows // SHARD_ROWS))
+    return [f"data/{split}-{k:05d}-of-{n_shards:05d}.parquet" for k in range(n_shards)]
+
+
+def _card(name: str, dataset: datasets.DatasetDict, files: dict[str, list[str]]) -> str:
+    features = next(iter(dataset.values())).features
+    metadata = msa_metadata(dataset)
+    header = {
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": f"data/{split}-*.parquet"} for split in files],
+            }
+        ],
+        "dataset_info": {"features": features._to_yaml_list()},
+        "tags": ["multimodal-sentiment-analysis", "msa_bench"],
+    }
+    sizes = "\n".join(f"| {split} | {len(dataset[split])} |" for split in files)
+    return (
+        "---\n"
+        + yaml.safe_dump(header, sort_keys=False)
+        + "---\n\n"
+        + f"# msa_bench/{name}\n\n"
+        + "Exported by `msa-bench export` in the msa_bench unified schema "
+        + "(see the msa_bench README for the column table and label mapping).\n\n"
+        + "| split | examples |\n| --- | --- |\n"
+        + sizes
+        + "\n\n## Feature sets and provenance\n\n```json\n"
+        + json.dumps(
+            {"metadata": json.loads(metadata.to_description())["msa_bench"]}, indent=2, sort_keys=True
+        )
+        + "\n```\n"
+    )
+
+
+def export_dataset(
+    name: str,
+    out_dir: str | Path,
+    data_dir: str | Path | None = None,
+    push_to_hub: str | None = None,
+    **config,
+) -> Path:
+    """Write dataset ``name`` as parquet shards + ``README.md`` card into ``out_dir``.
+
+    With ``push_to_hub="user/repo"`` the folder is then uploaded as a hub dataset repository.
+    """
+    name = canonical_name(name)
+    out_dir = write_export(load_dataset(name, data_dir=data_dir, **config), name, out_dir)
+    if push_to_hub:
+        push_folder(out_dir, push_to_hub)
+    return out_dir
+
+
+def write_export(dataset: datasets.DatasetDict, name: str, out_dir: str | Path) -> Path:
+    """Write an already built unified-schema ``DatasetDict`` as shards + card."""
+    out_dir = Path(out_dir)
+    files = {}
+    for split, rows in dataset.items():
+        paths = _split_paths(split, len(rows))
+        for index, path in enumerate(paths):
+            (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            rows.shard(num_shards=len(paths), index=index, contiguous=True).to_parquet(str(out_dir / path))
+        files[split] = paths
+    (out_dir / "README.md").write_text(_card(name, dataset, files), encoding="utf-8")
+    return out_dir
+
+
+def push_folder(folder: Path, repo_id: str) -> None:
+    """Upload an exported folder as a hub dataset repository (needs network and a token)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset")
