@@ -1,0 +1,255 @@
+"""Result records: one JSON file per (model, dataset, seed), its test predictions beside it.
+
+Layout under a records folder::
+
+    <dataset>/<model>/seed<seed>.json                  the ResultRecord
+    <dataset>/<model>/seed<seed>.predictions.parquet   the predictions table (msa_bench.metrics)
+
+Files are written atomically (a temporary file, then ``os.replace``), so a reader never sees a
+half-written record. JSON is stable: sorted keys, two-space indent, NaN written as ``null``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from msa_bench.metrics import validate_predictions
+
+KINDS: tuple[str, ...] = ("full", "predictions_only")
+
+#: Fields that legitimately differ between two runs of the same configuration and seed.
+VOLATILE_FIELDS: tuple[str, ...] = ("wall_time_s", "created", "peak_memory_mb")
+
+#: Model and dataset names become folder names: keep them to safe characters.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+PREDICTIONS_SUFFIX = ".predictions.parquet"
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the canonical JSON of ``config`` (sorted keys, no whitespace)."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def current_git_commit(path: str | Path | None = None) -> str | None:
+    """The commit checked out at ``path`` (default: this package's folder), or ``None``."""
+    folder = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def _package_version() -> str:
+    from msa_bench import __version__
+
+    return __version__
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ResultRecord:
+    """Everything needed to trust, compare and re-run one (model, dataset, seed) result.
+
+    ``metrics`` maps metric names (``msa_bench.metrics.METRICS``) to test values; ``ci`` maps
+    them to ``[low, high]`` 95% bootstrap intervals. ``robustness`` follows the format in the
+    README (empty for ``kind="predictions_only"``). ``paper_results`` is the model's published
+    numbers for this dataset: ``{"source": "...", metric: value}``. ``config_hash`` is filled
+    from ``config`` when left empty, and checked against it when given.
+    """
+
+    model: str
+    dataset: str
+    seed: int
+    kind: str
+    metrics: dict[str, float]
+    ci: dict[str, list[float]] = field(default_factory=dict)
+    robustness: dict = field(default_factory=dict)
+    dataset_fingerprint: str = ""
+    config: dict = field(default_factory=dict)
+    config_hash: str = ""
+    msa_bench_version: str = field(default_factory=_package_version)
+    git_commit: str | None = None
+    device: str = "cpu"
+    wall_time_s: float | None = None
+    n_parameters: int | None = None
+    peak_memory_mb: float | None = None
+    paper_results: dict = field(default_factory=dict)
+    created: str = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        for name in ("model", "dataset"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _SAFE_NAME.match(value):
+                raise ValueError(f"{name} must be a name of letters, digits and . _ + - (got {value!r})")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        self.seed = int(self.seed)
+        self.metrics = {str(k): _as_float(v) for k, v in self.metrics.items()}
+        self.ci = {str(k): [_as_float(low), _as_float(high)] for k, (low, high) in self.ci.items()}
+        expected = config_hash(self.config)
+        if not self.config_hash:
+            self.config_hash = expected
+        elif self.config_hash != expected:
+            raise ValueError(f"config_hash {self.config_hash} does not match the config (its hash is {expected})")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Stable JSON: sorted keys, two-space indent, NaN and infinities as ``null``."""
+        return json.dumps(_nan_to_none(self.to_dict()), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "record") -> ResultRecord:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{source}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown, missing = sorted(set(data) - known), sorted(f for f in ("model", "dataset", "seed", "kind", "metrics") if f not in data)
+        if unknown or missing:
+            raise ValueError(f"{source}: unknown fields {unknown}, missing fields {missing}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: {err}") from None
+
+    def identity(self) -> dict:
+        """The record without its volatile fields: equal for two runs of the same config and seed."""
+        return {k: v for k, v in _nan_to_none(self.to_dict()).items() if k not in VOLATILE_FIELDS}
+
+
+def _as_float(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def record_path(records_dir: str | Path, dataset: str, model: str, seed: int) -> Path:
+    return Path(records_dir) / dataset / model / f"seed{seed}.json"
+
+
+def predictions_path(record_file: str | Path) -> Path:
+    """The predictions file saved beside a record file."""
+    record_file = Path(record_file)
+    return record_file.with_name(record_file.name.removesuffix(".json") + PREDICTIONS_SUFFIX)
+
+
+def _write_atomically(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: str | Path) -> Path:
+    """Write the record and its predictions (predictions first; the record JSON commits the pair).
+
+    Returns the record's path. An existing record of the same (dataset, model, seed) is replaced.
+    """
+    validate_predictions(predictions, source=f"predictions of {record.model} on {record.dataset}")
+    path = record_path(records_dir, record.dataset, record.model, record.seed)
+    _write_atomically(predictions_path(path), lambda tmp: predictions.to_parquet(tmp, index=False))
+    text = record.to_json()
+    _write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
+
+
+def load_record(path: str | Path) -> ResultRecord:
+    path = Path(path)
+    return ResultRecord.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def record_files(records_dir: str | Path) -> list[Path]:
+    """Record files under ``records_dir``, sorted (empty when the folder does not exist)."""
+    return sorted(Path(records_dir).glob("*/*/seed*.json"))
+
+
+def load_records(records_dir: str | Path) -> list[ResultRecord]:
+    """Every record under ``records_dir``, sorted by dataset, model and seed."""
+    records = [load_record(path) for path in record_files(records_dir)]
+    return sorted(records, key=lambda r: (r.dataset, r.model, r.seed))
+
+
+def load_predictions(record_file: str | Path) -> pd.DataFrame:
+    """The predictions table saved beside ``record_file``, validated."""
+    path = predictions_path(record_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no predictions file beside {record_file}")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable parquet ({err})") from None
+    validate_predictions(table, source=str(path))
+    return table
+
+
+# --- aggregation over seeds ---------------------------------------------------------------------
+
+
+class MetricSummary(NamedTuple):
+    """A metric over seeds: mean, sample standard deviation (NaN for one seed) and seed count."""
+
+    mean: float
+    std: float
+    n: int
+
+
+def aggregate(records: list[ResultRecord]) -> dict[tuple[str, str], dict[str, MetricSummary]]:
+    """Per (model, dataset): each metric's mean ± sample std over the seeds that report it."""
+    groups: dict[tuple[str, str], list[ResultRecord]] = {}
+    for record in sorted(records, key=lambda r: (r.model, r.dataset, r.seed)):
+        groups.setdefault((record.model, record.dataset), []).append(record)
+    summary = {}
+    for key, group in sorted(groups.items()):
+        names = sorted({name for record in group for name in record.metrics})
+        summary[key] = {}
+        for name in names:
+            values = np.array([r.metrics[name] for r in group if name in r.metrics], dtype=np.float64)
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+            summary[key][name] = MetricSummary(float(np.mean(values)), std, len(values))
+    return summary
