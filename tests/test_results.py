@@ -1,0 +1,137 @@
+"""Result records: stable JSON, atomic files, loading and aggregation over seeds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from msa_bench.metrics import predictions_frame
+from msa_bench.results import (
+    VOLATILE_FIELDS,
+    ResultRecord,
+    aggregate,
+    config_hash,
+    load_predictions,
+    load_records,
+    save_record,
+)
+
+
+def make_record(seed: int = 1111, mae: float = 0.8, model: str = "tfn", **fields) -> ResultRecord:
+    return ResultRecord(
+        model=model,
+        dataset="synthetic",
+        seed=seed,
+        kind="full",
+        metrics={"mae": mae, "corr": math.nan},
+        ci={"mae": (mae - 0.1, mae + 0.1)},
+        config={"train": {"lr": 0.001, "epochs": 3}, "model": {"hidden": 32}},
+        **fields,
+    )
+
+
+def make_predictions() -> pd.DataFrame:
+    return predictions_frame(["b", "a"], sentiment_true=[1.0, -1.0], sentiment_pred=[0.5, -0.5])
+
+
+def test_json_round_trip_is_byte_stable_with_sorted_keys_and_null_for_nan():
+    record = make_record()
+    text = record.to_json()
+    again = ResultRecord.from_json(text)
+    assert again.to_json() == text
+    data = json.loads(text)
+    assert list(data) == sorted(data)
+    assert data["metrics"]["corr"] is None and math.isnan(again.metrics["corr"])
+    assert data["ci"]["mae"] == pytest.approx([0.7, 0.9])
+
+
+def test_config_hash_is_filled_checked_and_key_order_free():
+    record = make_record()
+    assert record.config_hash == config_hash({"model": {"hidden": 32}, "train": {"epochs": 3, "lr": 0.001}})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+    data = json.loads(record.to_json())
+    data["config"]["train"]["lr"] = 0.01
+    with pytest.raises(ValueError, match="seed1111.json: config_hash .* does not match"):
+        ResultRecord.from_json(json.dumps(data), source="seed1111.json")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "partial"}, "kind must be one of"),
+        ({"model": "../evil"}, "model must be a name"),
+        ({"seed": "1"}, "seed must be an integer"),
+    ],
+)
+def test_invalid_records_are_rejected(fields, message):
+    data = {"model": "tfn", "dataset": "synthetic", "seed": 1, "kind": "full", "metrics": {}} | fields
+    with pytest.raises(ValueError, match=message):
+        ResultRecord(**data)
+
+
+def test_from_json_names_the_file_and_the_problem():
+    with pytest.raises(ValueError, match="r.json: not valid JSON"):
+        ResultRecord.from_json("{", source="r.json")
+    with pytest.raises(ValueError, match=r"unknown fields \['colour'\], missing fields \['metrics'\]"):
+        ResultRecord.from_json(json.dumps({"model": "m", "dataset": "d", "seed": 1, "kind": "full", "colour": 1}))
+
+
+def test_identity_ignores_only_volatile_fields():
+    first = make_record(wall_time_s=10.0, peak_memory_mb=100.0)
+    second = make_record(wall_time_s=12.5, peak_memory_mb=101.0)
+    assert first.identity() == second.identity()
+    assert set(first.to_dict()) - set(first.identity()) == set(VOLATILE_FIELDS)
+    assert make_record(mae=0.81).identity() != first.identity()
+
+
+def test_save_and_load_records_with_predictions(tmp_path):
+    for seed in (1113, 1111):
+        path = save_record(make_record(seed=seed), make_predictions(), tmp_path)
+    assert path == tmp_path / "synthetic" / "tfn" / "seed1111.json"
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "seed1111.json",
+        "seed1111.predictions.parquet",
+        "seed1113.json",
+        "seed1113.predictions.parquet",
+    ]
+    records = load_records(tmp_path)
+    assert [r.seed for r in records] == [1111, 1113]
+    assert records[0].to_json() == make_record(seed=1111, created=records[0].created).to_json()
+    pd.testing.assert_frame_equal(load_predictions(path), make_predictions())
+    assert load_records(tmp_path / "absent") == []
+
+
+def test_a_failed_save_leaves_the_previous_files_untouched(tmp_path, monkeypatch):
+    path = save_record(make_record(mae=0.8), make_predictions(), tmp_path)
+    before = {p.name: p.read_bytes() for p in path.parent.iterdir()}
+
+    def broken_write(self, target, **kwargs):
+        with open(target, "wb") as handle:
+            handle.write(b"PAR1 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        save_record(make_record(mae=0.5), make_predictions(), tmp_path)
+    assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == before
+
+
+def test_save_rejects_invalid_predictions(tmp_path):
+    bad = make_predictions().assign(id=["a", "a"])
+    with pytest.raises(ValueError, match="predictions of tfn on synthetic: 1 duplicated id"):
+        save_record(make_record(), bad, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_aggregate_mean_and_sample_std_over_seeds():
+    records = [make_record(seed=s, mae=m) for s, m in ((1, 0.5), (2, 0.7), (3, 0.9))]
+    records.append(make_record(seed=1, mae=0.4, model="lf_dnn"))
+    summary = aggregate(records)
+    assert list(summary) == [("lf_dnn", "synthetic"), ("tfn", "synthetic")]
+    mean, std, n = summary[("tfn", "synthetic")]["mae"]
+    assert (mean, std, n) == (pytest.approx(0.7), pytest.approx(0.2), 3)
+    single = summary[("lf_dnn", "synthetic")]["mae"]
+    assert single.mean == 0.4 and math.isnan(single.std) and single.n == 1
