@@ -41,6 +41,32 @@ def synthetic_default(tmp_path_factory):
     return load_dataset("synthetic", cache_dir=tmp_path_factory.mktemp("cache"))
 
 
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A local path to a tiny randomly initialised BERT (hidden 32, 1 layer, 2 heads) with a
+    small WordPiece vocabulary, saved with ``save_pretrained``: the fine-tuned text path offline."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from msa_bench.builders.synthetic import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *NEUTRAL_WORDS, *POSITIVE_WORDS, *NEGATIVE_WORDS]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -18,6 +18,7 @@ from msa_bench.models.api import (
     register_model,
     task_loss,
 )
+from msa_bench.models.text_encoder import TextEncoder, TextEncoding
 
 _BUILTINS_LOADED = False
 
@@ -65,4 +66,6 @@ __all__ = [
     "model_names",
     "register_model",
     "task_loss",
+    "TextEncoder",
+    "TextEncoding",
 ]

@@ -1,0 +1,225 @@
+"""The contract every registered model meets, run automatically over ``model_names()``.
+
+Every module in ``baselines/`` registers on import, so a newly added model is tested here
+without any edit to this file. Conventions a model can rely on:
+
+- **Small test config**: when the model class declares ``default_configs["test"]["model"]``
+  (small dims, few layers), the model is built with it; otherwise with its config defaults.
+  Keep it tiny: the whole contract should take well under 3 s per model on a CPU.
+- **Fine-tuned text path**: a model whose config has a ``text_encoder`` field (checkpoint name
+  or local path, ``None`` = precomputed features) is also run with a tiny local BERT.
+
+Batches are built from random rows of variable length with ``msa_bench.batching.collate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from msa_bench.batching import Batch, ModalityBatch, collate
+from msa_bench.models import DataSpec, build_config, get_model_class, model_names, task_loss
+from msa_bench.schema import MODALITIES
+
+SPEC = DataSpec(text_dim=12, audio_dim=6, vision_dim=5)
+DIMS = {"text": SPEC.text_dim, "audio": SPEC.audio_dim, "vision": SPEC.vision_dim}
+MODEL_NAMES = model_names()
+WORDS = "i the movie was great boring loved awful film really".split()
+
+
+def random_rows(n: int, seed: int = 0) -> list[dict]:
+    """Rows of the unified schema with random features of variable length and labels in [-3, 3]."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        row = {"id": f"vid{i // 2}_{i}", "text": " ".join(rng.choice(WORDS, size=rng.integers(2, 8)))}
+        for modality, (low, high) in zip(MODALITIES, ((3, 9), (4, 14), (4, 12))):
+            row[f"{modality}_features"] = rng.standard_normal((rng.integers(low, high), DIMS[modality]))
+        row["sentiment"] = float(rng.uniform(-3, 3))
+        rows.append(row)
+    return rows
+
+
+def random_batch(n: int = 6, seed: int = 0) -> Batch:
+    return collate(random_rows(n, seed), DIMS)
+
+
+def without(batch: Batch, modalities: tuple[str, ...], rows: torch.Tensor | None = None) -> Batch:
+    """``batch`` with ``modalities`` absent (in ``rows``, default all): zero features, no mask, not present."""
+    for name in modalities:
+        m = batch.modality(name)
+        keep = torch.ones(len(batch), dtype=torch.bool) if rows is None else ~rows
+        batch = batch.with_modality(
+            name,
+            ModalityBatch(m.features * keep[:, None, None], m.mask & keep[:, None], m.present & keep),
+        )
+    return batch
+
+
+def build(name: str, seed: int = 0, **overrides):
+    model_class = get_model_class(name)
+    model_overrides = {**model_class.default_configs.get("test", {}).get("model", {}), **overrides}
+    torch.manual_seed(seed)
+    return model_class(build_config(model_class, model_overrides), SPEC)
+
+
+def sentiment(model, batch: Batch) -> torch.Tensor:
+    output = model(batch)
+    assert output.sentiment is not None and output.sentiment.shape == (len(batch),)
+    return output.sentiment
+
+
+def assert_finite_gradients(model) -> None:
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads, "no parameter received a gradient"
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_forward_backward_with_variable_lengths(name):
+    model = build(name)
+    batch = random_batch()
+    assert len(set(batch.audio.lengths.tolist())) > 1
+    output = model(batch)
+    assert torch.isfinite(output.sentiment).all()
+    loss = model.compute_loss(output, batch)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert_finite_gradients(model)
+
+
+ABSENT_SETS = [combo for k in range(len(MODALITIES) + 1) for combo in itertools.combinations(MODALITIES, k)]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_absent_modality_combination_gives_finite_outputs(name):
+    model = build(name)
+    batch = random_batch()
+    for absent in ABSENT_SETS:
+        model.train()
+        output = model(without(batch, absent))
+        loss = model.compute_loss(output, batch)
+        assert torch.isfinite(output.sentiment).all(), f"non-finite output without {absent}"
+        assert torch.isfinite(loss), f"non-finite loss without {absent}"
+        model.zero_grad()
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None), absent
+        model.eval()
+        with torch.no_grad():
+            assert torch.isfinite(sentiment(model, without(batch, absent))).all(), f"eval, without {absent}"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_absence_differing_per_row_gives_finite_outputs(name):
+    model = build(name).eval()
+    batch = random_batch()
+    batch = without(batch, ("text",), torch.tensor([1, 0, 0, 1, 0, 0], dtype=torch.bool))
+    batch = without(batch, ("audio", "vision"), torch.tensor([0, 1, 0, 1, 0, 0], dtype=torch.bool))
+    with torch.no_grad():
+        assert torch.isfinite(sentiment(model, batch)).all()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_padding_frames_do_not_change_the_output(name):
+    """Extra zero frames beyond each mask must not matter (no attention over padding)."""
+    model = build(name).eval()
+    batch = random_batch()
+    padded = batch
+    for modality, m in batch.modalities():
+        extra = torch.zeros(len(batch), 5, m.features.shape[-1])
+        padded = padded.with_modality(
+            modality,
+            ModalityBatch(torch.cat([m.features, extra + 7.0], 1), torch.cat([m.mask, extra[..., 0].bool()], 1), m.present),
+        )
+    with torch.no_grad():
+        torch.testing.assert_close(sentiment(model, padded), sentiment(model, batch), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_overfits_one_small_batch(name):
+    model = build(name)
+    batch = random_batch(8, seed=1)
+    model.eval()
+    with torch.no_grad():
+        before = task_loss(model(batch), batch, ("sentiment",)).item()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        model.train()
+        optimizer.zero_grad()
+        model.compute_loss(model(batch), batch).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        after = task_loss(model(batch), batch, ("sentiment",)).item()
+    assert after < 0.7 * before, f"L1 {before:.3f} -> {after:.3f}"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_same_seed_gives_identical_outputs(name):
+    batch = random_batch()
+    first, second = build(name, seed=3), build(name, seed=3)
+    for model in (first, second):
+        model.train()
+    torch.manual_seed(7)
+    train_first = sentiment(first, batch)
+    torch.manual_seed(7)
+    train_second = sentiment(second, batch)
+    assert torch.equal(train_first, train_second)
+    with torch.no_grad():
+        assert torch.equal(sentiment(first.eval(), batch), sentiment(second.eval(), batch))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_checkpoint_round_trip(name):
+    model, restored = build(name, seed=0).eval(), build(name, seed=1).eval()
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    batch = random_batch()
+    with torch.no_grad():
+        assert torch.equal(sentiment(model, batch), sentiment(restored, batch))
+
+
+def _has_text_encoder(name: str) -> bool:
+    return any(f.name == "text_encoder" for f in dataclasses.fields(get_model_class(name).config_class))
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if _has_text_encoder(n)])
+def test_fine_tuned_text_path(name, tiny_bert):
+    model = build(name, text_encoder=tiny_bert)
+    batch = random_batch()
+    output = model(batch)
+    assert torch.isfinite(output.sentiment).all()
+    model.compute_loss(output, batch).backward()
+    assert_finite_gradients(model)
+    groups = model.parameter_groups(1e-3, 0.0)
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert len(grouped) == len(set(grouped)), "a parameter is in two groups"
+    assert set(grouped) == {id(p) for p in model.parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_parameter_groups_cover_every_trainable_parameter_once(name):
+    model = build(name)
+    grouped = [id(p) for g in model.parameter_groups(1e-3, 1e-4) for p in g["params"]]
+    assert len(grouped) == len(set(grouped))
+    assert set(grouped) == {id(p) for p in model.parameters() if p.requires_grad}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_training_step_on_cuda(name):
+    model = build(name).cuda()
+    batch = random_batch().to("cuda")
+    optimizer = torch.optim.Adam(model.parameter_groups(1e-3, 0.0))
+    loss = model.compute_loss(model(batch), batch)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss) and loss.device.type == "cuda"
