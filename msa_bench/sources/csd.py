@@ -31,7 +31,8 @@ class ComputationalSequence:
         except OSError as err:
             raise SourceFileError(self.path, f"not a readable HDF5 file (truncated or corrupt?): {err}") from None
         roots = list(self._file.keys())
-        if len(roots) != 1 or not {"data", "metadata"} <= set(self._file[roots[0]].keys()):
+        root = self._file[roots[0]] if len(roots) == 1 else None
+        if not isinstance(root, h5py.Group) or not {"data", "metadata"} <= set(root.keys()):
             self._file.close()
             raise SourceFileError(self.path, f"not a computational sequence: expected /<root>/data and /<root>/metadata, found {roots}")
         self.name = roots[0]
