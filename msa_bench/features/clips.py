@@ -1,0 +1,210 @@
+"""Which clips to extract, from the raw-media layouts msa_bench reads.
+
+* **Clip folder** (MMSA-FET): a label table (``label.csv``, any table
+  :func:`msa_bench.sources.label_tables.read_label_table` reads) and one media file per clip at
+  ``Raw/<video_id>/<clip_id>.<ext>`` or ``clips/<video_id>_<clip_id>.<ext>``.
+* **Full videos cut by timestamps** (MOSI ``OpinionLevelSentiment.csv``, MOSEI ``labels.csv``): a
+  label table with ``start``/``end`` and one media file per video at ``Raw/<video_id>.<ext>``,
+  ``videos/<video_id>.<ext>`` or ``<video_id>.<ext>``.
+* **MOUD**: ``transcriptions/<video>.csv`` (``#starttime;#endtime;transcription;sentiment``) and
+  ``videos/<video>.mp4``.
+* **RAVDESS**: ``Actor_XX/`` folders of recordings named ``MM-VV-EE-II-SS-RR-AA``
+  (:func:`msa_bench.sources.ravdess.scan_ravdess`).
+
+Word timings, when given, come from a CSV ``id,word,start,end`` (seconds from the clip start).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from msa_bench.labels import labels_from_ravdess, labels_from_sentiment
+from msa_bench.media import Window
+from msa_bench.sources.common import SourceFileError
+
+MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".wav", ".flac", ".mp3", ".m4a")
+LABEL_TABLE_NAMES = ("label.csv", "labels.csv", "OpinionLevelSentiment.csv")
+#: RAVDESS's documented speaker-independent split (the RAVDESS builder uses the same one).
+RAVDESS_ACTOR_SPLITS = {"train": range(1, 17), "validation": range(17, 21), "test": range(21, 25)}
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass
+class Clip:
+    """One clip to extract: where its media is, its transcript, labels and split."""
+
+    dataset: str
+    video_id: str
+    clip_id: str
+    media: Path | None
+    window: Window
+    text: str
+    labels: dict
+    source_labels: dict
+    split: str | None = None
+    words: list[Word] | None = field(default=None)
+
+    @property
+    def id(self) -> str:
+        return f"{self.video_id}_{self.clip_id}"
+
+
+def _find_media(candidates: list[Path]) -> Path | None:
+    for stem in candidates:
+        for suffix in MEDIA_SUFFIXES:
+            path = stem.with_name(stem.name + suffix)
+            if path.is_file():
+                return path
+    return None
+
+
+def table_clips(dataset: str, data_dir: Path, label_file: Path) -> list[Clip]:
+    """Clips of a label table: clip files, or windows of full videos when the table has times."""
+    from msa_bench.sources.cmu import unified_labels
+    from msa_bench.sources.label_tables import read_label_table
+
+    clips = []
+    for segment in read_label_table(label_file):
+        if segment.start is not None and segment.end is not None:
+            stems = [data_dir / "Raw" / segment.video_id, data_dir / "videos" / segment.video_id, data_dir / segment.video_id]
+            window = Window(float(segment.start), float(segment.end))
+        else:
+            stems = [data_dir / "Raw" / segment.video_id / segment.clip_id, data_dir / "clips" / segment.id]
+            window = Window()
+        clips.append(
+            Clip(
+                dataset=dataset,
+                video_id=segment.video_id,
+                clip_id=segment.clip_id,
+                media=_find_media(stems),
+                window=window,
+                text=segment.text or "",
+                labels=unified_labels(segment),
+                source_labels=segment.source_labels,
+                split=segment.split,
+            )
+        )
+    return clips
+
+
+def moud_clips(data_dir: Path) -> list[Clip]:
+    """MOUD utterances from ``transcriptions/*.csv``; media at ``videos/<video>.<ext>``."""
+    clips = []
+    for table_path in sorted((data_dir / "transcriptions").glob("*.csv")):
+        try:
+            table = pd.read_csv(table_path, sep=";", dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise SourceFileError(table_path, f"not a MOUD transcription table ({err})") from None
+        if table.shape[1] != 4:
+            raise SourceFileError(table_path, f"expected 4 columns (start;end;text;sentiment), found {table.shape[1]}")
+        video_id = table_path.stem
+        media = _find_media([data_dir / "videos" / video_id])
+        for number, (start, end, text, sentiment) in enumerate(table.itertuples(index=False, name=None)):
+            score = float(sentiment) if sentiment.strip() else None
+            clips.append(
+                Clip(
+                    dataset="moud",
+                    video_id=video_id,
+                    clip_id=str(number),
+                    media=media,
+                    window=Window(float(start), float(end)),
+                    text=text,
+                    labels=labels_from_sentiment(score),
+                    source_labels={"sentiment": score, "start": float(start), "end": float(end)},
+                )
+            )
+    return clips
+
+
+def ravdess_clips(data_dir: Path) -> list[Clip]:
+    """RAVDESS recordings found in ``Actor_XX/`` folders, split by actor (01-16 / 17-20 / 21-24)."""
+    from msa_bench.sources.ravdess import scan_ravdess
+
+    clips = []
+    for recording in scan_ravdess(data_dir).recordings:
+        if "::" in recording.location:
+            raise SourceFileError(recording.location.split("::")[0], "extract the RAVDESS zip archives first")
+        name = recording.name
+        clips.append(
+            Clip(
+                dataset="ravdess",
+                video_id=f"Actor_{name.actor:02d}",
+                clip_id=name.stem,
+                media=data_dir / recording.location,
+                window=Window(),
+                text=name.transcript,
+                labels=labels_from_ravdess(name.emotion, name.intensity),
+                source_labels={**name.describe(), "file": recording.location},
+                split=next(s for s, actors in RAVDESS_ACTOR_SPLITS.items() if name.actor in actors),
+            )
+        )
+    return clips
+
+
+def read_word_timings(path: str | Path) -> dict[str, list[Word]]:
+    """Word timings per clip id from a CSV ``id,word,start,end`` (seconds from the clip start)."""
+    path = Path(path)
+    table = pd.read_csv(path, dtype={"id": str, "word": str}, keep_default_na=False)
+    missing = {"id", "word", "start", "end"} - set(table.columns)
+    if missing:
+        raise SourceFileError(path, f"word-timing table needs columns id, word, start, end; missing {sorted(missing)}")
+    words: dict[str, list[Word]] = defaultdict(list)
+    for clip_id, word, start, end in table[["id", "word", "start", "end"]].itertuples(index=False, name=None):
+        if not float(end) > float(start):
+            raise SourceFileError(path, f"clip {clip_id!r}, word {word!r}: end {end} is not after start {start}")
+        words[clip_id].append(Word(word, float(start), float(end)))
+    return dict(words)
+
+
+def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None = None) -> list[Clip]:
+    """The clips of ``data_dir`` in whichever supported layout it holds (see the module docstring)."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: data folder not found")
+    if dataset == "ravdess":
+        clips = ravdess_clips(data_dir)
+    elif label_file is not None:
+        clips = table_clips(dataset, data_dir, data_dir / label_file)
+    elif (data_dir / "transcriptions").is_dir():
+        clips = moud_clips(data_dir)
+    else:
+        table = next((data_dir / n for n in LABEL_TABLE_NAMES if (data_dir / n).is_file()), None)
+        if table is None:
+            raise FileNotFoundError(
+                f"{data_dir}: no label table ({', '.join(LABEL_TABLE_NAMES)}), transcriptions/ folder "
+                "or RAVDESS Actor_XX folders; see msa_bench.features.clips for the layouts read"
+            )
+        clips = table_clips(dataset, data_dir, table)
+    if not clips:
+        raise FileNotFoundError(f"{data_dir}: no clips found")
+    return clips
+
+
+def assign_splits(clips: list[Clip], dataset: str) -> tuple[list[Clip], dict[str, object]]:
+    """Fill missing splits: the SDK standard folds for MOSI/MOSEI (clips of videos in no fold
+    are left out, as the dataset builders do), else ``train``. Returns the clips kept and a report."""
+    unsplit = [c for c in clips if c.split is None]
+    if not unsplit:
+        return clips, {"splits": "from the source"}
+    if dataset in ("mosi", "mosei"):
+        from msa_bench.sources.cmu import standard_folds
+
+        folds = {video: split for split, videos in standard_folds(dataset).items() for video in videos}
+        for clip in unsplit:
+            clip.split = folds.get(clip.video_id)
+        outside = [c.id for c in unsplit if c.split is None]
+        report = {"splits": "CMU SDK standard folds", "excluded_in_no_fold": {"count": len(outside), "examples": outside[:10]}}
+        return [c for c in clips if c.split is not None], report
+    for clip in unsplit:
+        clip.split = "train"
+    return clips, {"splits": f"the source has none: all {len(unsplit)} clips in train"}

@@ -1,0 +1,346 @@
+"""From raw media to the unified dataset: decode, extract each modality, align, save.
+
+``extract("mosi", data_dir, out, audio="egemaps-lld", text="bert-base-uncased", vision="pyfeat")``
+writes to ``out``:
+
+* ``dataset/`` — the unified ``DatasetDict`` (``datasets.load_from_disk`` or :func:`load_extracted`),
+  with every extractor's name, library version and config hash in ``msa_metadata(ds).provenance``;
+* ``errors.csv`` — one row per clip and modality that failed (``id, modality, extractor, reason``);
+* ``token_ids.parquet`` — with a transformers text encoder: MMSA-style ``input_ids``,
+  ``attention_mask``, ``segment_ids`` per clip id, for models that fine-tune the encoder;
+* ``summary.json`` — clips succeeded / failed per modality;
+* ``cache/`` — per-clip results, so a second run resumes where an interrupted one stopped.
+
+CPU-bound extractors (openSMILE) run decode + extract in worker processes; torch extractors get
+inputs decoded by the workers and run batched in the main process on ``device``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from msa_bench.builders.base import example
+from msa_bench.features.alignment import average_in_words
+from msa_bench.features.base import Extractor, Failure, build_extractor
+from msa_bench.features.cache import FeatureCache
+from msa_bench.features.clips import Clip, assign_splits, find_clips, read_word_timings
+from msa_bench.media import SAMPLE_RATE, MediaError, read_audio, read_frames
+from msa_bench.schema import MODALITIES, MSAMetadata
+from msa_bench.sources.common import SPLITS
+
+#: Feature-set name and placeholder dimension of a modality that was not extracted.
+NO_FEATURES = "none"
+
+Result = tuple[np.ndarray, np.ndarray | None] | Failure
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    dataset: datasets.DatasetDict
+    errors: pd.DataFrame
+    summary: dict[str, dict[str, object]]
+    out: Path
+
+
+# -- decoding and extraction of one clip (also run inside worker processes) ----------------------
+def load_input(modality: str, clip: Clip, fps: float):
+    """The decoded input of ``clip`` for ``modality``: waveform, ``(frames, times)`` or text."""
+    if modality == "text":
+        return clip.text
+    if clip.media is None:
+        return Failure("no media file found for this clip")
+    try:
+        if modality == "audio":
+            return read_audio(clip.media, clip.window)
+        return read_frames(clip.media, fps, clip.window)
+    except MediaError as err:
+        return Failure(str(err))
+
+
+def finish(extractor: Extractor, output, frame_times: np.ndarray | None) -> Result:
+    """Attach frame times to an output; drop faceless (NaN) vision rows."""
+    if isinstance(output, Failure):
+        return output
+    values = np.asarray(output, dtype=np.float32)
+    if extractor.modality == "vision":
+        keep = ~np.isnan(values).any(axis=1)
+        if not keep.any():
+            return Failure(f"no face found in the {len(values)} sampled frames")
+        return values[keep], frame_times[keep]
+    if extractor.frame_hop_s is not None:
+        return values, np.arange(len(values)) * extractor.frame_hop_s
+    return values, None
+
+
+def extract_batch(extractor: Extractor, inputs: list) -> list[Result]:
+    """Run ``extractor`` on decoded inputs, passing failures through untouched."""
+    usable = [i for i, item in enumerate(inputs) if not isinstance(item, Failure)]
+    results: list[Result] = list(inputs)
+    if not usable:
+        return results
+    vision = extractor.modality == "vision"
+    try:
+        outputs = extractor.extract([inputs[i][0] if vision else inputs[i] for i in usable])
+    except Exception as err:  # noqa: BLE001 - one bad clip must not end a long run
+        if len(usable) == 1:
+            results[usable[0]] = Failure(f"{extractor.name} failed: {type(err).__name__}: {err}")
+            return results
+        for i in usable:  # find the clip that broke the batch
+            results[i] = extract_batch(extractor, [inputs[i]])[0]
+        return results
+    for i, output in zip(usable, outputs):
+        results[i] = finish(extractor, output, inputs[i][1] if vision else None)
+    return results
+
+
+def _decode_and_extract(extractor: Extractor, clip: Clip, fps: float) -> Result:
+    return extract_batch(extractor, [load_input(extractor.modality, clip, fps)])[0]
+
+
+def _decode(modality: str, clips: list[Clip], fps: float) -> list:
+    return [load_input(modality, clip, fps) for clip in clips]
+
+
+# -- running one modality over all clips ------------------------------------------------------
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _prefetched_inputs(pool: Executor | None, modality: str, clips: list[Clip], fps: float, batch_size: int):
+    """``(clips, decoded inputs)`` per batch; with a pool, the next batch decodes meanwhile."""
+    batches = list(_chunks(clips, batch_size))
+    if pool is None:
+        for batch in batches:
+            yield batch, _decode(modality, batch, fps)
+        return
+    pending: list[Future] = [pool.submit(_decode, modality, batches[0], fps)] if batches else []
+    for index, batch in enumerate(batches):
+        if index + 1 < len(batches):
+            pending.append(pool.submit(_decode, modality, batches[index + 1], fps))
+        yield batch, pending.pop(0).result()
+
+
+def run_modality(
+    extractor: Extractor,
+    clips: list[Clip],
+    cache: FeatureCache,
+    *,
+    fps: float,
+    batch_size: int,
+    pool: Executor | None,
+    progress: bool = True,
+) -> dict[str, Result]:
+    """Results per clip id for one extractor: cached ones read back, the rest computed and cached."""
+    results: dict[str, Result] = {}
+    todo = []
+    for clip in clips:
+        cached = cache.get(clip)
+        if cached is None:
+            todo.append(clip)
+        else:
+            results[clip.id] = cached
+    bar = tqdm(total=len(todo), desc=f"{extractor.modality}: {extractor.name}", unit="clip", disable=not progress)
+
+    def record(clip: Clip, result: Result) -> None:
+        if not isinstance(result, Failure):
+            cache.put(clip, *result)
+        results[clip.id] = result
+        bar.update(1)
+
+    if extractor.modality == "text" and any(c.words for c in todo):
+        for batch in _chunks(todo, batch_size):
+            outputs = extractor.extract_words([[w.text for w in (c.words or [])] for c in batch])
+            for clip, output in zip(batch, outputs):
+                record(clip, finish(extractor, output, None))
+    elif extractor.runs_in_workers and pool is not None:
+        futures = {pool.submit(_decode_and_extract, extractor, clip, fps): clip for clip in todo}
+        for future in as_completed(futures):
+            record(futures[future], future.result())
+    else:
+        decode_pool = None if extractor.modality == "text" else pool
+        for batch, inputs in _prefetched_inputs(decode_pool, extractor.modality, todo, fps, batch_size):
+            for clip, result in zip(batch, extract_batch(extractor, inputs)):
+                record(clip, result)
+    bar.close()
+    return results
+
+
+# -- assembling the dataset ---------------------------------------------------------------------
+def _aligned(result: Result, clip: Clip, modality: str) -> Result:
+    if isinstance(result, Failure) or not clip.words or modality == "text":
+        return result
+    values, times = result
+    if times is None:
+        return Failure(f"{modality} features have no frame times (utterance-level); cannot word-align")
+    return average_in_words(values, times, clip.words), None
+
+
+def _rows(clips: list[Clip], results: dict[str, dict[str, Result]], extractors: dict[str, Extractor]):
+    """Dataset rows per split, and the errors table."""
+    rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    errors = []
+    for clip in clips:
+        features = {}
+        for modality, extractor in extractors.items():
+            result = _aligned(results[modality][clip.id], clip, modality)
+            if isinstance(result, Failure):
+                errors.append({"id": clip.id, "modality": modality, "extractor": extractor.name, "reason": result.reason})
+                continue
+            features[f"{modality}_features"] = result[0]
+        row = example(
+            dataset=clip.dataset,
+            video_id=clip.video_id,
+            clip_id=clip.clip_id,
+            labels=clip.labels,
+            source_labels=clip.source_labels,
+            text=clip.text,
+            **features,
+        )
+        rows.setdefault(clip.split, []).append(row)
+    return rows, pd.DataFrame(errors, columns=["id", "modality", "extractor", "reason"])
+
+
+def _metadata(extractors: dict[str, Extractor], fps: float, aligned: bool, report: dict) -> MSAMetadata:
+    import av
+
+    def stamp(modality: str) -> tuple[str, int]:
+        extractor = extractors.get(modality)
+        return (extractor.name, extractor.dim) if extractor else (NO_FEATURES, 1)
+
+    (text, text_dim), (audio, audio_dim), (vision, vision_dim) = (stamp(m) for m in MODALITIES)
+    provenance = {m: e.provenance() for m, e in extractors.items()}
+    provenance["decoding"] = {"library": "av", "version": av.__version__, "audio_sample_rate": SAMPLE_RATE, "vision_fps": fps}
+    provenance["alignment"] = "word-aligned (mean of frames inside each word)" if aligned else "unaligned"
+    return MSAMetadata(text, audio, vision, text_dim, audio_dim, vision_dim, provenance=provenance, report=report)
+
+
+def _write_token_ids(extractor: Extractor | None, clips: list[Clip], out: Path) -> None:
+    if extractor is None or not hasattr(extractor, "token_ids"):
+        return
+    with_text = [c for c in clips if c.text.strip()]
+    ids = extractor.token_ids([c.text for c in with_text])
+    table = pd.DataFrame({"id": [c.id for c in with_text], **{k: [i[k] for i in ids] for k in ("input_ids", "attention_mask", "segment_ids")}})
+    table.to_parquet(out / "token_ids.parquet", index=False)
+
+
+def summarize(clips: list[Clip], errors: pd.DataFrame, extractors: dict[str, Extractor]) -> dict[str, dict[str, object]]:
+    failed = errors.groupby("modality").size().to_dict() if len(errors) else {}
+    return {
+        m: {"extractor": e.name, "succeeded": len(clips) - failed.get(m, 0), "failed": failed.get(m, 0), "total": len(clips)}
+        for m, e in extractors.items()
+    }
+
+
+def extract(
+    dataset: str,
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    audio: str | Extractor | None = None,
+    text: str | Extractor | None = None,
+    vision: str | Extractor | None = None,
+    options: dict[str, dict[str, object]] | None = None,
+    device: str = "cpu",
+    fps: float = 5.0,
+    batch_size: int = 16,
+    workers: int | None = None,
+    label_file: str | None = None,
+    word_timings: str | Path | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> ExtractionResult:
+    """Extract features for every clip of ``data_dir`` and save the unified dataset to ``out``.
+
+    ``audio`` / ``text`` / ``vision``: extractor specs (see :func:`build_extractor`) or
+    instances; ``None`` leaves the modality null. ``options``: per-modality config options,
+    e.g. ``{"text": {"layer": 8}}``. ``workers``: processes for decoding and CPU extractors
+    (default: all cores; 0 runs everything in this process). ``word_timings``: CSV
+    ``id,word,start,end``; when given, every modality is averaged per word.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clips, split_report = assign_splits(find_clips(dataset, data_dir, label_file), dataset)
+    clips = clips[:limit] if limit is not None else clips
+    if word_timings is not None:
+        timings = read_word_timings(word_timings)
+        for clip in clips:
+            clip.words = timings.get(clip.id)
+    specs = {"text": text, "audio": audio, "vision": vision}
+    if not any(specs.values()):
+        raise ValueError("nothing to extract: give at least one of audio, text, vision")
+    extractors = {
+        m: build_extractor(m, spec, **(options or {}).get(m, {})).to(device) for m, spec in specs.items() if spec is not None
+    }
+    workers = os.cpu_count() if workers is None else workers
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 0 else None
+    try:
+        results = {
+            m: run_modality(
+                e,
+                clips,
+                FeatureCache(out / "cache", e, {"fps": fps} if m == "vision" else {}),
+                fps=fps,
+                batch_size=batch_size,
+                pool=pool,
+                progress=progress,
+            )
+            for m, e in extractors.items()
+        }
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return _save(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+
+
+def _save(dataset, clips, results, extractors, out: Path, fps: float, aligned: bool, split_report: dict) -> ExtractionResult:
+    rows, errors = _rows(clips, results, extractors)
+    summary = summarize(clips, errors, extractors)
+    metadata = _metadata(extractors, fps, aligned, {"source": dataset, **split_report, "extraction": summary})
+    features = metadata.features()
+    info = datasets.DatasetInfo(description=metadata.to_description(), features=features)
+    dataset_dict = datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict(
+                {name: [row[name] for row in split_rows] for name in features}, features=features, info=info.copy()
+            )
+            for split, split_rows in rows.items()
+        }
+    )
+    # save_to_disk cannot read an empty split back: empty splits are rebuilt by load_extracted.
+    datasets.DatasetDict({k: v for k, v in dataset_dict.items() if len(v)}).save_to_disk(str(out / "dataset"))
+    errors.to_csv(out / "errors.csv", index=False)
+    _write_token_ids(extractors.get("text"), clips, out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return ExtractionResult(dataset_dict, errors, summary, out)
+
+
+def load_extracted(out: str | Path) -> datasets.DatasetDict:
+    """The dataset an :func:`extract` run saved under ``out`` (``train``/``validation``/``test``)."""
+    saved = datasets.load_from_disk(str(Path(out) / "dataset"))
+    template = next(iter(saved.values()))
+    empty = {name: [] for name in template.features}
+    return datasets.DatasetDict(
+        {
+            split: saved[split] if split in saved else datasets.Dataset.from_dict(empty, features=template.features, info=template.info.copy())
+            for split in SPLITS
+        }
+    )
+
+
+def format_summary(summary: dict[str, dict[str, object]]) -> str:
+    return "\n".join(
+        f"{m:>6}: {s['succeeded']}/{s['total']} clips succeeded ({s['failed']} failed) with {s['extractor']}"
+        for m, s in summary.items()
+    )

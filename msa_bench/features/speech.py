@@ -1,0 +1,98 @@
+"""Transformers speech encoders (Wav2Vec2, HuBERT, WavLM, Data2VecAudio, ...): frame-level
+hidden states of a chosen layer, batched with padding and trimmed back to each clip's length."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from msa_bench.features.base import (
+    Extractor,
+    ExtractorConfig,
+    Failure,
+    Output,
+    config_options,
+    load_pretrained,
+    resolve_device,
+)
+from msa_bench.media import SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class SpeechEncoderConfig(ExtractorConfig):
+    checkpoint: str = "facebook/wav2vec2-base"
+    #: Index into ``hidden_states`` (0 = CNN feature projection, -1 = last transformer layer).
+    layer: int = -1
+
+
+class SpeechEncoder(Extractor):
+    modality = "audio"
+    library = "transformers"
+
+    def __init__(self, config: SpeechEncoderConfig) -> None:
+        from transformers import AutoFeatureExtractor, AutoModel
+
+        self.config = config
+        self.feature_extractor = load_pretrained(AutoFeatureExtractor, config.checkpoint)
+        self.model = load_pretrained(AutoModel, config.checkpoint).eval()
+        if not hasattr(self.model, "_get_feat_extract_output_lengths"):
+            raise ValueError(f"{config.checkpoint!r} is not a speech encoder (got {type(self.model).__name__})")
+        n_states = self.model.config.num_hidden_layers + 1
+        if not -n_states <= config.layer < n_states:
+            raise ValueError(f"layer {config.layer} out of range for {config.checkpoint!r} ({n_states} hidden states)")
+        self.device = "cpu"
+
+    @classmethod
+    def from_spec(cls, family: str, checkpoint: str | None, **options) -> SpeechEncoder:
+        return cls(SpeechEncoderConfig(**{"checkpoint": checkpoint, **config_options(SpeechEncoderConfig, options)}))
+
+    @property
+    def name(self) -> str:
+        return f"speech:{self.config.checkpoint}@{self.config.layer}"
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @property
+    def frame_hop_s(self) -> float:
+        return math.prod(self.model.config.conv_stride) / SAMPLE_RATE
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples the convolutional front end needs for one output frame."""
+        field = 1
+        for kernel, stride in reversed(list(zip(self.model.config.conv_kernel, self.model.config.conv_stride))):
+            field = (field - 1) * stride + kernel
+        return field
+
+    def to(self, device: str) -> SpeechEncoder:
+        self.device = resolve_device(device)
+        self.model.to(self.device)
+        return self
+
+    def extract(self, batch: Sequence[np.ndarray]) -> list[Output]:
+        """``batch``: 16 kHz mono float32 waveforms."""
+        import torch
+
+        usable = [i for i, w in enumerate(batch) if w.size >= self.receptive_field]
+        outputs: list[Output] = [Failure(f"audio too short for {self.config.checkpoint} ({w.size} samples)") for w in batch]
+        if not usable:
+            return outputs
+        inputs = self.feature_extractor(
+            [batch[i] for i in usable],
+            sampling_rate=SAMPLE_RATE,
+            padding=True,
+            return_attention_mask=bool(getattr(self.feature_extractor, "return_attention_mask", False)),
+            return_tensors="pt",
+        ).to(self.device)
+        lengths = self.model._get_feat_extract_output_lengths(torch.tensor([batch[i].size for i in usable]))
+        with torch.inference_mode():
+            hidden = self.model(**inputs, output_hidden_states=True).hidden_states[self.config.layer]
+        hidden = hidden.float().cpu().numpy()
+        for row, (index, length) in enumerate(zip(usable, lengths.tolist())):
+            outputs[index] = np.ascontiguousarray(hidden[row, :length])
+        return outputs
