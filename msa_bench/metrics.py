@@ -45,10 +45,17 @@ class MetricInfo:
 
 
 METRICS: Registry[MetricInfo] = Registry("metric")
+_TASK_METRICS: dict[str, list[str]] = {task: [] for task in TASKS}
 
 
 def _declare(name: str, task: str, higher_is_better: bool, description: str) -> None:
     METRICS.register(name, MetricInfo(name, task, higher_is_better, description))
+    _TASK_METRICS[task].append(name)
+
+
+def task_metrics(task: str) -> tuple[str, ...]:
+    """The metric names of ``task``, in reporting order."""
+    return tuple(_TASK_METRICS[task])
 
 
 _declare("mae", "sentiment", False, "mean absolute error of the unclipped scores")
@@ -60,6 +67,8 @@ _declare("f1_non0", "sentiment", True, "weighted F1 of label > 0 vs prediction >
 _declare("acc5", "sentiment", True, "5-class accuracy: clip to [-2, 2], round half to even")
 _declare("acc7", "sentiment", True, "7-class accuracy: clip to [-3, 3], round half to even")
 _declare("acc7_sdk", "sentiment", True, "7-class accuracy with the CMU SDK's interval bins")
+_declare("emotions_wacc_mean", "emotions", True, "mean of the six per-emotion weighted accuracies")
+_declare("emotions_f1_mean", "emotions", True, "mean of the six per-emotion F1 scores")
 for _emotion in EKMAN_EMOTIONS:
     _declare(
         f"{_emotion}_wacc",
@@ -68,8 +77,6 @@ for _emotion in EKMAN_EMOTIONS:
         f"{_emotion} presence (intensity > 0) weighted accuracy (TP*N/P + TN) / 2N (NaN without both classes)",
     )
     _declare(f"{_emotion}_f1", "emotions", True, f"{_emotion} presence (intensity > 0) binary F1 of the present class")
-_declare("emotions_wacc_mean", "emotions", True, "mean of the six per-emotion weighted accuracies")
-_declare("emotions_f1_mean", "emotions", True, "mean of the six per-emotion F1 scores")
 _declare("emotion_wa", "emotion", True, "categorical emotion accuracy (weighted accuracy, WA)")
 _declare("emotion_ua", "emotion", True, "mean per-class recall over the classes present in the labels (UA)")
 _declare("emotion_macro_f1", "emotion", True, "macro F1 over the classes present in labels or predictions")

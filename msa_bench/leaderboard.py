@@ -1,0 +1,472 @@
+"""Render the leaderboard from result records: ``LEADERBOARD.md`` and a static ``site/index.html``.
+
+Per dataset and task, one table of mean ± sample std over seeds, the 95% bootstrap CI of that
+seed-mean (resampling test examples, all models on the same resamples), the model's published
+number beside the reproduced one, and marks for the best entry and the entries not
+significantly worse than it (one-sided paired bootstrap on the saved predictions, p >= 0.05).
+Robustness results become tables and inline SVG curves.
+
+Rendering is deterministic: the same records give byte-identical files (sorted everything, a
+fixed bootstrap seed, fixed number formatting, no timestamps).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from msa_bench.metrics import METRICS, PRIMARY_METRIC, TASKS, bootstrap_scores, paired_pvalue, task_metrics
+from msa_bench.results import MetricSummary, ResultRecord, aggregate, load_predictions, load_record, record_files
+from msa_bench.svgplot import Series, line_plot
+
+SIGNIFICANCE_LEVEL = 0.05
+TASK_TITLES = {"sentiment": "Sentiment regression", "emotions": "Emotion intensities", "emotion": "Categorical emotion"}
+DROP_CONDITIONS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
+CURVE_KEYS = {"missing_rate": ("all", "text", "audio", "vision"), "noise": ("text", "audio", "vision")}
+CURVE_AXES = {"missing_rate": ("rates", "missing rate"), "noise": ("levels", "noise level")}
+
+
+# --- the data behind the pages ------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One model on one dataset: its records (one per seed) and their predictions."""
+
+    model: str
+    kind: str
+    records: list[ResultRecord]
+    summary: dict[str, MetricSummary]
+    scores: dict[str, np.ndarray]  # bootstrap distribution of each seed-mean metric
+    ids: frozenset[str]
+
+    @property
+    def paper(self) -> dict:
+        return self.records[0].paper_results
+
+    @property
+    def predictions_only(self) -> bool:
+        return self.kind == "predictions_only"
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    std: float
+    n: int
+    low: float
+    high: float
+    paper: float | None
+    mark: str  # "best", "tied" (not significantly worse than the best) or ""
+    p_value: float | None  # vs the best entry
+
+
+@dataclass(frozen=True)
+class Table:
+    task: str
+    metrics: tuple[str, ...]
+    rows: list[tuple[Entry, dict[str, Cell]]]
+
+
+def _load_entries(records_dir: Path, n_resamples: int, seed: int) -> dict[str, list[Entry]]:
+    groups: dict[tuple[str, str], list[tuple[ResultRecord, pd.DataFrame]]] = {}
+    for path in record_files(records_dir):
+        record = load_record(path)
+        if (path.parent.parent.name, path.parent.name, path.name) != (record.dataset, record.model, f"seed{record.seed}.json"):
+            raise ValueError(f"{path}: holds {record.dataset}/{record.model}/seed{record.seed}; the file is misplaced")
+        groups.setdefault((record.dataset, record.model), []).append((record, load_predictions(path)))
+    entries: dict[str, list[Entry]] = {}
+    for (dataset, model), items in sorted(groups.items()):
+        records = [record for record, _ in items]
+        kinds = sorted({record.kind for record in records})
+        if len(kinds) > 1:
+            raise ValueError(f"{records_dir / dataset / model}: records mix kinds {kinds}; use another model name")
+        tables = [table for _, table in items]
+        entries.setdefault(dataset, []).append(
+            Entry(
+                model=model,
+                kind=kinds[0],
+                records=records,
+                summary=aggregate(records)[(model, dataset)],
+                scores=bootstrap_scores(tables, n_resamples=n_resamples, seed=seed),
+                ids=frozenset(tables[0]["id"]),
+            )
+        )
+    return entries
+
+
+def _is_better(a: float, b: float, metric: str) -> bool:
+    return a > b if METRICS.get(metric).higher_is_better else a < b
+
+
+def _best(entries: list[Entry], metric: str) -> Entry | None:
+    best = None
+    for entry in entries:  # sorted by model name: the first of equals wins
+        value = entry.summary[metric].mean if metric in entry.summary else math.nan
+        if math.isfinite(value) and (best is None or _is_better(value, best.summary[metric].mean, metric)):
+            best = entry
+    return best
+
+
+def _cell(entry: Entry, metric: str, best: Entry | None) -> Cell:
+    summary = entry.summary[metric]
+    scores = entry.scores.get(metric, np.array([np.nan]))
+    defined = scores[~np.isnan(scores)]
+    low, high = (float(v) for v in np.percentile(defined, [2.5, 97.5])) if defined.size else (math.nan, math.nan)
+    paper = entry.paper.get(metric)
+    mark, p_value = "", None
+    if best is entry:
+        mark = "best"
+    elif best is not None and math.isfinite(summary.mean) and entry.ids == best.ids and metric in best.scores:
+        p_value = paired_pvalue(best.scores[metric], scores, metric)
+        mark = "tied" if p_value >= SIGNIFICANCE_LEVEL else ""
+    return Cell(
+        summary.mean,
+        summary.std,
+        summary.n,
+        low,
+        high,
+        float(paper) if isinstance(paper, (int, float)) else None,
+        mark,
+        p_value,
+    )
+
+
+def _sort_key(entry: Entry, metric: str) -> tuple:
+    value = entry.summary[metric].mean if metric in entry.summary else math.nan
+    if not math.isfinite(value):
+        return (1, 0.0, entry.model)
+    return (0, -value if METRICS.get(metric).higher_is_better else value, entry.model)
+
+
+def _task_table(entries: list[Entry], task: str) -> Table | None:
+    names = task_metrics(task)
+    members = [e for e in entries if any(name in e.summary for name in names)]
+    if not members:
+        return None
+    metrics = tuple(name for name in names if any(name in e.summary for e in members))
+    primary = PRIMARY_METRIC[task] if PRIMARY_METRIC[task] in metrics else metrics[0]
+    members.sort(key=lambda e: _sort_key(e, primary))
+    bests = {metric: _best(sorted(members, key=lambda e: e.model), metric) for metric in metrics}
+    rows = [(e, {m: _cell(e, m, bests[m]) for m in metrics if m in e.summary}) for e in members]
+    return Table(task, metrics, rows)
+
+
+# --- robustness ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """Robustness of the full-protocol entries of a dataset, for one metric."""
+
+    metric: str
+    entries: list[Entry]
+
+    def drop(self, entry: Entry, condition: str) -> MetricSummary | None:
+        values = [r.robustness.get("modality_drop", {}).get(condition, {}).get(self.metric) for r in self._runs(entry)]
+        return _summary(values)
+
+    def curve(self, entry: Entry, part: str, key: str) -> tuple[list[float], list[float], MetricSummary] | None:
+        """(x, mean y over seeds, AUC summary) of one curve, or None when the entry lacks it."""
+        axis = CURVE_AXES[part][0]
+        curves = [r.robustness.get(part, {}).get(key) for r in self._runs(entry)]
+        curves = [c for c in curves if c]
+        if not curves:
+            return None
+        x = [float(v) for v in curves[0][axis]]
+        if any([float(v) for v in c[axis]] != x for c in curves):
+            raise ValueError(f"{entry.model}: the seeds' {part} {key} curves use different {axis}")
+        y = np.mean([[_float(v) for v in c["values"]] for c in curves], axis=0)
+        return x, [float(v) for v in y], _summary([c.get("auc") for c in curves])
+
+    def _runs(self, entry: Entry) -> list[ResultRecord]:
+        return [r for r in entry.records if r.robustness.get("metric") == self.metric]
+
+
+def _float(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _summary(values: list) -> MetricSummary | None:
+    values = [_float(v) for v in values if v is not None]
+    if not values:
+        return None
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    return MetricSummary(float(np.mean(values)), std, len(values))
+
+
+def _robustness(entries: list[Entry]) -> list[Robustness]:
+    metrics = sorted({r.robustness["metric"] for e in entries for r in e.records if r.robustness.get("metric")})
+    return [
+        Robustness(metric, [e for e in entries if any(r.robustness.get("metric") == metric for r in e.records)])
+        for metric in metrics
+    ]
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _mean_std(summary: MetricSummary | None) -> str:
+    if summary is None or not math.isfinite(summary.mean):
+        return "—"
+    if summary.n > 1 and math.isfinite(summary.std):
+        return f"{summary.mean:.3f} ± {summary.std:.3f}"
+    return f"{summary.mean:.3f}"
+
+
+def _arrow(metric: str) -> str:
+    return "↑" if METRICS.get(metric).higher_is_better else "↓"
+
+
+def _tasks_of(entries: list[Entry]) -> list[Table]:
+    return [table for table in (_task_table(entries, task) for task in TASKS) if table is not None]
+
+
+def _paper_sources(table: Table) -> list[tuple[str, str]]:
+    return [(e.model, str(e.paper["source"])) for e, _ in table.rows if e.paper.get("source")]
+
+
+LEGEND = (
+    "Cells: mean ± sample standard deviation over training seeds; [low, high] is the 95% bootstrap "
+    "confidence interval of that seed-mean (1,000 resamples of the test examples, the same resamples "
+    "for every model). ↑ higher is better, ↓ lower is better. ★ marks the best entry; bold marks it "
+    "and every entry not significantly worse than it (one-sided paired bootstrap, p ≥ 0.05). "
+    "(paper x) is the number the model's paper reports. Entries marked *predictions only* were "
+    "submitted as test predictions, without the training protocol or robustness evaluation."
+)
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+
+def _markdown_cell(cell: Cell) -> str:
+    text = _mean_std(MetricSummary(cell.mean, cell.std, cell.n))
+    if cell.mark:
+        text = f"**{text}**" + (" ★" if cell.mark == "best" else "")
+    if math.isfinite(cell.low):
+        text += f" [{cell.low:.3f}, {cell.high:.3f}]"
+    if cell.paper is not None:
+        text += f" (paper {cell.paper:.3f})"
+    return text
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _markdown_label(entry: Entry) -> str:
+    return entry.model + (" *(predictions only)*" if entry.predictions_only else "")
+
+
+def _markdown_robustness(robustness: Robustness, clean: dict[str, MetricSummary | None]) -> list[str]:
+    lines = [f"### Robustness ({robustness.metric} {_arrow(robustness.metric)})", ""]
+    header = ["model", "clean", *(f"−{c}" for c in DROP_CONDITIONS)]
+    rows = [
+        [e.model, _mean_std(clean[e.model]), *(_mean_std(robustness.drop(e, c)) for c in DROP_CONDITIONS)]
+        for e in robustness.entries
+    ]
+    lines += ["Modality dropping (−: modalities removed at test time):", "", *_markdown_table(header, rows)]
+    for part, keys in CURVE_KEYS.items():
+        present = [k for k in keys if any(robustness.curve(e, part, k) for e in robustness.entries)]
+        if not present:
+            continue
+        rows = []
+        for e in robustness.entries:
+            curves = [robustness.curve(e, part, k) for k in present]
+            rows.append([e.model, *(_mean_std(c[2]) if c else "—" for c in curves)])
+        title = f"Area under the {CURVE_AXES[part][1]} curve (normalised to [0, 1]):"
+        lines += [title, "", *_markdown_table(["model", *present], rows)]
+    return lines
+
+
+def render_markdown(entries: dict[str, list[Entry]]) -> str:
+    lines = ["# msa_bench leaderboard", "", "Rendered by `msa-bench leaderboard` from the result records.", "", LEGEND, ""]
+    if not entries:
+        lines += ["No records yet.", ""]
+    for dataset, members in sorted(entries.items()):
+        lines += [f"## {dataset}", ""]
+        for table in _tasks_of(members):
+            lines += [f"### {TASK_TITLES[table.task]}", ""]
+            header = ["model", "seeds", *(f"{m} {_arrow(m)}" for m in table.metrics)]
+            rows = [
+                [_markdown_label(e), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
+                for e, cells in table.rows
+            ]
+            lines += _markdown_table(header, rows)
+            lines += [f"Paper numbers for {model}: {source}" for model, source in _paper_sources(table)]
+            if _paper_sources(table):
+                lines.append("")
+        for robustness in _robustness(members):
+            clean = {e.model: e.summary.get(robustness.metric) for e in robustness.entries}
+            lines += _markdown_robustness(robustness, clean)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1400px; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { border: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; cursor: pointer; white-space: nowrap; }
+th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
+td.best, td.tied { font-weight: bold; } td.best { background: #e8f4e8; }
+.value { white-space: nowrap; }
+.ci, .paper { display: block; font-size: 0.75rem; color: #666; font-weight: normal; }
+.tag { font-size: 0.7rem; background: #fff3cd; border: 1px solid #e0c36b; border-radius: 3px; padding: 0 0.25rem; }
+.plots { display: flex; flex-wrap: wrap; gap: 1rem; }
+""".strip()
+
+SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  var headers = table.tHead.rows[0].cells;
+  Array.prototype.forEach.call(headers, function (header, column) {
+    header.addEventListener("click", function () {
+      var ascending = header.getAttribute("aria-sort") !== "ascending";
+      Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+      header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[column].getAttribute("data-value"), y = b.cells[column].getAttribute("data-value");
+        var nx = x === "" ? NaN : Number(x), ny = y === "" ? NaN : Number(y);
+        var order;
+        if (isNaN(nx) && isNaN(ny)) { order = x.localeCompare(y); }
+        else if (isNaN(nx)) { return 1; }
+        else if (isNaN(ny)) { return -1; }
+        else { order = nx - ny; }
+        return ascending ? order : -order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+  table.setAttribute("data-sortable", "ready");
+});
+""".strip()
+
+
+def _value_attribute(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else repr(round(float(value), 6))
+
+
+def _html_cell(cell: Cell) -> str:
+    star = " ★" if cell.mark == "best" else ""
+    text = f'<span class="value">{escape(_mean_std(MetricSummary(cell.mean, cell.std, cell.n)))}{star}</span>'
+    if math.isfinite(cell.low):
+        text += f'<span class="ci">[{cell.low:.3f}, {cell.high:.3f}]</span>'
+    if cell.paper is not None:
+        text += f'<span class="paper">paper {cell.paper:.3f}</span>'
+    title = f' title="p = {cell.p_value:.3f} vs the best (one-sided paired bootstrap)"' if cell.p_value is not None else ""
+    css = f' class="{cell.mark}"' if cell.mark else ""
+    return f'<td data-value="{_value_attribute(cell.mean)}"{css}{title}>{text}</td>'
+
+
+def _html_label(entry: Entry) -> str:
+    tag = ' <span class="tag">predictions only</span>' if entry.predictions_only else ""
+    return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{tag}</td>'
+
+
+def _html_table(header: list[tuple[str, str]], rows: list[str], caption: str) -> str:
+    head = "".join(f'<th title="{escape(title)}">{escape(name)}</th>' for name, title in header)
+    body = "\n".join(f"<tr>{row}</tr>" for row in rows)
+    return (
+        f'<table class="sortable"><caption>{escape(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody></table>"
+    )
+
+
+def _html_task_table(dataset: str, table: Table) -> str:
+    header = [("model", "model name"), ("seeds", "number of training seeds")]
+    header += [(f"{m} {_arrow(m)}", METRICS.get(m).description) for m in table.metrics]
+    rows = []
+    for entry, cells in table.rows:
+        values = "".join(_html_cell(cells[m]) if m in cells else '<td data-value="">—</td>' for m in table.metrics)
+        rows.append(f'{_html_label(entry)}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
+    html = [f"<h3>{escape(TASK_TITLES[table.task])}</h3>", _html_table(header, rows, f"{dataset}: {TASK_TITLES[table.task]}")]
+    sources = _paper_sources(table)
+    if sources:
+        items = "".join(f"<li>{escape(model)}: {escape(source)}</li>" for model, source in sources)
+        html.append(f"<p>Paper numbers:</p><ul>{items}</ul>")
+    return "\n".join(html)
+
+
+def _html_summary_cell(summary: MetricSummary | None) -> str:
+    return f'<td data-value="{_value_attribute(summary.mean if summary else None)}">{escape(_mean_std(summary))}</td>'
+
+
+def _html_robustness(dataset: str, robustness: Robustness) -> str:
+    metric = robustness.metric
+    html = [f"<h3>Robustness ({escape(metric)} {_arrow(metric)})</h3>"]
+    header = [("model", "model name"), ("clean", "no modality removed")]
+    header += [(f"−{c}", f"{c} removed at test time") for c in DROP_CONDITIONS]
+    rows = [
+        _html_label(e)
+        + _html_summary_cell(e.summary.get(metric))
+        + "".join(_html_summary_cell(robustness.drop(e, c)) for c in DROP_CONDITIONS)
+        for e in robustness.entries
+    ]
+    html.append(_html_table(header, rows, f"{dataset}: modality dropping ({metric})"))
+    for part, keys in CURVE_KEYS.items():
+        axis_label = CURVE_AXES[part][1]
+        plots, auc_rows = [], {e.model: _html_label(e) for e in robustness.entries}
+        present = []
+        for key in keys:
+            curves = [(e, robustness.curve(e, part, key)) for e in robustness.entries]
+            if not any(curve for _, curve in curves):
+                continue
+            present.append(key)
+            series = [Series(e.model, curve[0], curve[1]) for e, curve in curves if curve]
+            plots.append(line_plot(f"{dataset}: {axis_label} ({key})", axis_label, metric, series))
+            for e, curve in curves:
+                auc_rows[e.model] += _html_summary_cell(curve[2] if curve else None)
+        if present:
+            header = [("model", "model name")] + [(k, f"area under the {axis_label} curve ({k})") for k in present]
+            html.append(_html_table(header, list(auc_rows.values()), f"{dataset}: area under the {axis_label} curves"))
+            html.append('<div class="plots">' + "\n".join(plots) + "</div>")
+    return "\n".join(html)
+
+
+def render_html(entries: dict[str, list[Entry]]) -> str:
+    sections = []
+    for dataset, members in sorted(entries.items()):
+        parts = [f'<section id="{escape(dataset)}"><h2>{escape(dataset)}</h2>']
+        parts += [_html_task_table(dataset, table) for table in _tasks_of(members)]
+        parts += [_html_robustness(dataset, robustness) for robustness in _robustness(members)]
+        sections.append("\n".join(parts) + "\n</section>")
+    navigation = " · ".join(f'<a href="#{escape(d)}">{escape(d)}</a>' for d in sorted(entries))
+    body = "\n".join(sections) if sections else "<p>No records yet.</p>"
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>msa_bench leaderboard</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
+        f"<h1>msa_bench leaderboard</h1>\n<p>{escape(LEGEND).replace('*', '')}</p>\n<nav>{navigation}</nav>\n"
+        f"{body}\n<script>\n{SCRIPT}\n</script>\n</body>\n</html>\n"
+    )
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def render_leaderboard(
+    records_dir: str | Path, out_dir: str | Path, n_resamples: int = 1000, seed: int = 0
+) -> dict[str, Path]:
+    """Write ``out_dir/LEADERBOARD.md`` and ``out_dir/site/index.html``; return their paths."""
+    entries = _load_entries(Path(records_dir), n_resamples, seed)
+    out_dir = Path(out_dir)
+    paths = {"markdown": out_dir / "LEADERBOARD.md", "html": out_dir / "site" / "index.html"}
+    paths["html"].parent.mkdir(parents=True, exist_ok=True)
+    paths["markdown"].write_text(render_markdown(entries), encoding="utf-8")
+    paths["html"].write_text(render_html(entries), encoding="utf-8")
+    return paths
