@@ -108,13 +108,17 @@ class ResultRecord:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         self.seed = int(self.seed)
+        self.ci, self.robustness, self.paper_results = self.ci or {}, self.robustness or {}, self.paper_results or {}
         self.metrics = {str(k): _as_float(v) for k, v in self.metrics.items()}
         self.ci = {str(k): [_as_float(low), _as_float(high)] for k, (low, high) in self.ci.items()}
         expected = config_hash(self.config)
         if not self.config_hash:
             self.config_hash = expected
         elif self.config_hash != expected:
-            raise ValueError(f"config_hash {self.config_hash} does not match the config (its hash is {expected})")
+            raise ValueError(
+                f"config_hash {self.config_hash} does not match the config: it must be "
+                f"msa_bench.results.config_hash(config) = {expected} (or left empty to be filled)"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
