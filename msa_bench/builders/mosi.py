@@ -76,7 +76,6 @@ class CMUBuilder(MSABuilder):
     """Shared builder of CMU-MOSI and CMU-MOSEI; subclasses set the names and files below."""
 
     BUILDER_CONFIG_CLASS = CMUConfig
-    BUILDER_CONFIGS = [CMUConfig(name="default")]
     DATASET: str = ""
     TITLE: str = ""
     #: SDK file names: ``labels``, ``words`` and feature sets ``name -> (modality, file)``.

@@ -77,7 +77,6 @@ class RAVDESS(MSABuilder):
     """The Ryerson Audio-Visual Database of Emotional Speech and Song."""
 
     BUILDER_CONFIG_CLASS = RavdessConfig
-    BUILDER_CONFIGS = [RavdessConfig(name="default")]
     HOMEPAGE = ZENODO_RECORD
     CITATION = """@article{livingstone2018ravdess,
   title={The {Ryerson} Audio-Visual Database of Emotional Speech and Song ({RAVDESS}): A dynamic, multimodal set of facial and vocal expressions in {North American English}},

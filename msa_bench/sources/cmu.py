@@ -69,7 +69,8 @@ class CMUSource:
                 out[modality] = None
                 continue
             out[modality], bad = finite_features(array)
-            self.non_finite[modality] += bad
+            if bad:
+                self.non_finite[modality] += bad
         return out
 
 
