@@ -117,6 +117,17 @@ def test_offline_without_data_dir_says_what_to_do(tmp_path):
         msa_bench.load_dataset("ravdess", cache_dir=tmp_path / "cache")
 
 
+def test_cli_reports_missing_files_without_a_traceback(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from msa_bench.cli import app
+
+    monkeypatch.setenv("MSA_BENCH_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["info", "ravdess", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "error: ravdess: no RAVDESS recordings" in result.output and "Traceback" not in result.output
+
+
 def test_empty_data_dir_lists_needed_files(tmp_path):
     with pytest.raises(DataNotFoundError, match=r"(?s)no CMU-MOSEI files found in .*CMU_MOSEI_Labels.csd"):
         msa_bench.load_dataset("mosei", data_dir=tmp_path, cache_dir=tmp_path / "cache")
