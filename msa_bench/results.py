@@ -39,6 +39,12 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 PREDICTIONS_SUFFIX = ".predictions.parquet"
 
 
+def check_name(field_name: str, value: object) -> None:
+    """Model and dataset names become folder names: letters, digits and ``. _ + -`` only."""
+    if not isinstance(value, str) or not _SAFE_NAME.match(value):
+        raise ValueError(f"{field_name} must be a name of letters, digits and . _ + - (got {value!r})")
+
+
 def config_hash(config: dict) -> str:
     """sha256 of the canonical JSON of ``config`` (sorted keys, no whitespace)."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -99,10 +105,8 @@ class ResultRecord:
     created: str = field(default_factory=_now)
 
     def __post_init__(self) -> None:
-        for name in ("model", "dataset"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not _SAFE_NAME.match(value):
-                raise ValueError(f"{name} must be a name of letters, digits and . _ + - (got {value!r})")
+        check_name("model", self.model)
+        check_name("dataset", self.dataset)
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
