@@ -79,11 +79,15 @@ class SyntheticGenerator:
         self.vision_directions = (_unit(rng, c.vision_dim), _unit(rng, c.vision_dim))
 
     def videos(self) -> dict[str, list[str]]:
-        """Video ids per split: videos of 10-35 clips, shuffled, cut by SPLIT_FRACTIONS."""
+        """Video ids per split: videos of 10-35 clips (fewer for tiny datasets, so that every
+        split gets whole videos), shuffled, cut by SPLIT_FRACTIONS."""
+        n_clips = self.config.n_clips
+        largest = max(2, min(35, n_clips // 6))
+        smallest = max(1, min(10, n_clips // 12))
         sizes = []
-        while sum(sizes) < self.config.n_clips:
-            sizes.append(int(self.rng.integers(10, 36)))
-        sizes[-1] -= sum(sizes) - self.config.n_clips
+        while sum(sizes) < n_clips:
+            sizes.append(int(self.rng.integers(smallest, largest + 1)))
+        sizes[-1] -= sum(sizes) - n_clips
         self.clips_per_video = {f"synvid{k:03d}": size for k, size in enumerate(sizes)}
         order = list(self.rng.permutation(len(sizes)))
         n_train = max(1, round(SPLIT_FRACTIONS["train"] * len(sizes)))
