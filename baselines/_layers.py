@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -53,3 +55,27 @@ def attention_padding(mask: torch.Tensor) -> torch.Tensor:
         padding = padding.clone()
         padding[empty, 0] = False
     return padding
+
+
+def attend(attention: nn.MultiheadAttention, query: torch.Tensor, source: torch.Tensor, source_mask: torch.Tensor):
+    """Batch-first attention of ``query`` over the real frames of ``source`` only; zero output for
+    examples whose ``source`` has no frame."""
+    output, _ = attention(query, source, source, key_padding_mask=attention_padding(source_mask), need_weights=False)
+    return output * source_mask.any(dim=1).to(output.dtype)[:, None, None]
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
+    """(length, dim) sinusoidal position embeddings (Vaswani et al.)."""
+    position = torch.arange(length, device=device, dtype=torch.float32).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim, device=device)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table
+
+
+def last_real_step(sequence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) → (B, D): the state at each example's last real frame, zero without frames."""
+    index = (mask.sum(dim=1) - 1).clamp_min(0)
+    last = sequence[torch.arange(len(sequence), device=sequence.device), index]
+    return last * mask.any(dim=1).to(last.dtype).unsqueeze(-1)
