@@ -95,3 +95,45 @@ def extract_features(
     )
     typer.echo(format_summary(result.summary))
     typer.echo(f"dataset: {out / 'dataset'}   errors: {out / 'errors.csv'} ({len(result.errors)} rows)")
+
+
+@app.command()
+def leaderboard(
+    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
+    out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
+) -> None:
+    """Render LEADERBOARD.md and the static site (site/index.html) from the result records."""
+    from msa_bench.leaderboard import render_leaderboard
+
+    paths = render_leaderboard(records, out)
+    typer.echo(f"wrote {paths['markdown']} and {paths['html']}")
+
+
+@app.command()
+def submit(
+    dataset: str = typer.Option(..., help="The dataset the submission is for."),
+    predictions: Optional[Path] = typer.Option(None, help="Parquet of test predictions: id and *_pred columns."),
+    name: Optional[str] = typer.Option(None, help="Leaderboard name of a --predictions submission."),
+    seed: int = typer.Option(0, help="Run number of a --predictions submission (to submit several runs)."),
+    model: Optional[str] = typer.Option(None, help="FILE.py:Class of a model to run through the full protocol."),
+    config: Optional[Path] = typer.Option(None, help="YAML config of the --model."),
+    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+) -> None:
+    """Add a submission: test predictions (--predictions --name) or a model (--model --config)."""
+    if (predictions is None) == (model is None) or (predictions is not None and name is None):
+        raise typer.BadParameter("give either --predictions FILE.parquet --name NAME, or --model FILE.py:Class --config CFG.yaml")
+    if model is not None:
+        from msa_bench.protocol import submit_model
+
+        submit_model(model, config, dataset, records)
+        typer.echo(f"added the records of {model} on {dataset} to {records}; run `msa-bench leaderboard` to render")
+        return
+    from msa_bench.submissions import SubmissionError, submit_predictions
+
+    try:
+        path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed)
+    except SubmissionError as err:
+        typer.echo(f"rejected: {err}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"added {path}; run `msa-bench leaderboard` to render")

@@ -175,3 +175,14 @@ def test_page_in_headless_chromium_has_tables_plots_and_sorts(rendered, tmp_path
     models = re.findall(r'<tr><td data-value="([^"]+)"', sentiment_table)
     assert models[0] == "text_only"  # highest MAE first after sorting descending
     assert 'aria-sort="descending"' in sentiment_table
+
+
+def test_leaderboard_command(records_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from msa_bench.cli import app
+
+    result = CliRunner().invoke(app, ["leaderboard", "--records", str(records_dir), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "LEADERBOARD.md").is_file() and (tmp_path / "site" / "index.html").is_file()
+    assert str(tmp_path / "site" / "index.html") in result.output

@@ -119,3 +119,19 @@ def test_unreadable_files_names_and_resubmissions_are_rejected(labels, tmp_path,
     assert snapshot(tmp_path / "records") == before
     submit(submission(labels), tmp_path, cache_dir, seed=1)  # another run of the same model
     assert [r.seed for r in load_records(tmp_path / "records")] == [0, 1]
+
+
+def test_submit_command_rejects_with_the_reason(tmp_path):
+    from typer.testing import CliRunner
+
+    from msa_bench.cli import app
+
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"not parquet")
+    runner = CliRunner()
+    common = ["submit", "--dataset", "synthetic", "--records", str(tmp_path / "records")]
+    result = runner.invoke(app, [*common, "--predictions", str(garbage), "--name", "mine"])
+    assert result.exit_code == 1 and "rejected: " in result.output and "not a readable parquet file" in result.output
+    result = runner.invoke(app, [*common, "--predictions", str(garbage)])  # no --name
+    assert result.exit_code != 0 and "--name" in result.output
+    assert not (tmp_path / "records").exists()
