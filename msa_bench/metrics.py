@@ -93,17 +93,16 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def _weighted_corr(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     x = x - x.mean() if x.size else x  # shifting does not change the correlation; it keeps precision
     y = y - y.mean() if y.size else y
-    total = weights.sum(axis=1)
+    # One matrix product gives every weighted moment: [1, x, y, x^2, y^2, xy].
+    total, sx, sy, sxx, syy, sxy = (weights @ np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y])).T
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_x, mean_y = weights @ x / total, weights @ y / total
-        cov = weights @ (x * y) / total - mean_x * mean_y
-        var_x = np.maximum(weights @ (x * x) / total - mean_x**2, 0.0)
-        var_y = np.maximum(weights @ (y * y) / total - mean_y**2, 0.0)
+        mean_x, mean_y = sx / total, sy / total
+        var_x = np.maximum(sxx / total - mean_x**2, 0.0)
+        var_y = np.maximum(syy / total - mean_y**2, 0.0)
         # A constant side has (numerically) zero variance: undefined, not a huge number.
-        scale_x = np.maximum(weights @ (x * x) / total, np.finfo(np.float64).tiny)
-        scale_y = np.maximum(weights @ (y * y) / total, np.finfo(np.float64).tiny)
-        degenerate = (var_x <= 1e-12 * scale_x) | (var_y <= 1e-12 * scale_y)
-        corr = cov / np.sqrt(var_x * var_y)
+        tiny = np.finfo(np.float64).tiny
+        degenerate = (var_x <= 1e-12 * np.maximum(sxx / total, tiny)) | (var_y <= 1e-12 * np.maximum(syy / total, tiny))
+        corr = (sxy / total - mean_x * mean_y) / np.sqrt(var_x * var_y)
     return np.where(degenerate, np.nan, np.clip(corr, -1.0, 1.0))
 
 
