@@ -45,7 +45,7 @@ def test_build_script_exports_a_loadable_dataset_with_the_card(tmp_path, monkeyp
     out = tmp_path / "export"
     monkeypatch.setattr(sys, "argv", ["build.py", str(data), str(out), "--config", "vocal_channel=speech"])
     runpy.run_path(str(SCRIPTS / "ravdess" / "build.py"), run_name="__main__")
-    exported = datasets.load_dataset(str(out))
+    exported = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
     assert {split: len(rows) for split, rows in exported.items()} == {"train": 1, "validation": 1, "test": 1}
     assert exported["train"][0]["id"] == "Actor_03_03-01-04-02-01-01-03"
     assert "## Labels: the file name" in (out / "README.md").read_text()
