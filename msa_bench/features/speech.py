@@ -1,5 +1,12 @@
 """Transformers speech encoders (Wav2Vec2, HuBERT, WavLM, Data2VecAudio, ...): frame-level
-hidden states of a chosen layer, batched with padding and trimmed back to each clip's length."""
+hidden states of a chosen layer, batched with padding and trimmed back to each clip's length.
+
+Features never depend on what else is in the batch: clips are batched with an attention mask
+only where padding provably changes nothing (the checkpoint's feature extractor asks for a mask,
+as for models trained with masks). Otherwise (e.g. wav2vec2-base, whose group-norm front end
+sees the zero padding, and Data2VecAudio, whose stacked positional convolutions do) each clip
+runs on its own.
+"""
 
 from __future__ import annotations
 
@@ -74,8 +81,19 @@ class SpeechEncoder(Extractor):
         self.model.to(self.device)
         return self
 
+    @property
+    def padding_safe(self) -> bool:
+        """Whether padded batching gives exactly the features of one-by-one runs."""
+        masked = bool(getattr(self.feature_extractor, "return_attention_mask", False))
+        return masked and self.model.config.model_type != "data2vec-audio"
+
     def extract(self, batch: Sequence[np.ndarray]) -> list[Output]:
         """``batch``: 16 kHz mono float32 waveforms."""
+        if not self.padding_safe and len(batch) > 1:
+            return [out for waveform in batch for out in self._extract([waveform])]
+        return self._extract(batch)
+
+    def _extract(self, batch: Sequence[np.ndarray]) -> list[Output]:
         import torch
 
         usable = [i for i, w in enumerate(batch) if w.size >= self.receptive_field]
