@@ -178,23 +178,43 @@ def _sequences_from_arrow(column: pa.ChunkedArray, dim: int) -> list[np.ndarray 
 class TorchDataset(torch.utils.data.Dataset):
     """A ``datasets.Dataset`` in the unified schema as a map-style torch dataset.
 
-    Reads whole batches straight from Arrow (``__getitems__``), keeps null modalities as
-    ``None``, and never loads the split into memory.
+    Reads whole batches from the memory-mapped Arrow record batches (``__getitems__``), keeps
+    null modalities as ``None``, and never loads the split into memory.
     """
 
     def __init__(self, split: datasets.Dataset) -> None:
-        self.split = split.with_format("arrow")
+        self.record_batches = split.data.table.to_batches()
+        self.offsets = np.cumsum([0] + [b.num_rows for b in self.record_batches])
+        # A selected/shuffled Dataset reads through an indices mapping (datasets keeps it private).
+        mapping = split._indices
+        self.rows = None if mapping is None else mapping.column(0).to_numpy().astype(np.int64)
+        self.length = len(split)
         self.dims = feature_dims(split.features)
 
     def __len__(self) -> int:
-        return len(self.split)
+        return self.length
+
+    def _take(self, positions: np.ndarray) -> pa.Table:
+        """Rows at ``positions``, in order. Taking from each record batch separately avoids
+        pyarrow concatenating a whole chunked column on every batch."""
+        chunk_of = np.searchsorted(self.offsets, positions, side="right") - 1
+        parts, order = [], []
+        for chunk in np.unique(chunk_of):
+            selected = np.flatnonzero(chunk_of == chunk)
+            parts.append(self.record_batches[chunk].take(pa.array(positions[selected] - self.offsets[chunk])))
+            order.append(selected)
+        table = pa.Table.from_batches(parts)
+        return table.take(pa.array(np.argsort(np.concatenate(order))))
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict]:
-        table = self.split[list(indices)]
+        positions = np.asarray(indices, dtype=np.int64)
+        if self.rows is not None:
+            positions = self.rows[positions]
+        table = self._take(positions)
         columns = {name: table.column(name).to_pylist() for name in table.column_names if not name.endswith("_features")}
         for modality, dim in self.dims.items():
             columns[f"{modality}_features"] = _sequences_from_arrow(table.column(f"{modality}_features"), dim)
-        return [{name: values[i] for name, values in columns.items()} for i in range(len(indices))]
+        return [{name: values[i] for name, values in columns.items()} for i in range(len(positions))]
 
     def __getitem__(self, index: int) -> dict:
         return self.__getitems__([index])[0]
