@@ -1,0 +1,193 @@
+"""MISA: modality-invariant and -specific representations.
+
+Hazarika, Zimmermann, Poria. "MISA: Modality-Invariant and -Specific Representations for
+Multimodal Sentiment Analysis." ACM MM 2020. Official code: declare-lab/MISA.
+
+Architecture: each modality becomes one utterance vector — the masked mean of fine-tuned BERT
+states for text (or, with precomputed features, a two-stage bidirectional LSTM as the official
+GloVe path), and the same two-stage LSTM (LSTM → LayerNorm → LSTM, final states of both,
+4·input wide) for audio and vision — projected to ``hidden`` (Linear → ReLU → LayerNorm). A
+shared encoder (Linear + sigmoid, one for all modalities) gives modality-invariant vectors and a
+private encoder per modality gives modality-specific ones. The six vectors pass through one
+Transformer encoder layer (2 heads, feed-forward 2048 as PyTorch's default) as a length-6 sequence, are concatenated and go through
+Linear(6h → 3h) → dropout → ReLU → Linear(3h → 1). Training adds to the MSE task loss: a
+similarity loss (central moment discrepancy, 5 moments, between the shared vectors of each
+modality pair), a difference loss (soft orthogonality between shared and private vectors and
+between the private vectors) and a reconstruction loss (MSE from private + shared back to the
+projected utterance vector).
+
+Deviations from the official code:
+
+- Missing modalities: an absent modality's shared and private vectors are zero, and the
+  auxiliary losses use only examples that have the modalities involved.
+- The CMD norm uses ``torch.linalg.vector_norm`` (finite gradient when two moments coincide;
+  the official square root of a sum is not).
+- The unused adversarial/speaker-discriminator branches of the official code are left out
+  (they are off in its released configuration: ``use_cmd_sim`` on, ``sp_weight`` 0).
+- Validation-only checkpoint selection by the harness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines._layers import LSTMEncoder, frame_mask
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+
+MODALITIES = ("text", "audio", "vision")
+
+
+@dataclass(frozen=True)
+class MISAConfig(ModelConfig):
+    text_encoder: str | None = None
+    hidden: int = 128
+    dropout: float = 0.5
+    heads: int = 2
+    transformer_ff: int = 2048
+    diff_weight: float = 0.3
+    sim_weight: float = 1.0
+    recon_weight: float = 1.0
+    cmd_moments: int = 5
+
+
+class _StackedLSTM(nn.Module):
+    """Bidirectional LSTM → LayerNorm → bidirectional LSTM; final states of both (4·in_dim)."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.first = LSTMEncoder(in_dim, in_dim, bidirectional=True)
+        self.norm = nn.LayerNorm(2 * in_dim)
+        self.second = LSTMEncoder(2 * in_dim, in_dim, bidirectional=True)
+        self.out_dim = 4 * in_dim
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        outputs, first = self.first(features, mask)
+        _, second = self.second(self.norm(outputs) * mask.unsqueeze(-1), mask)
+        return torch.cat([first, second], dim=-1)
+
+
+def cmd(x: torch.Tensor, y: torch.Tensor, moments: int) -> torch.Tensor:
+    """Central moment discrepancy between two samples (rows) of vectors."""
+    mean_x, mean_y = x.mean(0), y.mean(0)
+    centred_x, centred_y = x - mean_x, y - mean_y
+    total = torch.linalg.vector_norm(mean_x - mean_y)
+    for k in range(2, moments + 1):
+        total = total + torch.linalg.vector_norm(centred_x.pow(k).mean(0) - centred_y.pow(k).mean(0))
+    return total
+
+
+def difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Soft orthogonality ||X̂ᵀŶ||²/(d²) of batch-centred, row-normalised representations."""
+    x = x - x.mean(0, keepdim=True)
+    y = y - y.mean(0, keepdim=True)
+    x = x / (x.norm(dim=1, keepdim=True).detach() + 1e-6)
+    y = y / (y.norm(dim=1, keepdim=True).detach() + 1e-6)
+    return (x.t() @ y).pow(2).mean()
+
+
+@register_model("misa")
+class MISA(MSAModel):
+    config_class = MISAConfig
+    default_configs = {
+        "mosi": {
+            "model": {"text_encoder": "bert-base-uncased"},
+            "train": {"lr": 1e-4, "batch_size": 64, "grad_clip": 1.0, "max_epochs": 500, "patience": 6},
+        },
+        "mosei": {
+            "model": {"text_encoder": "bert-base-uncased"},
+            "train": {"lr": 1e-4, "batch_size": 64, "grad_clip": 1.0, "max_epochs": 500, "patience": 6},
+        },
+        "synthetic": {
+            "model": {"hidden": 32, "dropout": 0.1, "transformer_ff": 128},
+            "train": {"lr": 2e-3, "batch_size": 32, "grad_clip": 1.0, "max_epochs": 6, "patience": 3},
+        },
+        "test": {"model": {"hidden": 16, "dropout": 0.1, "transformer_ff": 32}},
+    }
+    #: Accuracies and F1 as fractions, like msa_bench.metrics (non-negative/negative split: "non0").
+    paper_results = {
+        "mosi": {"source": "Hazarika et al., ACM MM 2020, main results table (MISA, BERT)", "mae": 0.783, "corr": 0.761,
+                 "acc2_non0": 0.834, "f1_non0": 0.836, "acc7": 0.423},
+        "mosei": {"source": "Hazarika et al., ACM MM 2020, main results table (MISA, BERT)", "mae": 0.555, "corr": 0.756,
+                  "acc2_non0": 0.855, "f1_non0": 0.853, "acc7": 0.522},
+    }
+
+    def __init__(self, config: MISAConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        h = config.hidden
+        self.text = TextEncoder(spec.text_dim, config.text_encoder)
+        self.text_lstm = None if config.text_encoder else _StackedLSTM(self.text.out_dim)
+        self.audio = _StackedLSTM(spec.audio_dim)
+        self.vision = _StackedLSTM(spec.vision_dim)
+        utterance = {
+            "text": self.text.out_dim if self.text_lstm is None else self.text_lstm.out_dim,
+            "audio": self.audio.out_dim,
+            "vision": self.vision.out_dim,
+        }
+        self.project = nn.ModuleDict(
+            {m: nn.Sequential(nn.Linear(utterance[m], h), nn.ReLU(), nn.LayerNorm(h)) for m in MODALITIES}
+        )
+        self.private = nn.ModuleDict({m: nn.Sequential(nn.Linear(h, h), nn.Sigmoid()) for m in MODALITIES})
+        self.shared = nn.Sequential(nn.Linear(h, h), nn.Sigmoid())
+        self.reconstruct = nn.ModuleDict({m: nn.Linear(h, h) for m in MODALITIES})
+        self.transformer = nn.TransformerEncoderLayer(h, config.heads, dim_feedforward=config.transformer_ff, batch_first=True)
+        self.fusion = nn.Sequential(nn.Linear(6 * h, 3 * h), nn.Dropout(config.dropout), nn.ReLU(), nn.Linear(3 * h, 1))
+
+    def _utterances(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        text = self.text(batch)
+        if self.text_lstm is None:
+            vectors = {"text": text.states.sum(1) / text.mask.sum(1, keepdim=True).clamp_min(1)}
+        else:
+            vectors = {"text": self.text_lstm(text.states, text.mask)}
+        present = {"text": text.present}
+        for name in ("audio", "vision"):
+            modality = batch.modality(name)
+            vectors[name] = getattr(self, name)(modality.features, frame_mask(modality))
+            present[name] = modality.present
+        return vectors, present
+
+    def forward(self, batch) -> ModelOutput:
+        vectors, present = self._utterances(batch)
+        projected, private, shared = {}, {}, {}
+        for m in MODALITIES:
+            keep = present[m].to(vectors[m].dtype).unsqueeze(-1)
+            projected[m] = self.project[m](vectors[m])
+            private[m] = self.private[m](projected[m]) * keep
+            shared[m] = self.shared(projected[m]) * keep
+        sequence = torch.stack([*(private[m] for m in MODALITIES), *(shared[m] for m in MODALITIES)], dim=1)
+        fused = self.transformer(sequence).flatten(1)
+        return ModelOutput(
+            sentiment=self.fusion(fused).squeeze(-1),
+            aux={"projected": projected, "private": private, "shared": shared, "present": present},
+        )
+
+    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
+        known = ~torch.isnan(batch.sentiment)
+        loss = output.sentiment.new_zeros(())
+        if known.any():
+            loss = F.mse_loss(output.sentiment[known], batch.sentiment[known])
+        private, shared, present = output.aux["private"], output.aux["shared"], output.aux["present"]
+
+        def pairs(pair_list):
+            for a, b, x, y in pair_list:
+                rows = present[a] & present[b]
+                if rows.sum() >= 2:
+                    yield x[rows], y[rows]
+
+        c = self.config
+        similarity = [(a, b, shared[a], shared[b]) for a, b in (("text", "vision"), ("text", "audio"), ("audio", "vision"))]
+        similarity_loss = sum((cmd(x, y, c.cmd_moments) for x, y in pairs(similarity)), loss.new_zeros(())) / 3
+        differences = [(m, m, private[m], shared[m]) for m in MODALITIES] + [
+            (a, b, private[a], private[b]) for a, b in (("audio", "text"), ("audio", "vision"), ("text", "vision"))
+        ]
+        difference_loss = sum((difference(x, y) for x, y in pairs(differences)), loss.new_zeros(()))
+        reconstruction_loss = loss.new_zeros(())
+        for m in MODALITIES:
+            rows = present[m]
+            if rows.any():
+                rebuilt = self.reconstruct[m](private[m][rows] + shared[m][rows])
+                reconstruction_loss = reconstruction_loss + F.mse_loss(rebuilt, output.aux["projected"][m][rows]) / 3
+        return loss + c.diff_weight * difference_loss + c.sim_weight * similarity_loss + c.recon_weight * reconstruction_loss
