@@ -1,5 +1,6 @@
 """MOSI / MOSEI / RAVDESS builders, end to end from files written in the real layouts."""
 
+import hashlib
 import json
 import math
 
@@ -102,6 +103,8 @@ def test_sdk_download_path_uses_the_official_urls(mosi_sdk, tmp_path, monkeypatc
     assert len(ds["train"]) == 2
     assert requested["labels"] == "http://immortal.multicomp.cs.cmu.edu/CMU-MOSI/labels/CMU_MOSI_Opinion_Labels.csd"
     assert requested["covarep"] == "http://immortal.multicomp.cs.cmu.edu/CMU-MOSI/acoustic/CMU_MOSI_COVAREP.csd"
+    recorded = _report(ds)["downloads"][requested["labels"]]
+    assert recorded["sha256"] == hashlib.sha256((root / "CMU_MOSI_Opinion_Labels.csd").read_bytes()).hexdigest()
 
 
 def test_offline_without_data_dir_says_what_to_do(tmp_path):
@@ -131,6 +134,14 @@ def test_cli_reports_missing_files_without_a_traceback(tmp_path, monkeypatch):
 def test_empty_data_dir_lists_needed_files(tmp_path):
     with pytest.raises(DataNotFoundError, match=r"(?s)no CMU-MOSEI files found in .*CMU_MOSEI_Labels.csd"):
         msa_bench.load_dataset("mosei", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_truncated_feature_file_is_named(mosi_sdk, tmp_path):
+    root, _ = mosi_sdk
+    covarep = root / "CMU_MOSI_COVAREP.csd"
+    covarep.write_bytes(covarep.read_bytes()[:2048])
+    with pytest.raises(SourceFileError, match="CMU_MOSI_COVAREP.csd: not a readable HDF5 file"):
+        msa_bench.load_dataset("mosi", data_dir=root, cache_dir=tmp_path / "cache")
 
 
 def test_mosei_from_sdk_labels_with_emotions_flags_and_exclusions(tmp_path):

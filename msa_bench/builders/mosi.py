@@ -28,7 +28,7 @@ from msa_bench.sources.cmu import (
     table_source,
     unified_labels,
 )
-from msa_bench.sources.common import DataNotFoundError, SourceFileError
+from msa_bench.sources.common import DataNotFoundError, SourceFileError, file_checksum
 from msa_bench.sources.label_tables import table_format
 
 SOURCES = ("auto", "mmsa", "csd", "labels")
@@ -223,6 +223,7 @@ class CMUBuilder(MSABuilder):
         except Exception as err:  # any failure to fetch (offline, dead server) gets the same guidance
             reason = f"could not download the SDK files ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
             raise DataNotFoundError(self.DATASET, reason, self._needed_files()) from None
+        self.record_report(downloads={urls[name]: file_checksum(path) for name, path in paths.items()})
         return {name: Path(path) for name, path in paths.items()}
 
     # -- generation -------------------------------------------------------------------------
@@ -232,6 +233,7 @@ class CMUBuilder(MSABuilder):
             **{m: sets[m].name if m in sets else NO_FEATURES for m in MODALITIES},
             **{f"{m}_dim": sets[m].dim if m in sets else 1 for m in MODALITIES},
             provenance={"source": source.format, "files": source.files, **{f"{m}_file": s.file for m, s in sets.items()}},
+            report=MSAMetadata.from_info(self.info).report,
         )
         self.info.features = metadata.features()
         self.info.description = metadata.to_description()

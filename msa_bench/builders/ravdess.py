@@ -18,7 +18,7 @@ import numpy as np
 from msa_bench.builders.base import MSABuilder, example
 from msa_bench.labels import labels_from_ravdess
 from msa_bench.schema import MSAMetadata
-from msa_bench.sources.common import SPLITS, DataNotFoundError
+from msa_bench.sources.common import SPLITS, DataNotFoundError, file_checksum
 from msa_bench.sources.ravdess import MODALITIES, VOCAL_CHANNELS, ZENODO_RECORD, Recording, scan_ravdess
 
 ACTORS = tuple(range(1, 25))
@@ -102,11 +102,14 @@ class RAVDESS(MSABuilder):
             if not root.is_dir():
                 raise DataNotFoundError("ravdess", f"data_dir {root} is not a folder", needed)
             return root
+        url = f"{ZENODO_RECORD}/files/{DEFAULT_DOWNLOAD}?download=1"
         try:
-            return Path(dl_manager.download_and_extract(f"{ZENODO_RECORD}/files/{DEFAULT_DOWNLOAD}?download=1"))
+            archive = dl_manager.download(url)
         except Exception as err:  # offline or dead server: the same guidance either way
             reason = f"could not download {DEFAULT_DOWNLOAD} ({type(err).__name__})"
             raise DataNotFoundError("ravdess", reason, needed) from None
+        self.record_report(downloads={url: file_checksum(archive)})
+        return Path(dl_manager.extract(archive))
 
     def _keep(self, recording: Recording) -> bool:
         described = recording.name.describe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,3 +91,12 @@ def finite_features(array: np.ndarray) -> tuple[np.ndarray, int]:
     if count:
         array = np.where(bad, np.float32(0.0), array)
     return array, count
+
+
+def file_checksum(path: str | Path) -> dict[str, object]:
+    """Size and SHA-256 of a file (recorded in the build report for every downloaded file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"num_bytes": Path(path).stat().st_size, "sha256": digest.hexdigest()}
