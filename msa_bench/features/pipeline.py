@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import datasets
@@ -284,7 +284,7 @@ def extract(
         m: build_extractor(m, spec, **(options or {}).get(m, {})).to(device) for m, spec in specs.items() if spec is not None
     }
     workers = os.cpu_count() if workers is None else workers
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 0 else None
+    pool = ProcessPoolExecutor(workers, mp_context=_worker_context()) if workers > 0 else None
     try:
         results = {
             m: run_modality(
@@ -302,6 +302,12 @@ def extract(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return _save(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+
+
+def _worker_context():
+    """``fork`` where there is one: workers only decode and run openSMILE (no torch, no CUDA),
+    so they need not pay ``spawn``'s fresh imports of the whole stack."""
+    return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 
 
 def _save(dataset, clips, results, extractors, out: Path, fps: float, aligned: bool, split_report: dict) -> ExtractionResult:

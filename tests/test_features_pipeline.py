@@ -1,0 +1,191 @@
+"""The raw-media pipeline: layouts, the unified dataset it writes, errors table, resume, alignment."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from feature_media import face_video, minilm_path, speak, tiny_image_model, tiny_text_model
+from typer.testing import CliRunner
+
+from msa_bench.features import extract, load_extracted
+from msa_bench.features.opensmile import OpenSmileExtractor
+from msa_bench.media import write_video
+from msa_bench.schema import msa_metadata
+
+MMSA_HEADER = "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"
+
+
+def row(split, clip_id: str) -> dict:
+    return split[split["id"].index(clip_id)]
+
+
+def absent(value) -> bool:
+    """A null modality (``datasets`` returns a null Array2D row as a scalar NaN)."""
+    return value is None or isinstance(value, float)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    return {"bert": tiny_text_model(folder / "bert"), "vit": tiny_image_model(folder / "vit")}
+
+
+@pytest.fixture(scope="module")
+def mmsa_dir(tmp_path_factory):
+    """MMSA-FET layout: a good clip, a corrupt file, a silent faceless video, an empty transcript."""
+    root = tmp_path_factory.mktemp("mmsa")
+    speech = speak(root / "speech.wav", "this movie was wonderful, I loved the story")
+    for folder in ("vidA", "vidB"):
+        (root / "Raw" / folder).mkdir(parents=True)
+    face_video(root / "Raw" / "vidA" / "0.mp4", seconds=2.0, fps=10, speech=speech)
+    (root / "Raw" / "vidA" / "1.mp4").write_bytes(b"\x00garbage" * 200)
+    write_video(root / "Raw" / "vidB" / "0.mp4", np.full((10, 64, 64, 3), 128, np.uint8), fps=5)
+    face_video(root / "Raw" / "vidB" / "1.mp4", seconds=1.0, fps=10, speech=speech)
+    (root / "label.csv").write_text(
+        MMSA_HEADER
+        + "vidA,0,this movie was wonderful,2.2,2.0,1.8,2.4,Positive,train\n"
+        + "vidA,1,a broken file,-1.0,-1,-1,-1,Negative,train\n"
+        + "vidB,0,no sound and no face,0.0,0,0,0,Neutral,valid\n"
+        + "vidB,1,,-0.6,0,0,0,Negative,test\n"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def extracted(mmsa_dir, models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    result = extract(
+        "mosi", mmsa_dir, out, audio="egemaps-lld", text=str(models["bert"]), vision=f"vit:{models['vit']}",
+        fps=5, workers=0, progress=False,
+    )
+    return result
+
+
+def test_rows_features_and_splits(extracted):
+    ds = load_extracted(extracted.out)
+    assert {split: len(ds[split]) for split in ds} == {"train": 2, "validation": 1, "test": 1}
+    good = row(ds["train"], "vidA_0")
+    assert np.asarray(good["audio_features"]).shape[1] == 25 and len(good["audio_features"]) > 150
+    assert np.asarray(good["text_features"]).shape == (len(good["text_features"]), 32)
+    assert np.asarray(good["vision_features"]).shape == (10, 32)  # 2 s at 5 fps, a face in every frame
+    assert good["sentiment"] == pytest.approx(2.2) and json.loads(good["source_labels"])["annotation"] == "Positive"
+
+
+def test_failures_go_to_the_errors_table_and_the_run_continues(extracted):
+    errors = pd.read_csv(extracted.out / "errors.csv")
+    reasons = {(row.id, row.modality): row.reason for row in errors.itertuples()}
+    assert "cannot open" in reasons[("vidA_1", "audio")] and ("vidA_1", "text") not in reasons
+    assert "no audio track" in reasons[("vidB_0", "audio")]
+    assert "no face" in reasons[("vidB_0", "vision")]
+    assert reasons[("vidB_1", "text")] == "empty transcript"
+    assert extracted.summary["audio"] == {"extractor": "egemaps-lld", "succeeded": 2, "failed": 2, "total": 4}
+    assert json.loads((extracted.out / "summary.json").read_text()) == extracted.summary
+    ds = load_extracted(extracted.out)
+    broken = row(ds["train"], "vidA_1")
+    assert absent(broken["audio_features"]) and absent(broken["vision_features"]) and not absent(broken["text_features"])
+
+
+def test_metadata_stamps_every_extractor(extracted):
+    metadata = msa_metadata(load_extracted(extracted.out))
+    assert (metadata.audio, metadata.audio_dim, metadata.text_dim, metadata.vision_dim) == ("egemaps-lld", 25, 32, 32)
+    for modality in ("text", "audio", "vision"):
+        stamp = metadata.provenance[modality]
+        assert stamp["library_version"] and len(stamp["config_hash"]) == 12
+    assert metadata.provenance["decoding"]["vision_fps"] == 5 and metadata.provenance["alignment"] == "unaligned"
+    assert metadata.report["extraction"] == extracted.summary
+
+
+def test_mmsa_token_ids_are_stored_beside_the_dataset(extracted):
+    tokens = pd.read_parquet(extracted.out / "token_ids.parquet").set_index("id")
+    assert set(tokens.index) == {"vidA_0", "vidA_1", "vidB_0"}  # not the empty transcript
+    ds = load_extracted(extracted.out)
+    good = row(ds["train"], "vidA_0")
+    assert len(tokens.loc["vidA_0", "input_ids"]) == len(good["text_features"])
+
+
+def test_a_second_run_resumes_from_the_cache(extracted, mmsa_dir, models, monkeypatch):
+    calls = []
+    original = OpenSmileExtractor.extract
+    monkeypatch.setattr(OpenSmileExtractor, "extract", lambda self, batch: calls.append(len(batch)) or original(self, batch))
+    again = extract("mosi", mmsa_dir, extracted.out, audio="egemaps-lld", text=str(models["bert"]), workers=0, progress=False)
+    assert calls == []  # both successful clips came from the cache; the failures were decoding errors
+    first, second = load_extracted(extracted.out), again.dataset
+    np.testing.assert_array_equal(first["train"][0]["audio_features"], second["train"][0]["audio_features"])
+    cached = sorted((extracted.out / "cache" / "audio").rglob("*.npz"))
+    assert len(cached) == 2
+
+
+def test_worker_processes_give_the_same_features(extracted, mmsa_dir, tmp_path):
+    parallel = extract("mosi", mmsa_dir, tmp_path, audio="egemaps-lld", workers=2, progress=False)
+    serial = load_extracted(extracted.out)
+    for split in ("train", "validation", "test"):
+        for index in range(len(serial[split])):
+            a, b = parallel.dataset[split][index]["audio_features"], serial[split][index]["audio_features"]
+            assert absent(a) == absent(b) and (absent(a) or np.array_equal(a, b))
+
+
+def test_word_alignment_gives_one_row_per_word(mmsa_dir, models, tmp_path):
+    timings = tmp_path / "words.csv"
+    timings.write_text("id,word,start,end\nvidA_0,this,0.0,0.3\nvidA_0,movie,0.3,0.7\nvidA_0,was,0.7,0.72\nvidA_0,wonderful,0.72,1.6\n")
+    result = extract(
+        "mosi", mmsa_dir, tmp_path / "out", audio="egemaps-lld", text=str(models["bert"]), vision=str(models["vit"]),
+        word_timings=timings, workers=0, progress=False, limit=1,
+    )
+    row = result.dataset["train"][0]
+    for modality in ("text", "audio", "vision"):
+        assert np.asarray(row[f"{modality}_features"]).shape[0] == 4
+    assert msa_metadata(result.dataset).provenance["alignment"].startswith("word-aligned")
+    functionals = extract("mosi", mmsa_dir, tmp_path / "f", audio="egemaps-functionals", word_timings=timings, workers=0, progress=False, limit=1)
+    assert "cannot word-align" in functionals.errors.iloc[0]["reason"]
+
+
+def test_cli_extract(mmsa_dir, models, tmp_path):
+    from msa_bench.cli import app
+
+    result = CliRunner().invoke(
+        app, ["extract", "mosi", "--data-dir", str(mmsa_dir), "--text", str(models["bert"]), "--text-layer", "1", "--out", str(tmp_path), "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "text: 3/4 clips succeeded (1 failed)" in result.output
+    assert msa_metadata(load_extracted(tmp_path)).provenance["text"]["config"]["layer"] == 1
+
+
+def test_ravdess_layout_with_real_flac(shared_data, tmp_path):
+    for actor, count in (("Actor_01", 2), ("Actor_17", 1)):
+        (tmp_path / "data" / actor).mkdir(parents=True)
+        for flac in sorted((shared_data / "ravdess" / actor).glob("*.flac"))[-count:]:
+            (tmp_path / "data" / actor / flac.name).symlink_to(flac)
+    result = extract("ravdess", tmp_path / "data", tmp_path / "out", audio="egemaps-functionals", workers=0, progress=False)
+    assert (len(result.dataset["train"]), len(result.dataset["validation"])) == (2, 1)
+    row = result.dataset["validation"][0]
+    assert np.asarray(row["audio_features"]).shape == (1, 88) and row["text"] == "Dogs are sitting by the door"
+    assert row["emotion"] is not None and row["sentiment"] is None
+
+
+def test_moud_full_video_cut_by_timestamps(shared_data, tmp_path):
+    result = extract("moud", shared_data / "moud", tmp_path, audio="egemaps-functionals", workers=0, progress=False)
+    train = result.dataset["train"]
+    with_video = [row for row in train if row["video_id"] == "101_movies"]
+    assert with_video and all(row["audio_features"] is not None for row in with_video)
+    assert set(result.errors["reason"]) == {"no media file found for this clip"}  # the other four videos
+
+
+def test_real_mosi_clip_through_the_full_pipeline(shared_data, models, tmp_path):
+    """Real result 3: Oz06ZWiO20M_6.mp4 with a given transcript -> one row with all three modalities."""
+    transcript = pd.read_csv(shared_data / "mosi" / "label.csv").set_index("id").loc["Oz06ZWiO20M_6"]
+    (tmp_path / "Raw" / "Oz06ZWiO20M").mkdir(parents=True)
+    (tmp_path / "Raw" / "Oz06ZWiO20M" / "6.mp4").symlink_to(shared_data / "mosi" / "clips" / "Oz06ZWiO20M_6.mp4")
+    (tmp_path / "label.csv").write_text(MMSA_HEADER + f"Oz06ZWiO20M,6,{transcript['text']},{transcript['label']},,,,,train\n")
+    result = extract(
+        "mosi", tmp_path, tmp_path / "out", audio="egemaps-lld", text=str(minilm_path()), vision=str(models["vit"]),
+        fps=2, workers=0, progress=False,
+    )
+    [row] = load_extracted(tmp_path / "out")["train"]
+    assert row["id"] == "Oz06ZWiO20M_6" and row["sentiment"] == pytest.approx(-0.8)
+    assert np.asarray(row["audio_features"]).shape[1] == 25 and len(row["audio_features"]) > 700  # 7.5 s of 10 ms frames
+    assert np.asarray(row["text_features"]).shape[1] == 384
+    assert np.asarray(row["vision_features"]).shape[1] == 32 and len(row["vision_features"]) >= 8
+    assert result.errors.empty
