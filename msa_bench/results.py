@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,8 +82,9 @@ class ResultRecord:
     ``metrics`` maps metric names (``msa_bench.metrics.METRICS``) to test values; ``ci`` maps
     them to ``[low, high]`` 95% bootstrap intervals. ``robustness`` follows the format in the
     README (empty for ``kind="predictions_only"``). ``paper_results`` is the model's published
-    numbers for this dataset: ``{"source": "...", metric: value}``. ``config_hash`` is filled
-    from ``config`` when left empty, and checked against it when given.
+    numbers for this dataset: ``{"source": "...", metric: value}``. ``config_hash`` is always
+    :func:`config_hash` of ``config`` (a different value given is replaced, with a warning; a
+    record file whose hash does not match its config is refused on load).
     """
 
     model: str
@@ -116,13 +118,13 @@ class ResultRecord:
         self.metrics = {str(k): _as_float(v) for k, v in self.metrics.items()}
         self.ci = {str(k): [_as_float(low), _as_float(high)] for k, (low, high) in self.ci.items()}
         expected = config_hash(self.config)
-        if not self.config_hash:
-            self.config_hash = expected
-        elif self.config_hash != expected:
-            raise ValueError(
-                f"config_hash {self.config_hash} does not match the config: it must be "
-                f"msa_bench.results.config_hash(config) = {expected} (or left empty to be filled)"
+        if self.config_hash and self.config_hash != expected:
+            warnings.warn(
+                f"config_hash {self.config_hash!r} is not msa_bench.results.config_hash(config); "
+                f"the record uses {expected}",
+                stacklevel=3,
             )
+        self.config_hash = expected
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -143,6 +145,8 @@ class ResultRecord:
         unknown, missing = sorted(set(data) - known), sorted(f for f in ("model", "dataset", "seed", "kind", "metrics") if f not in data)
         if unknown or missing:
             raise ValueError(f"{source}: unknown fields {unknown}, missing fields {missing}")
+        if data.get("config_hash") != config_hash(data.get("config") or {}):
+            raise ValueError(f"{source}: config_hash does not match the config (edited or corrupted record)")
         try:
             return cls(**data)
         except (TypeError, ValueError) as err:

@@ -48,13 +48,15 @@ def test_json_round_trip_is_byte_stable_with_sorted_keys_and_null_for_nan():
     assert data["ci"]["mae"] == pytest.approx([0.7, 0.9])
 
 
-def test_config_hash_is_filled_checked_and_key_order_free():
+def test_config_hash_is_derived_and_checked_on_load():
     record = make_record()
     assert record.config_hash == config_hash({"model": {"hidden": 32}, "train": {"epochs": 3, "lr": 0.001}})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+    with pytest.warns(UserWarning, match="is not msa_bench.results.config_hash"):
+        assert make_record(config_hash="abc").config_hash == record.config_hash
     data = json.loads(record.to_json())
     data["config"]["train"]["lr"] = 0.01
-    with pytest.raises(ValueError, match="seed1111.json: config_hash .* does not match"):
+    with pytest.raises(ValueError, match="seed1111.json: config_hash does not match the config"):
         ResultRecord.from_json(json.dumps(data), source="seed1111.json")
 
 
