@@ -1,0 +1,226 @@
+"""ALMT: the Adaptive Language-guided Multimodal Transformer.
+
+Zhang, Xu, Chen, Mao, Xu, Zhang, Wang. "Learning Language-guided Adaptive Hyper-modality
+Representation for Multimodal Sentiment Analysis." EMNLP 2023. Official code: Haoyu-ha/ALMT.
+
+Architecture: each modality is mapped by a Linear layer to 128 and, with 8 learnable tokens
+prepended and learned positions added, goes through a one-layer pre-norm Transformer; the 8
+token outputs are the modality's representation. The language representation passes through
+two more Transformer layers, keeping every hidden state (3 in all). The Adaptive Hyper-modality
+Learning (AHL) module runs 3 layers: layer i uses language state i as the query into the audio
+and the vision tokens (separate keys/values, 8 heads of width 16) and adds the sum of both
+attention outputs to a learned 8-token hyper-modality representation. A cross-modal
+Transformer (2 layers on MOSI, 4 on MOSEI) lets the last language state, with a CLS token,
+attend to the hyper-modality representation; the CLS output → Linear(128 → 1). MSE loss.
+
+Deviations from the official code:
+
+- Padding masks: the unimodal Transformers attend only to real frames and the tokens (the
+  official code has no masks). An absent modality's tokens are zero and its AHL attention
+  output is dropped.
+- The official code trains on 50-step aligned sequences; msa_bench's are unaligned, so the
+  learned position table has ``max_frames`` rows (longer inputs are an error).
+- The official code reports the best test epoch; the harness selects on validation, with
+  ``patience`` (the official code trains a fixed 200 epochs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines._layers import frame_mask
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+
+N_TOKENS = 8
+
+
+@dataclass(frozen=True)
+class ALMTConfig(ModelConfig):
+    text_encoder: str | None = None
+    encoder_lr: float = 1e-4
+    dim: int = 128
+    heads: int = 8
+    dim_head: int = 64
+    mlp_dim: int = 128
+    ahl_depth: int = 3
+    ahl_dim_head: int = 16
+    fusion_depth: int = 2
+    max_frames: int = 1024
+
+
+class Attention(nn.Module):
+    """Multi-head attention with separate query/key/value inputs and an optional key mask."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int):
+        super().__init__()
+        self.heads = heads
+        inner = heads * dim_head
+        self.q, self.k, self.v = (nn.Linear(dim, inner, bias=False) for _ in range(3))
+        self.out = nn.Linear(inner, dim)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def attend(self, query, key, value, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        heads = F.scaled_dot_product_attention(self._split(query), self._split(key), self._split(value), attn_mask=mask)
+        return heads.transpose(1, 2).flatten(2)
+
+    def forward(self, query, key, value, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.attend(self.q(query), self.k(key), self.v(value), key_mask))
+
+
+class Layer(nn.Module):
+    """Pre-norm attention (query/key/value normalised separately) + pre-norm GELU feed-forward."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int, mlp_dim: int):
+        super().__init__()
+        self.norm_q, self.norm_k, self.norm_v, self.norm_ff = (nn.LayerNorm(dim) for _ in range(4))
+        self.attention = Attention(dim, heads, dim_head)
+        self.ff = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, dim))
+
+    def forward(self, x: torch.Tensor, source: torch.Tensor | None = None, source_mask=None) -> torch.Tensor:
+        source = x if source is None else source
+        x = x + self.attention(self.norm_q(x), self.norm_k(source), self.norm_v(source), source_mask)
+        return x + self.ff(self.norm_ff(x))
+
+
+class TokenTransformer(nn.Module):
+    """8 learnable tokens + the sequence + learned positions → ``depth`` self-attention layers;
+    returns the token outputs (B, 8, dim)."""
+
+    def __init__(self, config: ALMTConfig, depth: int):
+        super().__init__()
+        self.tokens = nn.Parameter(torch.zeros(1, N_TOKENS, config.dim))
+        self.positions = nn.Parameter(torch.randn(1, N_TOKENS + config.max_frames, config.dim))
+        self.layers = nn.ModuleList(Layer(config.dim, config.heads, config.dim_head, config.mlp_dim) for _ in range(depth))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] + N_TOKENS > self.positions.shape[1]:
+            raise ValueError(f"sequence of {x.shape[1]} frames is longer than ALMT's max_frames={self.positions.shape[1] - N_TOKENS}")
+        x = torch.cat([self.tokens.expand(len(x), -1, -1), x], dim=1)
+        x = x + self.positions[:, : x.shape[1]]
+        mask = torch.cat([mask.new_ones(len(x), N_TOKENS), mask], dim=1)
+        for layer in self.layers:
+            x = layer(x, source_mask=mask)
+        return x[:, :N_TOKENS]
+
+
+class HyperModalityLayer(nn.Module):
+    """One AHL layer: language queries attend to audio and to vision; the sum of both is added
+    to the layer-normalised h_hyper (as the official pre-norm wrapper does)."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int):
+        super().__init__()
+        self.norms = nn.ModuleDict({name: nn.LayerNorm(dim) for name in ("text", "audio", "vision", "hyper")})
+        self.heads = heads
+        self.q = nn.Linear(dim, heads * dim_head, bias=False)
+        self.keys = nn.ModuleDict({m: nn.Linear(dim, heads * dim_head, bias=False) for m in ("audio", "vision")})
+        self.values = nn.ModuleDict({m: nn.Linear(dim, heads * dim_head, bias=False) for m in ("audio", "vision")})
+        self.out = nn.Linear(heads * dim_head, dim)
+
+    def forward(self, text, others: dict[str, torch.Tensor], present: dict[str, torch.Tensor], hyper) -> torch.Tensor:
+        query = self.q(self.norms["text"](text)).unflatten(-1, (self.heads, -1)).transpose(1, 2)
+        shift = 0.0
+        for name, tokens in others.items():
+            normed = self.norms[name](tokens)
+            key = self.keys[name](normed).unflatten(-1, (self.heads, -1)).transpose(1, 2)
+            value = self.values[name](normed).unflatten(-1, (self.heads, -1)).transpose(1, 2)
+            attended = F.scaled_dot_product_attention(query, key, value).transpose(1, 2).flatten(2)
+            shift = shift + attended * present[name].to(attended.dtype)[:, None, None]
+        return self.norms["hyper"](hyper) + self.out(shift)
+
+
+@register_model("almt")
+class ALMT(MSAModel):
+    config_class = ALMTConfig
+    default_configs = {
+        "mosi": {
+            "model": {"text_encoder": "bert-base-uncased", "fusion_depth": 2},
+            "train": {"lr": 1e-4, "weight_decay": 1e-4, "batch_size": 64, "max_epochs": 200, "patience": 20,
+                      "optimizer": "adamw", "scheduler": "warmup_cosine"},
+        },
+        "mosei": {
+            "model": {"text_encoder": "bert-base-uncased", "fusion_depth": 4},
+            "train": {"lr": 1e-4, "weight_decay": 1e-4, "batch_size": 64, "max_epochs": 200, "patience": 20,
+                      "optimizer": "adamw", "scheduler": "warmup_cosine"},
+        },
+        "synthetic": {
+            "model": {"dim": 32, "heads": 4, "dim_head": 8, "mlp_dim": 32, "ahl_dim_head": 8, "max_frames": 128},
+            "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 6, "patience": 3,
+                      "optimizer": "adamw", "scheduler": "warmup_cosine"},
+        },
+        "test": {"model": {"dim": 16, "heads": 2, "dim_head": 8, "mlp_dim": 16, "ahl_dim_head": 8, "max_frames": 64,
+                           "fusion_depth": 1}},
+    }
+    #: Accuracies and F1 as fractions, like msa_bench.metrics.
+    paper_results = {
+        "mosi": {"source": "Zhang et al., EMNLP 2023, main results table (ALMT)", "mae": 0.683, "corr": 0.805,
+                 "acc7": 0.4942},
+    }
+
+    def __init__(self, config: ALMTConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        d = config.dim
+        self.text = TextEncoder(spec.text_dim, config.text_encoder)
+        in_dims = {"text": self.text.out_dim, "audio": spec.audio_dim, "vision": spec.vision_dim}
+        self.inputs = nn.ModuleDict({m: nn.Linear(in_dims[m], d) for m in in_dims})
+        self.unimodal = nn.ModuleDict({m: TokenTransformer(config, depth=1) for m in in_dims})
+        self.language = nn.ModuleList(
+            Layer(d, config.heads, config.dim_head, config.mlp_dim) for _ in range(config.ahl_depth - 1)
+        )
+        self.language_positions = nn.Parameter(torch.randn(1, N_TOKENS, d))
+        self.hyper = nn.Parameter(torch.ones(1, N_TOKENS, d))
+        self.ahl = nn.ModuleList(HyperModalityLayer(d, config.heads, config.ahl_dim_head) for _ in range(config.ahl_depth))
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.fusion_positions = nn.ParameterDict(
+            {"hyper": nn.Parameter(torch.randn(1, N_TOKENS + 1, d)), "text": nn.Parameter(torch.randn(1, N_TOKENS + 1, d))}
+        )
+        self.fusion = nn.ModuleList(Layer(d, config.heads, config.dim_head, config.mlp_dim) for _ in range(config.fusion_depth))
+        self.head = nn.Linear(d, 1)
+
+    def forward(self, batch) -> ModelOutput:
+        text = self.text(batch)
+        sequences = {"text": (text.states, text.mask, text.present)}
+        for name in ("audio", "vision"):
+            modality = batch.modality(name)
+            sequences[name] = (modality.features, frame_mask(modality), modality.present)
+        tokens = {
+            m: self.unimodal[m](self.inputs[m](x), mask) * present.to(x.dtype)[:, None, None]
+            for m, (x, mask, present) in sequences.items()
+        }
+        hidden = tokens["text"] + self.language_positions
+        language = [hidden]
+        for layer in self.language:
+            hidden = layer(hidden)
+            language.append(hidden)
+        present = {m: sequences[m][2] for m in ("audio", "vision")}
+        others = {m: tokens[m] for m in ("audio", "vision")}
+        hyper = self.hyper.expand(len(batch), -1, -1)
+        for layer, query in zip(self.ahl, language):
+            hyper = layer(query, others, present, hyper)
+        cls = self.cls.expand(len(batch), -1, -1)
+        source = torch.cat([cls, hyper], dim=1) + self.fusion_positions["hyper"]
+        target = torch.cat([cls, language[-1]], dim=1) + self.fusion_positions["text"]
+        for layer in self.fusion:
+            target = layer(target, source)
+        return ModelOutput(sentiment=self.head(target[:, 0]).squeeze(-1))
+
+    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
+        known = ~torch.isnan(batch.sentiment)
+        if not known.any():
+            return output.sentiment.sum() * 0.0
+        return F.mse_loss(output.sentiment[known], batch.sentiment[known])
+
+    def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        encoder = {id(p) for p in self.text.pretrained_parameters()}
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in trainable if id(p) in encoder], "lr": self.config.encoder_lr, "weight_decay": weight_decay},
+            {"params": [p for p in trainable if id(p) not in encoder], "lr": lr, "weight_decay": weight_decay},
+        ]
+        return [g for g in groups if g["params"]]
