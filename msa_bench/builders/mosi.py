@@ -76,6 +76,9 @@ class CMUBuilder(MSABuilder):
     """Shared builder of CMU-MOSI and CMU-MOSEI; subclasses set the names and files below."""
 
     BUILDER_CONFIG_CLASS = CMUConfig
+    #: Rows buffered before each Arrow write: feature rows are large (MOSEI: ~0.3 MB each), so a
+    #: small batch keeps conversion memory near the size of the source itself.
+    DEFAULT_WRITER_BATCH_SIZE = 100
     DATASET: str = ""
     TITLE: str = ""
     #: SDK file names: ``labels``, ``words`` and feature sets ``name -> (modality, file)``.

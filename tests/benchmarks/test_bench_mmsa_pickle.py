@@ -5,9 +5,11 @@ The pickle has MOSEI's unaligned MMSA layout and shapes (text (N, 50, 768), text
 (N, 3, 50), audio (N, 500, 74), vision (N, 500, 35), lengths, labels) with N = 22,856 x
 ``MSA_BENCH_SCALE`` (default 0.005, so CI runs it in seconds; 1.0 is the full MOSEI size, about
 8.5 GB). Times come from pytest-benchmark; peak memory is measured in a fresh subprocess per phase
-(``tracemalloc`` peak of Python/numpy allocations, and the peak resident set size above the
-resident size at the phase's start, read from ``/proc/self/status`` after resetting the peak
-with ``/proc/self/clear_refs``, so Linux only) and stored in each benchmark's ``extra_info``.
+and stored in each benchmark's ``extra_info``: the ``tracemalloc`` peak of Python/numpy
+allocations; the peak resident set size above the phase's start (``VmHWM`` after a reset via
+``/proc/self/clear_refs``), which also counts pages of memory-mapped Arrow files; and the peak
+anonymous (heap) memory above the start (``RssAnon`` sampled every 5 ms), which does not.
+Linux only (``/proc``).
 
     MSA_BENCH_SCALE=0.1 python -m pytest tests/benchmarks/test_bench_mmsa_pickle.py -m benchmark -s
 """
@@ -19,6 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -95,13 +98,31 @@ def _subprocess_main(phase: str, data_dir: str, cache_dir: str) -> None:
     import msa_bench  # noqa: F401  (imports are not part of any phase)
 
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident size (VmHWM)
-    rss_before = _status_kib("VmRSS")
+    rss_before, anon_before = _status_kib("VmRSS"), _status_kib("RssAnon")
+    anon_peak = [anon_before]
+    done = threading.Event()
+
+    def sample_anonymous_memory() -> None:
+        while not done.wait(0.005):
+            anon_peak[0] = max(anon_peak[0], _status_kib("RssAnon"))
+
+    sampler = threading.Thread(target=sample_anonymous_memory, daemon=True)
+    sampler.start()
     tracemalloc.start()
     PHASES[phase](Path(data_dir), Path(cache_dir))
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss_growth = _status_kib("VmHWM") - rss_before
-    print(json.dumps({"tracemalloc_peak_mib": round(traced_peak / 2**20, 1), "peak_rss_growth_mib": round(rss_growth / 2**10, 1)}))
+    done.set()
+    sampler.join()
+    print(
+        json.dumps(
+            {
+                "tracemalloc_peak_mib": round(traced_peak / 2**20, 1),
+                "peak_rss_growth_mib": round((_status_kib("VmHWM") - rss_before) / 2**10, 1),
+                "peak_anonymous_growth_mib": round((anon_peak[0] - anon_before) / 2**10, 1),
+            }
+        )
+    )
 
 
 def _status_kib(key: str) -> int:
