@@ -269,11 +269,11 @@ def _markdown_label(entry: Entry) -> str:
     return entry.model + (" *(predictions only)*" if entry.predictions_only else "")
 
 
-def _markdown_robustness(robustness: Robustness, clean: dict[str, MetricSummary | None]) -> list[str]:
+def _markdown_robustness(robustness: Robustness) -> list[str]:
     lines = [f"### Robustness ({robustness.metric} {_arrow(robustness.metric)})", ""]
     header = ["model", "clean", *(f"−{c}" for c in DROP_CONDITIONS)]
     rows = [
-        [e.model, _mean_std(clean[e.model]), *(_mean_std(robustness.drop(e, c)) for c in DROP_CONDITIONS)]
+        [e.model, _mean_std(e.summary.get(robustness.metric)), *(_mean_std(robustness.drop(e, c)) for c in DROP_CONDITIONS)]
         for e in robustness.entries
     ]
     lines += ["Modality dropping (−: modalities removed at test time):", "", *_markdown_table(header, rows)]
@@ -308,8 +308,7 @@ def render_markdown(entries: dict[str, list[Entry]]) -> str:
             if _paper_sources(table):
                 lines.append("")
         for robustness in _robustness(members):
-            clean = {e.model: e.summary.get(robustness.metric) for e in robustness.entries}
-            lines += _markdown_robustness(robustness, clean)
+            lines += _markdown_robustness(robustness)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
