@@ -25,6 +25,8 @@ from msa_bench.results import MetricSummary, ResultRecord, aggregate, load_predi
 from msa_bench.svgplot import Series, line_plot
 
 SIGNIFICANCE_LEVEL = 0.05
+#: Tag of an entry scored on other test examples than the table's top entry (not compared).
+OTHER_TEST_SET = "other test examples, not compared"
 TASK_TITLES = {"sentiment": "Sentiment regression", "emotions": "Emotion intensities", "emotion": "Categorical emotion"}
 DROP_CONDITIONS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
 CURVE_KEYS = {"missing_rate": ("all", "text", "audio", "vision"), "noise": ("text", "audio", "vision")}
@@ -71,6 +73,10 @@ class Table:
     task: str
     metrics: tuple[str, ...]
     rows: list[tuple[Entry, dict[str, Cell]]]
+    reference_ids: frozenset[str]  # the test ids of the top entry; others are not compared
+
+    def other_test_set(self, entry: Entry) -> bool:
+        return entry.ids != self.reference_ids
 
 
 def _load_entries(records_dir: Path, n_resamples: int, seed: int) -> dict[str, list[Entry]]:
@@ -154,7 +160,7 @@ def _task_table(entries: list[Entry], task: str) -> Table | None:
     members.sort(key=lambda e: _sort_key(e, primary))
     bests = {metric: _best(sorted(members, key=lambda e: e.model), metric) for metric in metrics}
     rows = [(e, {m: _cell(e, m, bests[m]) for m in metrics if m in e.summary}) for e in members]
-    return Table(task, metrics, rows)
+    return Table(task, metrics, rows, members[0].ids)
 
 
 # --- robustness ---------------------------------------------------------------------------------
@@ -265,8 +271,9 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def _markdown_label(entry: Entry) -> str:
-    return entry.model + (" *(predictions only)*" if entry.predictions_only else "")
+def _markdown_label(entry: Entry, other_test_set: bool = False) -> str:
+    tags = [tag for tag, on in (("predictions only", entry.predictions_only), (OTHER_TEST_SET, other_test_set)) if on]
+    return entry.model + "".join(f" *({tag})*" for tag in tags)
 
 
 def _markdown_robustness(robustness: Robustness) -> list[str]:
@@ -300,7 +307,7 @@ def render_markdown(entries: dict[str, list[Entry]]) -> str:
             lines += [f"### {TASK_TITLES[table.task]}", ""]
             header = ["model", "seeds", *(f"{m} {_arrow(m)}" for m in table.metrics)]
             rows = [
-                [_markdown_label(e), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
+                [_markdown_label(e, table.other_test_set(e)), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
                 for e, cells in table.rows
             ]
             lines += _markdown_table(header, rows)
@@ -372,9 +379,10 @@ def _html_cell(cell: Cell) -> str:
     return f'<td data-value="{_value_attribute(cell.mean)}"{css}{title}>{text}</td>'
 
 
-def _html_label(entry: Entry) -> str:
-    tag = ' <span class="tag">predictions only</span>' if entry.predictions_only else ""
-    return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{tag}</td>'
+def _html_label(entry: Entry, other_test_set: bool = False) -> str:
+    tags = [tag for tag, on in (("predictions only", entry.predictions_only), (OTHER_TEST_SET, other_test_set)) if on]
+    shown = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in tags)
+    return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{shown}</td>'
 
 
 def _html_table(header: list[tuple[str, str]], rows: list[str], caption: str) -> str:
@@ -392,7 +400,7 @@ def _html_task_table(dataset: str, table: Table) -> str:
     rows = []
     for entry, cells in table.rows:
         values = "".join(_html_cell(cells[m]) if m in cells else '<td data-value="">—</td>' for m in table.metrics)
-        rows.append(f'{_html_label(entry)}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
+        rows.append(f'{_html_label(entry, table.other_test_set(entry))}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
     html = [f"<h3>{escape(TASK_TITLES[table.task])}</h3>", _html_table(header, rows, f"{dataset}: {TASK_TITLES[table.task]}")]
     sources = _paper_sources(table)
     if sources:

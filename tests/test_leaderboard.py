@@ -53,11 +53,11 @@ def write_sentiment(records_dir: Path, model: str, noise: float, seeds=(1111, 11
         save_record(record, frame, records_dir)
 
 
-def write_emotion(records_dir: Path, model: str, hit_rate: float) -> None:
+def write_emotion(records_dir: Path, model: str, hit_rate: float, ids=IDS) -> None:
     labels = np.arange(N_TEST) % 8
     rng = np.random.default_rng(3)
     frame = predictions_frame(
-        IDS, emotion_true=labels, emotion_pred=np.where(rng.random(N_TEST) < hit_rate, labels, (labels + 1) % 8)
+        ids, emotion_true=labels, emotion_pred=np.where(rng.random(N_TEST) < hit_rate, labels, (labels + 1) % 8)
     )
     save_record(
         ResultRecord(model=model, dataset="ravdess", seed=1111, kind="full", metrics=compute_metrics(frame)),
@@ -129,6 +129,16 @@ def test_rendering_is_byte_identical(records_dir, rendered, tmp_path):
     again = render_leaderboard(records_dir, tmp_path, n_resamples=300)
     for kind in ("markdown", "html"):
         assert again[kind].read_bytes() == rendered[kind].read_bytes()
+
+
+def test_entries_on_other_test_examples_are_tagged_and_not_compared(tmp_path):
+    write_emotion(tmp_path / "records", "tfn", hit_rate=0.8)
+    write_emotion(tmp_path / "records", "close", hit_rate=0.79)
+    write_emotion(tmp_path / "records", "elsewhere", hit_rate=0.79, ids=[f"other{i}" for i in range(N_TEST)])
+    markdown = render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=200)["markdown"].read_text()
+    assert _markdown_row(markdown, "close", "## ravdess")[2].startswith("**")
+    elsewhere = _markdown_row(markdown, "elsewhere *(other test examples, not compared)*", "## ravdess")
+    assert not elsewhere[2].startswith("**")
 
 
 def test_empty_and_misplaced_records(tmp_path):
