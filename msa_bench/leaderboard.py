@@ -323,7 +323,9 @@ def render_markdown(entries: dict[str, list[Entry]]) -> str:
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1400px; padding: 0 1rem; color: #222; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+.scroll { overflow-x: auto; margin: 0.5rem 0 1.5rem; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+caption { text-align: left; color: #666; font-size: 0.8rem; padding-bottom: 0.2rem; }
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f4f4; cursor: pointer; white-space: nowrap; }
@@ -389,8 +391,8 @@ def _html_table(header: list[tuple[str, str]], rows: list[str], caption: str) ->
     head = "".join(f'<th title="{escape(title)}">{escape(name)}</th>' for name, title in header)
     body = "\n".join(f"<tr>{row}</tr>" for row in rows)
     return (
-        f'<table class="sortable"><caption>{escape(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n'
-        f"<tbody>\n{body}\n</tbody></table>"
+        f'<div class="scroll"><table class="sortable"><caption>{escape(caption)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table></div>"
     )
 
 
