@@ -1,0 +1,221 @@
+"""DiffFusion: text-queried cross-modal fusion with differential attention.
+
+Differential attention from Ye et al., "Differential Transformer" (arXiv:2410.05258, 2024;
+ICLR 2025), used as the cross-modal fusion operator the way the MSA survey describes
+("text queries speech and vision, with configurable weights per modality").
+
+Architecture. Each modality is projected to ``d_model``. A learned fusion token is prepended
+to the text sequence; this sequence is the query stream. Every fusion layer ``l`` (1-based)
+runs one differential cross-attention from the query stream to audio and one to vision,
+
+    attn = softmax(Q1 K1^T / sqrt(d)) - lambda * softmax(Q2 K2^T / sqrt(d)),
+    lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init,
+    lambda_init = 0.8 - 0.6 * exp(-0.3 * (l - 1)),
+
+with per-head RMS normalisation of ``attn @ V`` and the output scaled by ``1 - lambda_init``
+(as in the paper). The two cross-attention outputs are mixed with learned per-modality weights
+(softmax over two logits) and added to the query stream, followed by a feed-forward block
+(pre-norm residual blocks). The masked mean of the final query stream feeds a two-layer head.
+With ``recurrent=True`` the fused query stream is fed back through the same layer stack
+``recurrent_steps`` times (weight sharing, step by step), the recurrent variant.
+``diff_fusion_std`` is the same model with the subtraction disabled (lambda = 0 everywhere),
+i.e. standard softmax cross-attention with identical parameters otherwise.
+
+Choices (the fusion model itself is the survey's description, with no public code):
+- Attention is non-causal and padding-masked; a row whose key modality is absent gets a zero
+  cross-attention output (no attention over padding, no NaN).
+- The learned fusion token makes the model predict from audio and vision when the transcript is
+  absent (text is the only query otherwise).
+- No positional encodings: the cross-attention pools over frames and the text stream is only
+  pooled, so order information is not used (simplest choice).
+- Per-head normalisation is ``torch.nn.RMSNorm`` with a learnable scale, as in the official
+  Differential Transformer code; lambda vectors are initialised N(0, 0.1^2) as there.
+- The recurrent variant reuses layer indices (and so lambda_init) on every pass.
+- MOSI/MOSEI hyperparameters are not published for this model: the defaults below are the
+  simplest settings of the same size as the other attention baselines, and there are no
+  paper numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from baselines.djmf import text_encoder_groups
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
+
+
+def lambda_init_for_layer(layer: int) -> float:
+    """Differential Transformer's depth schedule: 0.8 - 0.6 exp(-0.3 (layer - 1)), layer from 1."""
+    if layer < 1:
+        raise ValueError(f"layer index starts at 1, got {layer}")
+    return 0.8 - 0.6 * math.exp(-0.3 * (layer - 1))
+
+
+class DifferentialCrossAttention(nn.Module):
+    """Multi-head differential cross-attention (non-causal, key-padding masked).
+
+    ``2 * n_heads`` query/key heads of size ``head_dim`` are paired into ``n_heads`` differential
+    heads whose values have size ``2 * head_dim`` (so the parameter count equals standard
+    attention of width ``d_model``). With ``differential=False`` lambda is 0: standard attention.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, layer: int, *, differential: bool = True) -> None:
+        super().__init__()
+        if d_model % (2 * n_heads):
+            raise ValueError(f"d_model ({d_model}) must be divisible by 2 * n_heads ({2 * n_heads})")
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads // 2
+        self.differential = differential
+        self.lambda_init = lambda_init_for_layer(layer)
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.key = nn.Linear(d_model, d_model, bias=False)
+        self.value = nn.Linear(d_model, d_model, bias=False)
+        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.lambda_q1, self.lambda_k1, self.lambda_q2, self.lambda_k2 = (
+            nn.Parameter(torch.randn(self.head_dim) * 0.1) for _ in range(4)
+        )
+        self.head_norm = nn.RMSNorm(2 * self.head_dim, eps=1e-5)
+
+    def lambda_value(self) -> torch.Tensor:
+        """The re-parameterised lambda (0 for the standard-attention variant)."""
+        if not self.differential:
+            return self.lambda_q1.new_zeros(())
+        return (
+            torch.exp(torch.dot(self.lambda_q1, self.lambda_k1))
+            - torch.exp(torch.dot(self.lambda_q2, self.lambda_k2))
+            + self.lambda_init
+        )
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        """``query`` (B, Lq, d) attends to ``keys`` (B, Lk, d) where ``key_mask`` (B, Lk) is True."""
+        batch, q_len, d_model = query.shape
+        k_len = keys.shape[1]
+        q = self.query(query).view(batch, q_len, 2 * self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.key(keys).view(batch, k_len, 2 * self.n_heads, self.head_dim).transpose(1, 2)
+        v = self.value(keys).view(batch, k_len, self.n_heads, 2 * self.head_dim).transpose(1, 2)
+        has_keys = key_mask.any(dim=1)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        # An example without this modality would softmax over nothing: give it uniform weights
+        # over the zero padding instead, and zero its output below.
+        scores = scores.masked_fill(~has_keys[:, None, None, None], 0.0)
+        weights = scores.softmax(dim=-1).view(batch, self.n_heads, 2, q_len, k_len)
+        attention = weights[:, :, 0] - self.lambda_value() * weights[:, :, 1]
+        heads = self.head_norm(attention @ v) * (1.0 - self.lambda_init)
+        output = self.out(heads.transpose(1, 2).reshape(batch, q_len, d_model))
+        return output * has_keys[:, None, None].to(output.dtype)
+
+
+class FusionLayer(nn.Module):
+    """Text (query stream) <- audio and vision differential cross-attention, then feed-forward."""
+
+    def __init__(self, d_model: int, n_heads: int, layer: int, dropout: float, differential: bool) -> None:
+        super().__init__()
+        self.query_norm = nn.LayerNorm(d_model)
+        self.key_norms = nn.ModuleDict({m: nn.LayerNorm(d_model) for m in ("audio", "vision")})
+        self.attention = nn.ModuleDict(
+            {m: DifferentialCrossAttention(d_model, n_heads, layer, differential=differential) for m in ("audio", "vision")}
+        )
+        self.modality_logits = nn.Parameter(torch.zeros(2))
+        self.feed_forward = nn.Sequential(
+            nn.LayerNorm(d_model),
+            nn.Linear(d_model, 4 * d_model),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(4 * d_model, d_model),
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, stream: torch.Tensor, keys: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        query = self.query_norm(stream)
+        weights = self.modality_logits.softmax(dim=0)
+        fused = sum(
+            weight * self.attention[m](query, self.key_norms[m](keys[m][0]), keys[m][1])
+            for weight, m in zip(weights, ("audio", "vision"))
+        )
+        stream = stream + self.dropout(fused)
+        return stream + self.dropout(self.feed_forward(stream))
+
+
+@dataclass(frozen=True)
+class DiffFusionConfig(ModelConfig):
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 2
+    dropout: float = 0.1
+    #: False gives standard attention (the subtraction disabled).
+    differential: bool = True
+    #: Feed the fused stream back through the layer stack ``recurrent_steps`` times.
+    recurrent: bool = False
+    recurrent_steps: int = 2
+    #: Text path: None = precomputed token features; else a transformers checkpoint (name or
+    #: local path) fine-tuned with its own learning rate.
+    text_encoder: str | None = None
+    text_encoder_lr: float = 5e-5
+    text_max_tokens: int = 50
+
+    def __post_init__(self) -> None:
+        if self.n_layers < 1 or self.recurrent_steps < 1:
+            raise ValueError(f"n_layers and recurrent_steps must be >= 1, got {self.n_layers}, {self.recurrent_steps}")
+
+
+_TRAIN_PAPER_SIZE = {"lr": 1e-4, "weight_decay": 1e-4, "max_epochs": 40, "patience": 8, "grad_clip": 1.0}
+
+
+@register_model("diff_fusion")
+class DiffFusion(MSAModel):
+    """Differential-attention cross-modal fusion (see the module docstring)."""
+
+    config_class = DiffFusionConfig
+    default_configs = {
+        "mosi": {"model": {}, "train": {**_TRAIN_PAPER_SIZE, "batch_size": 32}},
+        "mosei": {"model": {"n_layers": 3}, "train": {**_TRAIN_PAPER_SIZE, "batch_size": 64}},
+        "synthetic": {
+            "model": {"d_model": 32, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
+            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6},
+        },
+        "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0}},
+    }
+
+    def __init__(self, config: DiffFusionConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        c = config
+        self.text_encoder = TextEncoder(spec.text_dim, c.text_encoder, out_dim=c.d_model, max_tokens=c.text_max_tokens)
+        self.projections = nn.ModuleDict({m: nn.Linear(spec.dim(m), c.d_model) for m in ("audio", "vision")})
+        self.fusion_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
+        self.layers = nn.ModuleList(
+            FusionLayer(c.d_model, c.n_heads, layer, c.dropout, c.differential) for layer in range(1, c.n_layers + 1)
+        )
+        self.final_norm = nn.LayerNorm(c.d_model)
+        self.head = nn.Sequential(nn.Linear(c.d_model, c.d_model), nn.GELU(), nn.Linear(c.d_model, 1))
+
+    def forward(self, batch) -> ModelOutput:
+        text = self.text_encoder(batch)
+        keys = {m: (self.projections[m](batch.modality(m).features), batch.modality(m).mask) for m in ("audio", "vision")}
+        token = self.fusion_token.expand(len(batch), -1, -1)
+        stream = torch.cat([token, text.states], dim=1)
+        stream_mask = torch.cat([text.mask.new_ones(len(batch), 1), text.mask], dim=1)
+        for _ in range(self.config.recurrent_steps if self.config.recurrent else 1):
+            for layer in self.layers:
+                stream = layer(stream, keys)
+        pooled = masked_mean(self.final_norm(stream), stream_mask)
+        return ModelOutput(sentiment=self.head(pooled).squeeze(-1))
+
+    def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        return text_encoder_groups(self, self.text_encoder, lr, weight_decay, self.config.text_encoder_lr)
+
+
+@dataclass(frozen=True)
+class DiffFusionStdConfig(DiffFusionConfig):
+    differential: bool = False
+
+
+@register_model("diff_fusion_std")
+class DiffFusionStd(DiffFusion):
+    """DiffFusion with the subtraction disabled: standard softmax cross-attention."""
+
+    config_class = DiffFusionStdConfig

@@ -1,0 +1,340 @@
+"""Model-specific tests of DJMF, CDML, AdaFN-AG, UMDF, VTAF and DiffFusion, and of part 2 through the harness.
+
+The generic contract (forward/backward, absent modalities, padding, overfitting, determinism,
+round-trip, fine-tuned text path, GPU step) is in ``test_models_contract.py`` for every model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from baselines.adafn_ag import adaptive_feature_normalization
+from baselines.cdml import reverse_gradient
+from baselines.diff_fusion import DifferentialCrossAttention, lambda_init_for_layer
+from baselines.umdf import UMDF
+from msa_bench.batching import ModalityBatch, collate
+from msa_bench.models import DataSpec, build_config, get_model_class, task_loss
+from test_models_contract import DIMS, SPEC, build, random_batch, random_rows, without
+
+PART2 = ("djmf", "cdml", "adafn_ag", "umdf", "vtaf", "diff_fusion", "diff_fusion_std")
+
+# --- AdaFN-AG -----------------------------------------------------------------------------------
+
+
+def test_adafn_formula_on_hand_computed_values():
+    # x: one feature over 2 real frames + 1 padding frame: mu_x = 2, sigma_x = 1.
+    x = torch.tensor([[[1.0], [3.0], [0.0]]])
+    x_mask = torch.tensor([[True, True, False]])
+    # y: scalar statistics over real frames and features: mu_y = 3, sigma_y = sqrt(5); padding ignored.
+    y = torch.tensor([[[0.0, 2.0], [4.0, 6.0], [100.0, 100.0]]])
+    y_mask = torch.tensor([[True, True, False]])
+    out = adaptive_feature_normalization(x, x_mask, y, y_mask, torch.tensor([0.2]), eps=0.0)
+    mu_mix, sigma_mix = 0.8 * 2 + 0.2 * 3, 0.8 * 1 + 0.2 * math.sqrt(5)
+    expected = torch.tensor([[[mu_mix - sigma_mix], [mu_mix + sigma_mix], [0.0]]])
+    torch.testing.assert_close(out, expected)
+
+
+def test_adafn_is_identity_at_alpha_zero_and_skips_examples_missing_the_other_modality():
+    torch.manual_seed(0)
+    x, y = torch.randn(2, 5, 3), torch.randn(2, 4, 2)
+    x_mask = torch.ones(2, 5, dtype=torch.bool)
+    y_mask = torch.tensor([[True] * 4, [False] * 4])
+    torch.testing.assert_close(adaptive_feature_normalization(x, x_mask, y, y_mask, torch.zeros(2)), x, atol=1e-5, rtol=0)
+    restyled = adaptive_feature_normalization(x, x_mask, y, y_mask, torch.full((2,), 0.2))
+    assert not torch.allclose(restyled[0], x[0])
+    assert torch.equal(restyled[1], x[1])
+
+
+def test_adafn_runs_in_training_only():
+    model = build("adafn_ag")
+    batch = random_batch()
+    model.eval()
+    frames = model.normalize(batch)
+    assert torch.equal(frames["audio"], batch.audio.features) and torch.equal(frames["vision"], batch.vision.features)
+    model.train()
+    frames = model.normalize(batch)
+    assert not torch.equal(frames["audio"], batch.audio.features)
+    assert torch.equal(frames["audio"][~batch.audio.mask], batch.audio.features[~batch.audio.mask])
+
+
+def test_adafn_ag_trains_unimodal_heads_on_ulgm_labels():
+    model = build("adafn_ag").train()
+    batch = random_batch()
+    model.compute_loss(model(batch), batch)
+    assert set(model.ulgm.index) == set(batch.ids)
+    torch.testing.assert_close(model.ulgm.label_memory["audio"], batch.sentiment)
+
+
+# --- DiffFusion ---------------------------------------------------------------------------------
+
+
+def test_lambda_init_schedule():
+    for layer in (1, 2, 3, 6):
+        assert lambda_init_for_layer(layer) == pytest.approx(0.8 - 0.6 * math.exp(-0.3 * (layer - 1)))
+    assert lambda_init_for_layer(1) == pytest.approx(0.2)
+    model = build("diff_fusion", n_layers=3)
+    for index, layer in enumerate(model.layers, start=1):
+        assert layer.attention["audio"].lambda_init == pytest.approx(lambda_init_for_layer(index))
+    with pytest.raises(ValueError, match="starts at 1"):
+        lambda_init_for_layer(0)
+
+
+def _standard_attention_reference(attention: DifferentialCrossAttention, query, keys, key_mask):
+    """softmax(Q1 K1^T / sqrt(d)) V, per-head RMSNorm, (1 - lambda_init), output projection."""
+    b, lq, d = query.shape
+    h, hd = attention.n_heads, attention.head_dim
+    q = attention.query(query).view(b, lq, h, 2, hd)[:, :, :, 0].transpose(1, 2)
+    k = attention.key(keys).view(b, -1, h, 2, hd)[:, :, :, 0].transpose(1, 2)
+    v = attention.value(keys).view(b, -1, h, 2 * hd).transpose(1, 2)
+    heads = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
+    heads = attention.head_norm(heads) * (1 - attention.lambda_init)
+    return attention.out(heads.transpose(1, 2).reshape(b, lq, d))
+
+
+def test_differential_attention_equals_standard_attention_when_lambda_is_zero(monkeypatch):
+    torch.manual_seed(0)
+    attention = DifferentialCrossAttention(16, 2, layer=2)
+    query, keys = torch.randn(3, 4, 16), torch.randn(3, 6, 16)
+    key_mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3, [True] + [False] * 5])
+    reference = _standard_attention_reference(attention, query, keys, key_mask)
+    assert not torch.allclose(attention(query, keys, key_mask), reference, atol=1e-4)
+    monkeypatch.setattr(attention, "lambda_value", lambda: torch.zeros(()))
+    torch.testing.assert_close(attention(query, keys, key_mask), reference)
+    standard = DifferentialCrossAttention(16, 2, layer=2, differential=False)
+    standard.load_state_dict(attention.state_dict())
+    torch.testing.assert_close(standard(query, keys, key_mask), reference)
+
+
+def test_differential_attention_masks_padding_and_zeroes_rows_without_keys():
+    torch.manual_seed(0)
+    attention = DifferentialCrossAttention(16, 2, layer=1)
+    query, keys = torch.randn(2, 3, 16), torch.randn(2, 5, 16)
+    key_mask = torch.tensor([[True, True, False, False, False], [False] * 5])
+    noisy = keys.clone()
+    noisy[~key_mask] = 1e3
+    out, out_noisy = attention(query, keys, key_mask), attention(query, noisy, key_mask)
+    torch.testing.assert_close(out, out_noisy)
+    assert torch.equal(out[1], torch.zeros_like(out[1]))
+
+
+def test_recurrent_variant_reuses_the_layers_and_changes_the_output():
+    batch = random_batch()
+    plain = build("diff_fusion").eval()
+    recurrent = build("diff_fusion", recurrent=True, recurrent_steps=2).eval()
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in recurrent.parameters())
+    with torch.no_grad():
+        assert not torch.allclose(plain(batch).sentiment, recurrent(batch).sentiment)
+
+
+def test_text_absent_still_uses_audio_and_vision():
+    model = build("diff_fusion").eval()
+    batch = without(random_batch(), ("text",))
+    changed = batch.with_modality("audio", ModalityBatch(batch.audio.features + 1.0, batch.audio.mask, batch.audio.present))
+    with torch.no_grad():
+        assert not torch.allclose(model(batch).sentiment, model(changed).sentiment)
+
+
+# --- UMDF ---------------------------------------------------------------------------------------
+
+
+def test_umdf_self_distillation_losses():
+    aux = {
+        "h_a": torch.tensor([[1.0, 2.0], [0.0, 0.0]]),
+        "h_b": torch.tensor([[1.0, 0.0], [2.0, 0.0]]),
+        "y_a": torch.tensor([1.0, -1.0]),
+        "y_b": torch.tensor([0.0, 1.0]),
+    }
+    assert UMDF.feature_distillation(aux).item() == pytest.approx((4 + 4) / 4)
+    assert UMDF.logit_distillation(aux).item() == pytest.approx((1 + 4) / 2)
+    same = {"h_a": aux["h_a"], "h_b": aux["h_a"].clone(), "y_a": aux["y_a"], "y_b": aux["y_a"].clone()}
+    assert UMDF.feature_distillation(same).item() == 0 and UMDF.logit_distillation(same).item() == 0
+
+
+def test_umdf_loss_is_both_task_losses_plus_weighted_distillation():
+    model = build("umdf", feature_weight=0.5, logit_weight=0.25).eval()
+    batch = random_batch()
+    output = model(batch)
+    aux = output.aux
+    torch.testing.assert_close(output.sentiment, (aux["y_a"] + aux["y_b"]) / 2)
+    expected = (
+        F.l1_loss(aux["y_a"], batch.sentiment)
+        + F.l1_loss(aux["y_b"], batch.sentiment)
+        + 0.5 * F.mse_loss(aux["h_a"], aux["h_b"])
+        + 0.25 * F.mse_loss(aux["y_a"], aux["y_b"])
+    )
+    torch.testing.assert_close(model.compute_loss(output, batch), expected)
+
+
+def test_umdf_distillation_reaches_both_paths():
+    model = build("umdf")
+    output = model(random_batch())
+    UMDF.feature_distillation(output.aux).backward()
+    # the coarse path alone uses no fine-grained cross-attention; both must get a gradient.
+    assert model.fine_attention["text"].in_proj_weight.grad.abs().sum() > 0
+    assert model.classifiers["a"][0].weight.grad is None  # features, not logits
+
+
+def test_umdf_trains_with_missing_modalities_by_default():
+    from msa_bench.training import TrainConfig
+
+    for dataset in ("mosi", "mosei", "synthetic"):
+        assert TrainConfig.from_dict(UMDF.default_configs[dataset]["train"]).missing_modality_rate > 0
+
+
+# --- DJMF ---------------------------------------------------------------------------------------
+
+EMOTION_SPEC = DataSpec(text_dim=DIMS["text"], audio_dim=DIMS["audio"], vision_dim=DIMS["vision"], tasks=("sentiment", "emotions"))
+
+
+def _emotion_batch(with_emotions: bool = True):
+    rng = np.random.default_rng(3)
+    rows = random_rows(6)
+    for row in rows:
+        row["emotions"] = rng.integers(0, 4, 6).astype(float).tolist() if with_emotions else None
+    return collate(rows, DIMS)
+
+
+def test_djmf_predicts_six_emotion_intensities_jointly():
+    model_class = get_model_class("djmf")
+    torch.manual_seed(0)
+    model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), EMOTION_SPEC)
+    assert model.tasks == ("sentiment", "emotions")
+    batch = _emotion_batch()
+    output = model(batch)
+    assert output.emotions.shape == (len(batch), 6) and torch.isfinite(output.emotions).all()
+    loss = model.compute_loss(output, batch)
+    expected = task_loss(output, batch, ("sentiment", "emotions")) + model.config.mi_weight * output.aux["mi_loss"]
+    torch.testing.assert_close(loss, expected)
+    assert loss > task_loss(output, batch, ("sentiment",))
+    loss.backward()
+    assert model.emotion_head[0].weight.grad.abs().sum() > 0
+
+
+def test_djmf_emotion_loss_is_masked_without_emotion_labels():
+    model = build("djmf")  # SPEC: sentiment only
+    assert model.tasks == ("sentiment",)
+    batch = _emotion_batch(with_emotions=False)
+    output = model(batch)
+    model.compute_loss(output, batch).backward()
+    assert model.emotion_head[0].weight.grad is None or model.emotion_head[0].weight.grad.abs().sum() == 0
+
+
+# --- VTAF ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alignment", ["add", "concat"])
+def test_vtaf_ignores_audio_and_gives_polarity_logits(alignment):
+    model = build("vtaf", alignment=alignment).eval()
+    batch = random_batch()
+    with torch.no_grad():
+        output = model(batch)
+        torch.testing.assert_close(model(without(batch, ("audio",))).sentiment, output.sentiment)
+    assert output.aux["polarity_logits"].shape == (len(batch), 3)
+
+
+def test_vtaf_correlation_module_adds_tanh_of_correlated_content():
+    text = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    vision = torch.tensor([[[2.0, 0.0], [0.0, 3.0]]])
+    text_mask, vision_mask = torch.tensor([[True, False]]), torch.tensor([[True, True]])
+    t_prime, v_prime = get_model_class("vtaf").correlate(text, text_mask, vision, vision_mask)
+    weights = torch.softmax(torch.tensor([2.0, 0.0]) / math.sqrt(2), dim=0)
+    torch.testing.assert_close(t_prime[0, 0], text[0, 0] + torch.tanh(weights @ vision[0]))
+    # each frame's correlated text content comes from the one real token only
+    torch.testing.assert_close(v_prime[0], vision[0] + torch.tanh(text[0, 0]).expand(2, 2))
+
+
+def test_vtaf_loss_adds_polarity_cross_entropy():
+    model = build("vtaf", polarity_weight=2.0).eval()
+    rows = random_rows(6)
+    batch = collate([{**row, "polarity": int(row["sentiment"] > 0) * 2} for row in rows], DIMS)
+    output = model(batch)
+    expected = F.l1_loss(output.sentiment, batch.sentiment) + 2.0 * F.cross_entropy(output.aux["polarity_logits"], batch.polarity)
+    torch.testing.assert_close(model.compute_loss(output, batch), expected)
+
+
+# --- CDML ---------------------------------------------------------------------------------------
+
+
+def test_cdml_modality_weights_cover_present_modalities_only():
+    model = build("cdml").eval()
+    batch = without(random_batch(), ("audio",), torch.tensor([1, 1, 0, 0, 0, 0], dtype=torch.bool))
+    with torch.no_grad():
+        weights = model(batch).aux["modality_weights"]
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(len(batch)))
+    assert torch.all(weights[:2, 1] == 0) and torch.all(weights[2:, 1] > 0)
+
+
+def test_gradient_reversal():
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    y = reverse_gradient(x)
+    assert torch.equal(y, x)
+    (3 * y).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([-3.0, -3.0]))
+
+
+# --- fine-tuned text path -----------------------------------------------------------------------
+
+
+def test_fine_tuned_bert_gets_its_own_learning_rate_and_is_updated(tiny_bert):
+    model = build("diff_fusion", text_encoder=tiny_bert, text_encoder_lr=1e-4)
+    groups = model.parameter_groups(1e-3, 0.0)
+    bert = {id(p) for p in model.text_encoder.pretrained_parameters()}
+    assert [g["lr"] for g in groups] == [1e-3, 1e-4]
+    assert {id(p) for p in groups[1]["params"]} == bert
+    optimizer = torch.optim.Adam(groups)
+    before = [p.detach().clone() for p in model.text_encoder.pretrained_parameters()]
+    batch = random_batch()
+    model.compute_loss(model(batch), batch).backward()
+    optimizer.step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.text_encoder.pretrained_parameters()))
+
+
+# --- through the harness ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PART2)
+def test_default_configs_are_valid(name):
+    from msa_bench.training import TrainConfig
+
+    model_class = get_model_class(name)
+    assert {"mosi", "mosei", "synthetic", "test"} <= set(model_class.default_configs)
+    for entry in model_class.default_configs.values():
+        build_config(model_class, entry.get("model"))
+        TrainConfig.from_dict(entry.get("train"))
+
+
+def _train_on_synthetic(name, dataset, **train_overrides):
+    from msa_bench.training import TrainConfig, train_and_evaluate
+
+    model_class = get_model_class(name)
+    schedule = model_class.default_configs["synthetic"]
+    train = TrainConfig.from_dict({**schedule["train"], "select_metric": "mae", **train_overrides})
+    return train_and_evaluate(
+        model_class,
+        build_config(model_class, schedule.get("model")),
+        dataset,
+        train,
+        seed=0,
+        dataset_name="synthetic",
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize("name", PART2)
+def test_beats_the_training_mean_on_synthetic_validation(name, synthetic_small):
+    run = _train_on_synthetic(name, synthetic_small)
+    mean = float(np.mean(synthetic_small["train"]["sentiment"]))
+    mean_mae = float(np.mean(np.abs(np.asarray(synthetic_small["validation"]["sentiment"]) - mean)))
+    best_mae = min(entry["val"] for entry in run.history)
+    assert best_mae < mean_mae, f"{name}: validation MAE {best_mae:.3f} vs training mean {mean_mae:.3f}"
+
+
+def test_djmf_reports_emotion_metrics_beside_sentiment_on_synthetic(synthetic_small):
+    run = _train_on_synthetic("djmf", synthetic_small, max_epochs=2)
+    assert {"mae", "corr", "emotions_wacc_mean", "emotions_f1_mean", "happiness_wacc"} <= set(run.metrics)
+    assert 0 <= run.metrics["emotions_wacc_mean"] <= 1
