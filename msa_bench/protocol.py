@@ -1,0 +1,242 @@
+"""The full protocol: seeds x (train, test once, robustness) -> result records.
+
+- :func:`run_protocol` runs a registered model (or ``file.py:Class``) on a dataset with the
+  model's per-dataset defaults (``default_configs[dataset]``) plus overrides.
+- :func:`submit_model` is the same for a user's submission with a YAML config; an invalid
+  submission is rejected with a clear reason before anything is written.
+- :func:`run_main` is ``msa-bench run``: the registered models on the embedded synthetic dataset
+  with their short "synthetic" schedules, robustness, and the rendered leaderboard.
+
+Records of all seeds are written together at the end, so a run that fails writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import datasets
+import torch
+import yaml
+
+from msa_bench.models import DataSpec, ModelConfig, MSAModel, build_config, get_model_class, model_names
+from msa_bench.training import DEFAULT_SEEDS, TrainConfig, eval_batches, make_record, train_and_evaluate
+
+#: Training schedule of a model that declares no "synthetic" default config (``msa-bench run``).
+FALLBACK_SYNTHETIC = {"train": {"max_epochs": 5, "patience": 3}}
+#: Seeds of ``msa-bench run`` (short by design; the full protocol uses DEFAULT_SEEDS).
+MAIN_SEEDS: tuple[int, ...] = (1111,)
+SUBMISSION_KEYS = ("model", "train")
+
+
+def model_name_of(model_class: type[MSAModel]) -> str:
+    return getattr(model_class, "registered_name", None) or model_class.__name__
+
+
+def resolve_configs(
+    model_class: type[MSAModel],
+    dataset_name: str,
+    model_overrides: dict | None = None,
+    train_overrides: dict | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The model's ``default_configs[dataset_name]`` with overrides on top (unknown keys are errors)."""
+    defaults = model_class.default_configs.get(dataset_name, {})
+    if dataset_name == "synthetic" and not defaults:
+        defaults = FALLBACK_SYNTHETIC
+    model_config = build_config(model_class, {**defaults.get("model", {}), **(model_overrides or {})})
+    train_config = TrainConfig.from_dict({**defaults.get("train", {}), **(train_overrides or {})})
+    return model_config, train_config
+
+
+def _load(dataset_name: str, data_dir: str | Path | None) -> datasets.DatasetDict:
+    from msa_bench.loading import load_dataset
+
+    return load_dataset(dataset_name, data_dir=data_dir)
+
+
+def run_protocol(
+    model_name_or_spec: str | type[MSAModel],
+    dataset_name: str,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    model_overrides: dict | None = None,
+    train_overrides: dict | None = None,
+    records_dir: str | Path = "leaderboard/records",
+    device: str = "cpu",
+    robustness: bool = True,
+    *,
+    dataset: datasets.DatasetDict | None = None,
+    data_dir: str | Path | None = None,
+    run_root: str | Path | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Train and evaluate one model on one dataset for every seed; write and return the records.
+
+    ``run_root`` keeps per-run checkpoints (``<run_root>/<dataset>/<model>/seed<seed>``) so an
+    interrupted run resumes; without it nothing but the records is written.
+    """
+    from msa_bench.results import save_record
+
+    model_class = (
+        model_name_or_spec if isinstance(model_name_or_spec, type) else get_model_class(model_name_or_spec)
+    )
+    model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
+    dataset = dataset if dataset is not None else _load(dataset_name, data_dir)
+    name = model_name_of(model_class)
+    finished = []
+    for seed in seeds:
+        run_dir = None if run_root is None else Path(run_root) / dataset_name / name / f"seed{seed}"
+        run = train_and_evaluate(
+            model_class,
+            model_config,
+            dataset,
+            train_config,
+            seed=seed,
+            dataset_name=dataset_name,
+            device=device,
+            run_dir=run_dir,
+            progress=progress,
+            model_name=name,
+        )
+        sweep = None
+        if robustness:
+            from msa_bench.robustness import evaluate_robustness
+
+            sweep = evaluate_robustness(run.model, dataset["test"], device=device, seed=seed)
+        finished.append((make_record(run, sweep, model_class.paper_results.get(dataset_name)), run.test_predictions))
+    return [save_record(record, predictions, records_dir) for record, predictions in finished]
+
+
+# --------------------------------------------------------------------------- submissions
+
+
+class SubmissionRejected(ValueError):
+    """A submitted model or config is invalid; the message says why."""
+
+
+def read_submission_config(config_path: str | Path) -> dict[str, dict]:
+    """``{"model": {...}, "train": {...}}`` from a YAML file, or :class:`SubmissionRejected`."""
+    path = Path(config_path)
+    if not path.is_file():
+        raise SubmissionRejected(f"{path}: no such config file")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise SubmissionRejected(f"{path}: not valid YAML ({err})") from None
+    content = {} if content is None else content
+    if not isinstance(content, dict):
+        raise SubmissionRejected(f"{path}: expected a mapping with keys {SUBMISSION_KEYS}, got {type(content).__name__}")
+    unknown = sorted(set(content) - set(SUBMISSION_KEYS))
+    if unknown:
+        raise SubmissionRejected(f"{path}: unknown top-level key(s) {unknown}; allowed: {list(SUBMISSION_KEYS)}")
+    for key in SUBMISSION_KEYS:
+        if not isinstance(content.get(key) or {}, dict):
+            raise SubmissionRejected(f"{path}: '{key}' must be a mapping of config fields")
+    return {key: dict(content.get(key) or {}) for key in SUBMISSION_KEYS}
+
+
+def check_submission(model_class: type[MSAModel], model_config: ModelConfig, dataset: datasets.DatasetDict) -> None:
+    """Build the model and run one training batch forward and backward: catch a broken model early."""
+    from msa_bench.training import seed_everything
+
+    seed_everything(0)
+    model = model_class(model_config, DataSpec.from_dataset(dataset))
+    if not model.tasks:
+        raise SubmissionRejected(
+            f"{model_class.__name__} predicts {model_class.supported_tasks}; the dataset is labelled for "
+            f"{DataSpec.from_dataset(dataset).tasks}"
+        )
+    batch = eval_batches(dataset["validation"], 8)[0]
+    output = model(batch)
+    for task, value in (("sentiment", output.sentiment), ("emotions", output.emotions), ("emotion", output.emotion_logits)):
+        if task in model.tasks and (value is None or not torch.isfinite(value).all()):
+            raise SubmissionRejected(f"{model_class.__name__}.forward gave no finite {task} prediction on a real batch")
+    loss = model.compute_loss(output, batch)
+    if loss.ndim != 0 or not torch.isfinite(loss):
+        raise SubmissionRejected(f"{model_class.__name__}.compute_loss must return a finite scalar, got {loss!r}")
+    loss.backward()
+
+
+def submit_model(
+    model_spec: str,
+    config_path: str | Path,
+    dataset: str,
+    records_dir: str | Path,
+    *,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    device: str = "cpu",
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Run the full protocol (seeds, robustness) for ``file.py:Class`` with a YAML config.
+
+    Raises :class:`SubmissionRejected` with the reason, writing nothing, when the model, the
+    config or a trial batch is invalid.
+    """
+    if ":" not in model_spec:
+        raise SubmissionRejected(f"--model must be 'path/to/file.py:ClassName', got {model_spec!r}")
+    try:
+        model_class = get_model_class(model_spec)
+    except (ImportError, AttributeError, FileNotFoundError, TypeError, ValueError, SyntaxError) as err:
+        raise SubmissionRejected(f"{model_spec}: {err}") from None
+    name = model_name_of(model_class)
+    builtin = name in model_names() and get_model_class(name) is not model_class
+    if builtin:
+        raise SubmissionRejected(f"{model_spec}: the name {name!r} is taken by a built-in model; register another name")
+    config = read_submission_config(config_path)
+    try:
+        model_config, _ = resolve_configs(model_class, dataset, config["model"], config["train"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise SubmissionRejected(f"{config_path}: {err}") from None
+    data = _load(dataset, data_dir)
+    try:
+        check_submission(model_class, model_config, data)
+    except SubmissionRejected:
+        raise
+    except Exception as err:  # the user's code failed: reject with its error
+        raise SubmissionRejected(f"{model_spec} failed on a trial batch: {type(err).__name__}: {err}") from err
+    return run_protocol(
+        model_class,
+        dataset,
+        seeds,
+        config["model"],
+        config["train"],
+        records_dir,
+        device,
+        robustness=True,
+        dataset=data,
+        progress=progress,
+    )
+
+
+# --------------------------------------------------------------------------- the main job
+
+
+def run_main(
+    models: Iterable[str] | None = None,
+    seeds: Sequence[int] = MAIN_SEEDS,
+    dataset_name: str = "synthetic",
+    device: str = "cpu",
+    records_dir: str | Path = "leaderboard/records",
+    out_dir: str | Path = "leaderboard",
+    progress: bool = False,
+    echo=print,
+) -> dict[str, Path]:
+    """``msa-bench run``: every model (default: all registered) on ``dataset_name``, then the leaderboard."""
+    from msa_bench.leaderboard import render_leaderboard
+
+    names = list(models) if models else model_names()
+    started = time.perf_counter()
+    dataset = _load(dataset_name, None)
+    echo(f"{dataset_name}: " + ", ".join(f"{split} {len(rows)}" for split, rows in dataset.items()))
+    for name in names:
+        began = time.perf_counter()
+        paths = run_protocol(
+            name, dataset_name, seeds, records_dir=records_dir, device=device, dataset=dataset, progress=progress
+        )
+        echo(f"{name}: {len(paths)} record(s) in {time.perf_counter() - began:.1f} s")
+    pages = render_leaderboard(records_dir, out_dir)
+    echo(f"done in {time.perf_counter() - started:.1f} s")
+    echo(f"leaderboard: {pages['markdown']}")
+    echo(f"page: {pages['html']}")
+    return pages
