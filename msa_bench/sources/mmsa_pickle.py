@@ -11,6 +11,9 @@ which follow the text positions, to the text length. Without a length, a sequenc
 
 from __future__ import annotations
 
+import builtins
+import codecs
+import collections
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +35,9 @@ ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     **{(module, "_reconstruct"): np._core.multiarray._reconstruct for module in _NUMPY_CORE[:2]},
     **{(module, "scalar"): np._core.multiarray.scalar for module in _NUMPY_CORE[:2]},
     **{(module, "_frombuffer"): np._core.numeric._frombuffer for module in _NUMPY_CORE[2:]},
-    ("_codecs", "encode"): __import__("codecs").encode,
-    ("collections", "OrderedDict"): __import__("collections").OrderedDict,
-    **{("builtins", name): getattr(__import__("builtins"), name) for name in ("set", "frozenset", "complex", "slice", "bytearray")},
+    ("_codecs", "encode"): codecs.encode,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    **{("builtins", name): getattr(builtins, name) for name in ("set", "frozenset", "complex", "slice", "bytearray")},
 }
 
 
