@@ -186,6 +186,22 @@ def test_mmsa_pickle_keeps_its_splits_and_replaces_inf(tmp_path):
     assert msa_bench.msa_metadata(ds).audio == "mmsa-unaligned-audio"
 
 
+def test_mmsa_processed_folder_and_explicit_label_file(tmp_path):
+    """MMSA's own layout (``label.csv`` beside ``Processed/aligned_50.pkl``): the pickle is found;
+    naming ``label_file`` picks the table instead."""
+    part = mmsa_split([f"{MOSI_VIDEOS['train']}$_$1"], aligned=True, seed=0, dims=(4, 3, 2))
+    (tmp_path / "Processed").mkdir()
+    write_pickle(tmp_path / "Processed" / "aligned_50.pkl", {"train": part, "valid": part, "test": part})
+    (tmp_path / "label.csv").write_text(
+        "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"
+        f"{MOSI_VIDEOS['test']},1,fine,0.5,0.5,0.5,0.5,Positive,test\n"
+    )
+    from_pickle = msa_bench.load_dataset("mosi", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert _report(from_pickle)["source"] == "mmsa_pickle" and _report(from_pickle)["aligned"] is True
+    from_table = msa_bench.load_dataset("mosi", data_dir=tmp_path, cache_dir=tmp_path / "cache", label_file="label.csv")
+    assert {split: len(rows) for split, rows in from_table.items()} == {"train": 0, "validation": 0, "test": 1}
+
+
 def test_pickle_missing_a_split_fails_cleanly(tmp_path):
     part = mmsa_split(["v$_$1"], aligned=True, seed=0, dims=(4, 3, 2))
     write_pickle(tmp_path / "aligned_50.pkl", {"train": part, "valid": part})

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import datasets
 
-from msa_bench.builders.base import MSABuilder, example
+from msa_bench.builders.base import example
+from msa_bench.builders.ravdess import EmptySplitsAllowed
 from msa_bench.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.cmu import (
     CMUSource,
@@ -72,7 +73,7 @@ class CMUConfig(datasets.BuilderConfig):
             raise ValueError("MMSA pickles keep their own splits: use folds='source' (or 'auto') with source='mmsa'")
 
 
-class CMUBuilder(MSABuilder):
+class CMUBuilder(EmptySplitsAllowed):
     """Shared builder of CMU-MOSI and CMU-MOSEI; subclasses set the names and files below."""
 
     BUILDER_CONFIG_CLASS = CMUConfig
@@ -105,7 +106,7 @@ class CMUBuilder(MSABuilder):
         data_dir = Path(c.data_dir)
         if not data_dir.is_dir():
             raise DataNotFoundError(self.DATASET, f"data_dir {data_dir} is not a folder", self._needed_files())
-        source = c.source
+        source = "labels" if c.source == AUTO and c.label_file not in (None, AUTO) else c.source
         if source == AUTO:
             source = next((s for s, found in self._present(data_dir).items() if found), None)
             if source is None:
@@ -119,17 +120,24 @@ class CMUBuilder(MSABuilder):
     def _present(self, data_dir: Path) -> dict[str, bool]:
         c = self.config
         return {
-            "mmsa": any((data_dir / f"{k}_50.pkl").is_file() for k in ("aligned", "unaligned")),
+            "mmsa": any(path.is_file() for path in self._pickle_candidates(data_dir, None)),
             "csd": (data_dir / self.SDK_LABELS).is_file(),
             "labels": c.label_file not in (None, AUTO) or bool(self._tables(data_dir)),
         }
 
+    @staticmethod
+    def _pickle_candidates(data_dir: Path, aligned: bool | None) -> list[Path]:
+        """MMSA pickle paths to try, in ``data_dir`` or MMSA's own ``Processed/`` subfolder."""
+        names = {True: ["aligned_50.pkl"], False: ["unaligned_50.pkl"], None: ["unaligned_50.pkl", "aligned_50.pkl"]}[aligned]
+        return [folder / name for folder in (data_dir, data_dir / "Processed") for name in names]
+
     def _pickle_path(self, data_dir: Path) -> Path:
-        wanted = {True: ["aligned_50.pkl"], False: ["unaligned_50.pkl"], None: ["unaligned_50.pkl", "aligned_50.pkl"]}
-        for name in wanted[self.config.aligned]:
-            if (data_dir / name).is_file():
-                return data_dir / name
-        raise DataNotFoundError(self.DATASET, f"{' or '.join(wanted[self.config.aligned])} not in {data_dir}", self._needed_files())
+        candidates = self._pickle_candidates(data_dir, self.config.aligned)
+        found = next((path for path in candidates if path.is_file()), None)
+        if found is None:
+            tried = ", ".join(str(p.relative_to(data_dir)) for p in candidates)
+            raise DataNotFoundError(self.DATASET, f"no MMSA pickle in {data_dir} (tried {tried})", self._needed_files())
+        return found
 
     def _tables(self, data_dir: Path) -> list[Path]:
         """Known label tables in ``data_dir``, in ``LABEL_TABLES`` order (unknown CSVs skipped)."""
