@@ -98,6 +98,48 @@ def extract_features(
 
 
 @app.command()
+def train(
+    model: str = typer.Argument(..., help="A registered model name, or FILE.py:Class."),
+    dataset: str = typer.Option(..., help="The dataset to train and evaluate on."),
+    seed: Optional[list[int]] = typer.Option(None, help="Seed(s); repeat the option for several. Default: 1111-1115."),
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
+    run_dir: Path = typer.Option(Path("runs"), help="Checkpoints; an interrupted run resumes from here."),
+    robustness: bool = typer.Option(True, help="Run the robustness sweep after training."),
+) -> None:
+    """Train MODEL on a dataset with the full protocol (validation-only selection, one test evaluation)."""
+    from msa_bench.protocol import run_protocol
+    from msa_bench.training import DEFAULT_SEEDS
+
+    paths = run_protocol(
+        model, dataset, seed or DEFAULT_SEEDS, records_dir=records, device=device, robustness=robustness,
+        data_dir=data_dir, run_root=run_dir,
+    )
+    for path in paths:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def run(
+    models: Optional[list[str]] = typer.Option(None, "--models", help="Models to run (repeat the option); default: all registered."),
+    seeds: Optional[list[int]] = typer.Option(None, "--seeds", help="Seeds (repeat the option); default: 1111."),
+    dataset: str = typer.Option("synthetic", help="Dataset (default: the embedded synthetic one)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
+    out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
+    jobs: Optional[int] = typer.Option(None, help="Worker processes (default: 2 on CPU, 1 on CUDA)."),
+) -> None:
+    """The main job: train the models on the synthetic dataset, run robustness, render the leaderboard."""
+    from msa_bench.protocol import MAIN_SEEDS, run_main
+
+    _, failed = run_main(models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo)
+    if failed:
+        typer.echo(f"failed: {', '.join(failed)}", err=True)
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def leaderboard(
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
@@ -124,9 +166,15 @@ def submit(
     if (predictions is None) == (model is None) or (predictions is not None and name is None):
         raise typer.BadParameter("give either --predictions FILE.parquet --name NAME, or --model FILE.py:Class --config CFG.yaml")
     if model is not None:
-        from msa_bench.protocol import submit_model
+        from msa_bench.protocol import SubmissionRejected, submit_model
 
-        submit_model(model, config, dataset, records)
+        if config is None:
+            raise typer.BadParameter("--model needs --config CFG.yaml (with 'model:' and 'train:' keys)")
+        try:
+            submit_model(model, config, dataset, records, data_dir=data_dir)
+        except SubmissionRejected as err:
+            typer.echo(f"rejected: {err}", err=True)
+            raise typer.Exit(code=1) from None
         typer.echo(f"added the records of {model} on {dataset} to {records}; run `msa-bench leaderboard` to render")
         return
     from msa_bench.submissions import SubmissionError, submit_predictions

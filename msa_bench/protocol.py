@@ -12,8 +12,11 @@ Records of all seeds are written together at the end, so a run that fails writes
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import datasets
@@ -212,6 +215,41 @@ def submit_model(
 # --------------------------------------------------------------------------- the main job
 
 
+_WORKER_DATASETS: dict[str, datasets.DatasetDict] = {}
+
+
+def _start_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_one(name: str, dataset_name: str, seeds: Sequence[int], device: str, records_dir: str) -> tuple[str, str]:
+    """One model of the main job, in a worker process: (name, outcome line)."""
+    if dataset_name not in _WORKER_DATASETS:
+        _WORKER_DATASETS[dataset_name] = _load(dataset_name, None)
+    began = time.perf_counter()
+    try:
+        paths = run_protocol(
+            name, dataset_name, seeds, records_dir=records_dir, device=device,
+            dataset=_WORKER_DATASETS[dataset_name], progress=False,
+        )
+    except Exception as err:  # one broken model must not stop the others
+        return name, f"FAILED: {type(err).__name__}: {err}"
+    return name, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
+
+
+def _outcomes(names, dataset_name, seeds, device, records_dir, jobs, cores) -> Iterator[tuple[str, str]]:
+    """Run the models (in this process when ``jobs`` is 1) and yield (name, outcome) as each ends."""
+    if jobs == 1:
+        for name in names:
+            yield _run_one(name, dataset_name, seeds, device, records_dir)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(max(1, cores // jobs),)) as pool:
+        futures = [pool.submit(_run_one, name, dataset_name, seeds, device, records_dir) for name in names]
+        for future in as_completed(futures):
+            yield future.result()
+
+
 def run_main(
     models: Iterable[str] | None = None,
     seeds: Sequence[int] = MAIN_SEEDS,
@@ -219,24 +257,32 @@ def run_main(
     device: str = "cpu",
     records_dir: str | Path = "leaderboard/records",
     out_dir: str | Path = "leaderboard",
-    progress: bool = False,
+    jobs: int | None = None,
     echo=print,
-) -> dict[str, Path]:
-    """``msa-bench run``: every model (default: all registered) on ``dataset_name``, then the leaderboard."""
+) -> tuple[dict[str, Path], list[str]]:
+    """``msa-bench run``: every model (default: all registered) on ``dataset_name``, robustness,
+    then the leaderboard. Models run in ``jobs`` worker processes (default: one per CPU core, at
+    most 2 on CPU, 1 on CUDA), each with ``cores // jobs`` torch threads: many small models
+    train faster side by side than one at a time with shared threads. Returns the rendered
+    pages and the names of models that failed (the others are still recorded and rendered).
+    """
     from msa_bench.leaderboard import render_leaderboard
 
     names = list(models) if models else model_names()
-    started = time.perf_counter()
-    dataset = _load(dataset_name, None)
-    echo(f"{dataset_name}: " + ", ".join(f"{split} {len(rows)}" for split, rows in dataset.items()))
     for name in names:
-        began = time.perf_counter()
-        paths = run_protocol(
-            name, dataset_name, seeds, records_dir=records_dir, device=device, dataset=dataset, progress=progress
-        )
-        echo(f"{name}: {len(paths)} record(s) in {time.perf_counter() - began:.1f} s")
+        get_model_class(name)  # unknown names fail before any work
+    cores = os.cpu_count() or 1
+    jobs = jobs or (1 if torch.device(device).type == "cuda" else max(1, min(2, cores)))
+    started = time.perf_counter()
+    _load(dataset_name, None)  # build (or find) the cached dataset once, before the workers read it
+    echo(f"training {len(names)} model(s) on {dataset_name} with seeds {list(seeds)} in {jobs} process(es)")
+    failed = []
+    for name, outcome in _outcomes(names, dataset_name, tuple(seeds), device, str(records_dir), jobs, cores):
+        echo(f"  {name}: {outcome}")
+        if outcome.startswith("FAILED"):
+            failed.append(name)
     pages = render_leaderboard(records_dir, out_dir)
-    echo(f"done in {time.perf_counter() - started:.1f} s")
+    echo(f"done in {time.perf_counter() - started:.0f} s")
     echo(f"leaderboard: {pages['markdown']}")
-    echo(f"page: {pages['html']}")
-    return pages
+    echo(f"page: {pages['html'].resolve().as_uri()}")
+    return pages, sorted(failed)
