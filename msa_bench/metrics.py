@@ -85,33 +85,55 @@ _declare("emotion_macro_f1", "emotion", True, "macro F1 over the classes present
 # --- weighted statistics: weights have shape (B, n), results shape (B,) --------------------------
 
 
-def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (weights @ values.astype(np.float64)) / weights.sum(axis=1)
+def _weighted_sums(weights: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``weights @ column`` for every per-example column at once (one matrix product).
+
+    A 1-D column (n,) gives sums of shape (B,); a 2-D block (n, k) gives (B, k).
+    """
+    blocks = {name: np.asarray(c, dtype=np.float64) for name, c in columns.items()}
+    product = weights @ np.concatenate([b[:, None] if b.ndim == 1 else b for b in blocks.values()], axis=1)
+    sums, start = {}, 0
+    for name, block in blocks.items():
+        if block.ndim == 1:
+            sums[name], start = product[:, start], start + 1
+        else:
+            sums[name], start = product[:, start : start + block.shape[1]], start + block.shape[1]
+    return sums
 
 
-def _weighted_corr(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    x = x - x.mean() if x.size else x  # shifting does not change the correlation; it keeps precision
-    y = y - y.mean() if y.size else y
-    # One matrix product gives every weighted moment: [1, x, y, x^2, y^2, xy].
-    total, sx, sy, sxx, syy, sxy = (weights @ np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y])).T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_x, mean_y = sx / total, sy / total
-        var_x = np.maximum(sxx / total - mean_x**2, 0.0)
-        var_y = np.maximum(syy / total - mean_y**2, 0.0)
-        # A constant side has (numerically) zero variance: undefined, not a huge number.
-        tiny = np.finfo(np.float64).tiny
-        degenerate = (var_x <= 1e-12 * np.maximum(sxx / total, tiny)) | (var_y <= 1e-12 * np.maximum(syy / total, tiny))
-        corr = (sxy / total - mean_x * mean_y) / np.sqrt(var_x * var_y)
-    return np.where(degenerate, np.nan, np.clip(corr, -1.0, 1.0))
-
-
-def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, weights: np.ndarray) -> np.ndarray:
-    """Weighted confusion counts, shape (B, true class, predicted class)."""
+def _one_hot_cells(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n, n_classes**2): a 1 in each example's (true class, predicted class) cell."""
     cell = y_true.astype(np.int64) * n_classes + y_pred.astype(np.int64)
     one_hot = np.zeros((cell.size, n_classes * n_classes))
     one_hot[np.arange(cell.size), cell] = 1.0
-    return (weights @ one_hot).reshape(-1, n_classes, n_classes)
+    return one_hot
+
+
+def _counts(cell_sums: np.ndarray, n_classes: int) -> np.ndarray:
+    """Weighted confusion counts, shape (B, true class, predicted class)."""
+    return cell_sums.reshape(-1, n_classes, n_classes)
+
+
+def _centred_moments(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-example terms of the correlation's moments (shifting does not change the
+    correlation; centring keeps precision)."""
+    x = x - x.mean() if x.size else x
+    y = y - y.mean() if y.size else y
+    return {"x": x, "y": y, "xx": x * x, "yy": y * y, "xy": x * y}
+
+
+def _correlation(sums: dict[str, np.ndarray], total: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_x, mean_y = sums["x"] / total, sums["y"] / total
+        var_x = np.maximum(sums["xx"] / total - mean_x**2, 0.0)
+        var_y = np.maximum(sums["yy"] / total - mean_y**2, 0.0)
+        # A constant side has (numerically) zero variance: undefined, not a huge number.
+        tiny = np.finfo(np.float64).tiny
+        degenerate = (var_x <= 1e-12 * np.maximum(sums["xx"] / total, tiny)) | (
+            var_y <= 1e-12 * np.maximum(sums["yy"] / total, tiny)
+        )
+        corr = (sums["xy"] / total - mean_x * mean_y) / np.sqrt(var_x * var_y)
+    return np.where(degenerate, np.nan, np.clip(corr, -1.0, 1.0))
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -160,25 +182,42 @@ def _rounded_class(scores: np.ndarray, bound: float) -> np.ndarray:
 
 
 def _sentiment_scores(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
-    has0 = _confusion(y_true >= 0, y_pred >= 0, 2, weights)
-    non0 = _confusion(y_true > 0, y_pred > 0, 2, weights * (y_true != 0))
+    non0 = (y_true != 0).astype(np.float64)
+    sums = _weighted_sums(
+        weights,
+        {
+            "total": np.ones_like(y_true),
+            "abs_error": np.abs(y_true - y_pred),
+            **_centred_moments(y_true, y_pred),
+            "acc5": _rounded_class(y_true, 2) == _rounded_class(y_pred, 2),
+            "acc7": _rounded_class(y_true, 3) == _rounded_class(y_pred, 3),
+            "acc7_sdk": _sdk_bins(y_true) == _sdk_bins(y_pred),
+            "has0": _one_hot_cells(y_true >= 0, y_pred >= 0, 2),
+            "non0": _one_hot_cells(y_true > 0, y_pred > 0, 2) * non0[:, None],
+        },
+    )
+    total = sums["total"]
+    has0, non0_counts = _counts(sums["has0"], 2), _counts(sums["non0"], 2)
     return {
-        "mae": _weighted_mean(np.abs(y_true - y_pred), weights),
-        "corr": _weighted_corr(y_true, y_pred, weights),
+        "mae": _ratio(sums["abs_error"], total),
+        "corr": _correlation(sums, total),
         "acc2_has0": _accuracy(has0),
         "f1_has0": _weighted_f1(has0),
-        "acc2_non0": _accuracy(non0),
-        "f1_non0": _weighted_f1(non0),
-        "acc5": _weighted_mean(_rounded_class(y_true, 2) == _rounded_class(y_pred, 2), weights),
-        "acc7": _weighted_mean(_rounded_class(y_true, 3) == _rounded_class(y_pred, 3), weights),
-        "acc7_sdk": _weighted_mean(_sdk_bins(y_true) == _sdk_bins(y_pred), weights),
+        "acc2_non0": _accuracy(non0_counts),
+        "f1_non0": _weighted_f1(non0_counts),
+        "acc5": _ratio(sums["acc5"], total),
+        "acc7": _ratio(sums["acc7"], total),
+        "acc7_sdk": _ratio(sums["acc7_sdk"], total),
     }
 
 
 def _emotions_scores(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    sums = _weighted_sums(
+        weights, {e: _one_hot_cells(y_true[:, k] > 0, y_pred[:, k] > 0, 2) for k, e in enumerate(EKMAN_EMOTIONS)}
+    )
     scores: dict[str, np.ndarray] = {}
-    for k, emotion in enumerate(EKMAN_EMOTIONS):
-        counts = _confusion(y_true[:, k] > 0, y_pred[:, k] > 0, 2, weights)
+    for emotion in EKMAN_EMOTIONS:
+        counts = _counts(sums[emotion], 2)
         recall = _per_class_recall(counts)
         scores[f"{emotion}_wacc"] = (recall[:, 0] + recall[:, 1]) / 2  # (TP*N/P + TN) / 2N
         scores[f"{emotion}_f1"] = _per_class_f1(counts)[:, 1]
@@ -188,12 +227,16 @@ def _emotions_scores(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
 
 
 def _emotion_class_scores(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
-    counts = _confusion(y_true, y_pred, len(EMOTION_CLASSES), weights)
+    counts = _confusion_counts(y_true, y_pred, len(EMOTION_CLASSES), weights)
     return {
         "emotion_wa": _accuracy(counts),
         "emotion_ua": _mean_defined(_per_class_recall(counts)),
         "emotion_macro_f1": _mean_defined(_per_class_f1(counts)),
     }
+
+
+def _confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, weights: np.ndarray) -> np.ndarray:
+    return _counts(weights @ _one_hot_cells(y_true, y_pred, n_classes), n_classes)
 
 
 _SCORERS = {"sentiment": _sentiment_scores, "emotions": _emotions_scores, "emotion": _emotion_class_scores}
@@ -287,7 +330,7 @@ def emotion_class_metrics(y_true, y_pred) -> dict[str, float]:
 def confusion_matrix(y_true, y_pred, n_classes: int = len(EMOTION_CLASSES)) -> np.ndarray:
     """Counts with true classes as rows and predicted classes as columns (labels of -1 dropped)."""
     y_true, y_pred = _check_classes(y_true, y_pred, n_classes)
-    return _confusion(y_true, y_pred, n_classes, np.ones((1, len(y_true))))[0].astype(np.int64)
+    return _confusion_counts(y_true, y_pred, n_classes, np.ones((1, len(y_true))))[0].astype(np.int64)
 
 
 # --- the predictions table ----------------------------------------------------------------------
@@ -379,7 +422,7 @@ def validate_predictions(df: pd.DataFrame, source: str = "predictions") -> None:
         if len(out_of_range):
             fail(f"column {column!r} has class {out_of_range.iloc[0]} outside [0, {len(EMOTION_CLASSES)}) (-1 = none)")
     for kind in ("true", "pred"):
-        nan = df[_emotions_columns(kind)].isna()
+        nan = np.isnan(_float_block(df, _emotions_columns(kind)))
         partial = nan.any(axis=1) & ~nan.all(axis=1)
         if partial.any():
             fail(f"emotions_{kind}_* are partly missing for id(s) {_ids_preview(df['id'][partial])}")
@@ -390,50 +433,58 @@ def validate_predictions(df: pd.DataFrame, source: str = "predictions") -> None:
             fail(f"{task} is predicted for some examples but not for annotated id(s) {_ids_preview(df['id'][unpredicted])}")
 
 
+def _float_block(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return np.column_stack([df[c].to_numpy(dtype=np.float64) for c in columns])
+
+
 def _task_masks(df: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:
     """(annotated, predicted) row masks of one task."""
     if task == "sentiment":
-        return df["sentiment_true"].notna().to_numpy(), df["sentiment_pred"].notna().to_numpy()
-    if task == "emotions":
-        return (
-            df[_emotions_columns("true")].notna().all(axis=1).to_numpy(),
-            df[_emotions_columns("pred")].notna().all(axis=1).to_numpy(),
+        return ~np.isnan(df["sentiment_true"].to_numpy(dtype=np.float64)), ~np.isnan(
+            df["sentiment_pred"].to_numpy(dtype=np.float64)
         )
-    return (df["emotion_true"] != NO_CLASS).to_numpy(), (df["emotion_pred"] != NO_CLASS).to_numpy()
+    if task == "emotions":
+        return tuple(~np.isnan(_float_block(df, _emotions_columns(kind))).any(axis=1) for kind in ("true", "pred"))
+    return df["emotion_true"].to_numpy() != NO_CLASS, df["emotion_pred"].to_numpy() != NO_CLASS
 
 
 @dataclass(frozen=True)
 class _TaskData:
     task: str
-    rows: np.ndarray  # positions of the annotated rows in the (id-sorted) table
+    rows: np.ndarray  # positions of the annotated rows among the id-sorted rows
     y_true: np.ndarray
     y_pred: np.ndarray
 
 
+def _sorted_ids(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(the ids in sorted order, the row order that sorts them)."""
+    ids = df["id"].to_numpy(dtype=str)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], order
+
+
 def _task_data(df: pd.DataFrame) -> list[_TaskData]:
-    """The scorable tasks of an id-sorted table: those with labels and predictions."""
+    """The scorable tasks of a table (those with labels and predictions), rows in id order."""
+    _, order = _sorted_ids(df)
     found = []
     for task in TASKS:
-        annotated, predicted = _task_masks(df, task)
+        annotated, predicted = (mask[order] for mask in _task_masks(df, task))
         if not (annotated & predicted).any():
             continue
         if task == "emotions":
-            y_true, y_pred = df[_emotions_columns("true")].to_numpy(), df[_emotions_columns("pred")].to_numpy()
+            y_true, y_pred = _float_block(df, _emotions_columns("true")), _float_block(df, _emotions_columns("pred"))
         else:
             y_true, y_pred = df[f"{task}_true"].to_numpy(), df[f"{task}_pred"].to_numpy()
-        found.append(_TaskData(task, np.flatnonzero(annotated), y_true[annotated], y_pred[annotated]))
+        y_true, y_pred = y_true[order][annotated], y_pred[order][annotated]
+        found.append(_TaskData(task, np.flatnonzero(annotated), y_true, y_pred))
     return found
-
-
-def _sorted_by_id(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values("id", kind="stable").reset_index(drop=True)
 
 
 def compute_metrics(predictions: pd.DataFrame) -> dict[str, float]:
     """Every metric of every task that has both labels and predictions in the table."""
     validate_predictions(predictions)
     metrics: dict[str, float] = {}
-    for data in _task_data(_sorted_by_id(predictions)):
+    for data in _task_data(predictions):
         metrics.update(_point(data.task, data.y_true, data.y_pred))
     return metrics
 
@@ -469,16 +520,16 @@ def bootstrap_scores(
         raise ValueError("no predictions given")
     for table in tables:
         validate_predictions(table)
-    tables = [_sorted_by_id(t) for t in tables]
-    for table in tables[1:]:
-        if not table["id"].equals(tables[0]["id"]):
-            raise ValueError("the prediction tables cover different test ids")
-    weights = resample_weights(len(tables[0]), n_resamples, seed)
+    ids = _sorted_ids(tables[0])[0]
+    if any(not np.array_equal(_sorted_ids(table)[0], ids) for table in tables[1:]):
+        raise ValueError("the prediction tables cover different test ids")
+    weights = resample_weights(len(ids), n_resamples, seed)
     per_table = []
     for table in tables:
         scores: dict[str, np.ndarray] = {}
         for data in _task_data(table):
-            scores.update(_SCORERS[data.task](data.y_true, data.y_pred, weights[:, data.rows]))
+            rows = weights if len(data.rows) == len(ids) else weights[:, data.rows]
+            scores.update(_SCORERS[data.task](data.y_true, data.y_pred, rows))
         per_table.append(scores)
     shared = set.intersection(*(set(s) for s in per_table))
     return {name: np.mean([s[name] for s in per_table], axis=0) for name in per_table[0] if name in shared}

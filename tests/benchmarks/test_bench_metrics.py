@@ -36,3 +36,20 @@ def tables():
 def test_bootstrap_ci_1000_resamples(benchmark, tables, table):
     intervals = benchmark(bootstrap_ci, tables[table], n_resamples=1000, seed=0)
     assert all(low <= high for low, high in intervals.values())
+
+
+def test_render_leaderboard_6_models_5_seeds(benchmark, tables, tmp_path):
+    """The leaderboard of `msa-bench run`'s size: 6 models x 5 seeds, all three tasks, 686 rows."""
+    from msa_bench.leaderboard import render_leaderboard
+    from msa_bench.metrics import compute_metrics
+    from msa_bench.results import ResultRecord, save_record
+
+    rng = np.random.default_rng(1)
+    table = tables["all_tasks"]
+    for model in ("text_only", "audio_only", "vision_only", "ef_lstm", "lf_dnn", "tfn"):
+        for seed in range(1111, 1116):
+            run = table.assign(sentiment_pred=table["sentiment_true"] + rng.normal(0, 1, len(table)))
+            record = ResultRecord(model=model, dataset="synthetic", seed=seed, kind="full", metrics=compute_metrics(run))
+            save_record(record, run, tmp_path / "records")
+    paths = benchmark.pedantic(render_leaderboard, args=(tmp_path / "records", tmp_path / "out"), rounds=3)
+    assert paths["html"].is_file()
