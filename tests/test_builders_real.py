@@ -165,13 +165,14 @@ def test_mosei_from_sdk_labels_with_emotions_flags_and_exclusions(tmp_path):
     assert _row(ds, "test", f"{videos[2]}_1")["sentiment"] == pytest.approx(3.5)  # kept
 
 
-def test_mmsa_pickle_keeps_its_splits_and_replaces_inf(tmp_path):
+@pytest.mark.parametrize("name", ["mosi", "mosei"])
+def test_mmsa_pickle_keeps_its_splits_and_replaces_inf(name, tmp_path):
     root = tmp_path / "mmsa"
     root.mkdir()
     parts = {k: mmsa_split([f"{k}Video$_${c}" for c in range(3)], aligned=False, seed=s, dims=(8, 5, 6)) for s, k in enumerate(("train", "valid", "test"))}
     parts["train"]["audio"][1, 0, :] = -np.inf
     write_pickle(root / "unaligned_50.pkl", parts)
-    ds = msa_bench.load_dataset("mosi", data_dir=root, cache_dir=tmp_path / "cache").with_format("numpy")
+    ds = msa_bench.load_dataset(name, data_dir=root, cache_dir=tmp_path / "cache").with_format("numpy")
     assert {split: len(rows) for split, rows in ds.items()} == {"train": 3, "validation": 3, "test": 3}
     row = _row(ds, "train", "trainVideo_1")
     part = parts["train"]
@@ -207,6 +208,22 @@ def test_pickle_missing_a_split_fails_cleanly(tmp_path):
     write_pickle(tmp_path / "aligned_50.pkl", {"train": part, "valid": part})
     with pytest.raises(SourceFileError, match=r"aligned_50.pkl: missing split\(s\) \['test'\]"):
         msa_bench.load_dataset("mosei", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_mosei_label_table_fixture(tmp_path):
+    train, valid, test = (MOSEI_FOLDS[split][0] for split in ("train", "validation", "test"))
+    (tmp_path / "labels.csv").write_text(
+        "id,link,segment_id,start,end,sentiment,happy,sad,anger,surprise,disgust,fear\n"
+        f"{train},x,0,1.0,2.0,-1.0,0.0,1.0,1.0,0.0,0.0,0.0\n"
+        f"{valid},x,3,1.0,2.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0\n"
+        f"{test},x,1,1.0,2.0,2.0,3.3333,0.0,0.0,0.0,0.0,0.0\n"
+    )
+    ds = msa_bench.load_dataset("mosei", data_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert {split: len(rows) for split, rows in ds.items()} == {"train": 1, "validation": 1, "test": 1}
+    assert ds["train"][0]["emotion"] is None  # sadness and anger tie
+    assert EMOTION_CLASSES[ds["validation"][0]["emotion"]] == "neutral"
+    assert ds["test"][0]["emotions"][EKMAN_EMOTIONS.index("happiness")] == pytest.approx(3.3333)  # kept
+    assert _report(ds)["labels_out_of_range"] == {"count": 1, "examples": [f"{test}_1"]}
 
 
 def test_mosi_label_tables_take_text_from_the_second_table(tmp_path):
@@ -250,12 +267,17 @@ def ravdess_dir(tmp_path):
         for a in range(21, 25)
     }
     write_zip(root / "Audio_Song_Actors_01-24.zip", members)
+    video = tmp_path / "z" / "01-01-03-02-01-01-18.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")  # the builder reads names only, never the media
+    write_zip(root / "Video_Speech_Actor_18.zip", {"Actor_18/01-01-03-02-01-01-18.mp4": video})
     return root
 
 
 def test_ravdess_from_folders_and_zip(ravdess_dir, tmp_path):
     ds = msa_bench.load_dataset("ravdess", data_dir=ravdess_dir, cache_dir=tmp_path / "cache")
-    assert {split: len(rows) for split, rows in ds.items()} == {"train": 5, "validation": 4, "test": 4}
+    assert {split: len(rows) for split, rows in ds.items()} == {"train": 5, "validation": 5, "test": 4}
+    video = _row(ds, "validation", "Actor_18_01-01-03-02-01-01-18")
+    assert EMOTION_CLASSES[video["emotion"]] == "happiness" and json.loads(video["source_labels"])["modality"] == "audio-visual"
     row = _row(ds, "train", "Actor_02_03-01-05-02-02-02-02")
     assert row["text"] == "Dogs are sitting by the door" and row["sentiment"] is None
     assert EMOTION_CLASSES[row["emotion"]] == "anger" and POLARITY_CLASSES[row["polarity"]] == "negative"
@@ -267,14 +289,15 @@ def test_ravdess_from_folders_and_zip(ravdess_dir, tmp_path):
     neutral = _row(ds, "validation", "Actor_17_03-01-01-01-01-01-17")
     assert EMOTION_CLASSES[neutral["emotion"]] == "neutral" and neutral["intensity"] == 0.0
     report = _report(ds)
-    assert report["malformed_names"]["count"] == 1 and report["by_vocal_channel"] == {"speech": 9, "song": 4}
+    assert report["malformed_names"]["count"] == 1 and report["by_vocal_channel"] == {"speech": 10, "song": 4}
+    assert report["by_format"] == {"flac": 8, "wav": 5, "mp4": 1}
     assert report["empty_splits"] == []
 
 
 def test_ravdess_kfold_and_filters(ravdess_dir, tmp_path):
     ds = msa_bench.load_dataset("ravdess", data_dir=ravdess_dir, cache_dir=tmp_path / "cache", split_scheme="kfold", n_folds=6, fold=5, vocal_channel="speech")
     # six groups of four actors: fold 5 tests actors 21-24 (all song, filtered out), validates on 01-04
-    assert {split: len(rows) for split, rows in ds.items()} == {"train": 4, "validation": 5, "test": 0}
+    assert {split: len(rows) for split, rows in ds.items()} == {"train": 5, "validation": 5, "test": 0}
     report = _report(ds)
     assert report["empty_splits"] == ["test"] and report["filtered_out"] == 4
     assert report["actors"]["validation"] == [1, 2]
