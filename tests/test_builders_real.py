@@ -75,7 +75,8 @@ def test_mosi_from_sdk_unaligned(mosi_sdk, tmp_path):
     assert report["source"] == "csd" and report["folds"] == "standard"
     assert report["non_finite_features_replaced_by_0"] == {"audio": 1}
     assert report["audio_videos_without_labels"] == {"count": 1, "examples": ["notLabelled"]}
-    assert report["vision_missing_for_segments"]["count"] == 1
+    test = MOSI_VIDEOS["test"]
+    assert report["segments_without_vision"] == {"count": 2, "examples": [f"{test}_1", f"{test}_2"]}
 
 
 def test_mosi_from_sdk_word_aligned(mosi_sdk, tmp_path):

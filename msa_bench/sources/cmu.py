@@ -130,9 +130,8 @@ class CSDSource(CMUSource):
         for modality, sequence in self.sequences.items():
             videos = set(sequence.video_ids())
             report[f"{modality}_videos_without_labels"] = _missing_report(label_videos, sorted(videos))
-            report[f"{modality}_missing_for_segments"] = _missing_report(
-                videos, [s.video_id for s in segments]
-            )
+            without = [s.id for s in segments if s.video_id not in videos]
+            report[f"segments_without_{modality}"] = {"count": len(without), "examples": without[:REPORT_EXAMPLES]}
         super().__init__(
             format="csd",
             files=[labels.name, *(p.name for _, p in features.values()), *([words.name] if words else [])],
