@@ -184,7 +184,8 @@ def predictions_path(record_file: str | Path) -> Path:
     return record_file.with_name(record_file.name.removesuffix(".json") + PREDICTIONS_SUFFIX)
 
 
-def _write_atomically(path: Path, write) -> None:
+def _staged(path: Path, write) -> Path:
+    """Write a temporary file beside ``path`` with ``write(temporary_path)``, fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
@@ -192,22 +193,36 @@ def _write_atomically(path: Path, write) -> None:
         write(temporary)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return Path(temporary)
 
 
 def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: str | Path) -> Path:
-    """Write the record and its predictions (predictions first; the record JSON commits the pair).
+    """Write the record and its predictions; return the record's path.
 
-    Returns the record's path. An existing record of the same (dataset, model, seed) is replaced.
+    Both files are written to temporary files first and then renamed into place (predictions,
+    then the record), so a failure while writing leaves any earlier pair untouched. An existing
+    record of the same (dataset, model, seed) is replaced.
     """
     validate_predictions(predictions, source=f"predictions of {record.model} on {record.dataset}")
     path = record_path(records_dir, record.dataset, record.model, record.seed)
-    _write_atomically(predictions_path(path), lambda tmp: predictions.to_parquet(tmp, index=False))
     text = record.to_json()
-    _write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    writers = [
+        (predictions_path(path), lambda tmp: predictions.to_parquet(tmp, index=False)),
+        (path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")),
+    ]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, write in writers:
+            staged.append((_staged(target, write), target))
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, target in staged:
+        os.replace(temporary, target)
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -115,9 +116,19 @@ def test_a_failed_save_leaves_the_previous_files_untouched(tmp_path, monkeypatch
             handle.write(b"PAR1 half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken_write)
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_parquet", broken_write)
+        with pytest.raises(OSError, match="disk full"):
+            save_record(make_record(mae=0.5), make_predictions(), tmp_path)
+    assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == before
+
+    # The record fails after its new predictions were written: the old pair still stands.
+    def broken_text(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "write_text", broken_text)
     with pytest.raises(OSError, match="disk full"):
-        save_record(make_record(mae=0.5), make_predictions(), tmp_path)
+        save_record(make_record(mae=0.5), make_predictions().assign(sentiment_pred=[0.0, 0.0]), tmp_path)
     assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == before
 
 
