@@ -89,3 +89,107 @@ def test_torch_extractors_run_in_an_actor_pool(ray_instance, clips_dir, tmp_path
     assert on_ray.summary == local.summary
     # Batches are composed differently (padding is masked, so only float rounding differs).
     same_dataset(tmp_path / "local", tmp_path / "ray", atol=1e-5)
+
+
+# -- sweeps ---------------------------------------------------------------------------------------
+SCHEDULE = {"max_epochs": 1, "patience": 1}
+CRASH_ONCE = '''
+import os
+from pathlib import Path
+
+from baselines.lf_dnn import LFDNN
+from msa_bench.models import register_model
+
+MARKER = Path({marker!r})
+
+
+@register_model("crash_once")
+class CrashOnce(LFDNN):
+    """LF-DNN whose process dies in its first training step while MARKER does not exist."""
+
+    def forward(self, batch):
+        if self.training and not MARKER.exists():
+            MARKER.touch()
+            os._exit(1)
+        return super().forward(batch)
+'''
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    from msa_bench.scale.ray_sweep import DatasetSource
+
+    return DatasetSource("synthetic", cache_dir=str(tmp_path_factory.mktemp("synthetic")), options=(("n_clips", 120),))
+
+
+def identities(records_dir, *, ignore: tuple[str, ...] = ()) -> dict:
+    from msa_bench.results import load_records
+
+    return {(r.model, r.seed): {k: v for k, v in r.identity().items() if k not in ignore} for r in load_records(records_dir)}
+
+
+@pytest.fixture
+def one_thread():
+    """Ray tasks train with as many torch threads as CPUs they asked for (1); so does the local run
+    here, so that float reductions, and so the records, are bit-identical."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def commit_may_change():
+    """Fields to leave out of the comparison: ``git_commit`` only when another commit landed in
+    this shared checkout while the test ran (records carry the commit they were made at)."""
+    from msa_bench.results import current_git_commit
+
+    before = current_git_commit()
+    return lambda: () if current_git_commit() == before else ("git_commit",)
+
+
+def same_records(local_dir, ray_dir, ignore=()) -> None:
+    from msa_bench.results import load_predictions, record_files
+
+    assert identities(ray_dir, ignore=tuple(ignore)) == identities(local_dir, ignore=tuple(ignore))
+    local_files, ray_files = record_files(local_dir), record_files(ray_dir)
+    assert [p.relative_to(ray_dir) for p in ray_files] == [p.relative_to(local_dir) for p in local_files]
+    for left, right in zip(local_files, ray_files):
+        pd.testing.assert_frame_equal(load_predictions(left), load_predictions(right))
+
+
+def test_ray_sweep_records_and_leaderboard_equal_the_local_engine(ray_instance, source, one_thread, commit_may_change, tmp_path):
+    from msa_bench.leaderboard import render_leaderboard
+    from msa_bench.protocol import run_protocol
+    from msa_bench.scale.ray_sweep import sweep_on_ray
+
+    seeds = (1111, 1112)
+    run_protocol("lf_dnn", "synthetic", seeds, train_overrides=SCHEDULE, records_dir=tmp_path / "local", dataset=source.load(), progress=False)
+    outcome = sweep_on_ray(["lf_dnn"], source, seeds, tmp_path / "ray", train_overrides=SCHEDULE, echo=lambda line: None)
+    assert not outcome.failed and sorted(outcome.records) == ["lf_dnn seed 1111", "lf_dnn seed 1112"]
+    same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())
+    assert identities(tmp_path / "ray")[("lf_dnn", 1111)]["robustness"]["modality_drop"]
+    pages = {engine: render_leaderboard(tmp_path / engine, tmp_path / f"{engine}_board") for engine in ("local", "ray")}
+    for page in ("markdown", "html"):
+        assert pages["ray"][page].read_bytes() == pages["local"][page].read_bytes()
+
+
+def test_a_killed_task_is_retried_and_its_record_is_complete(ray_instance, source, one_thread, commit_may_change, tmp_path):
+    from msa_bench.protocol import run_protocol
+    from msa_bench.scale.ray_sweep import sweep_on_ray
+
+    marker = tmp_path / "crashed"
+    model_file = tmp_path / "crash_once.py"
+    model_file.write_text(CRASH_ONCE.format(marker=str(marker)))
+    spec = f"{model_file}:CrashOnce"
+    marker.touch()  # the clean run: no crash
+    run_protocol(spec, "synthetic", (1111,), train_overrides=SCHEDULE, records_dir=tmp_path / "clean", dataset=source.load(), robustness=False, progress=False)
+    marker.unlink()
+    outcome = sweep_on_ray([spec], source, (1111,), tmp_path / "ray", train_overrides=SCHEDULE, robustness=False, echo=lambda line: None)
+    assert marker.exists(), "the first attempt did not reach the crash"
+    assert not outcome.failed
+    same_records(tmp_path / "clean", tmp_path / "ray", commit_may_change())
+    written = sorted(p.name for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    assert written == ["seed1111.json", "seed1111.predictions.parquet"]  # no partial or temporary files
