@@ -117,7 +117,7 @@ class CrashOnce(LFDNN):
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    from msa_bench.scale.ray_sweep import DatasetSource
+    from msa_bench.scale.data import DatasetSource
 
     return DatasetSource("synthetic", cache_dir=str(tmp_path_factory.mktemp("synthetic")), options=(("n_clips", 120),))
 

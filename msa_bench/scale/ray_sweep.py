@@ -24,31 +24,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import datasets
-
 from msa_bench.scale.cluster import connect
+from msa_bench.scale.data import DatasetSource
 
 #: Ray's retries of a task whose worker process died.
 DEFAULT_MAX_RETRIES = 3
-
-_LOADED: dict[DatasetSource, datasets.DatasetDict] = {}
-
-
-@dataclass(frozen=True)
-class DatasetSource:
-    """How a worker gets a dataset: :func:`msa_bench.load_dataset` arguments (loaded once per worker)."""
-
-    name: str
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    options: tuple[tuple[str, object], ...] = ()
-
-    def load(self) -> datasets.DatasetDict:
-        if self not in _LOADED:
-            from msa_bench.loading import load_dataset
-
-            _LOADED[self] = load_dataset(self.name, data_dir=self.data_dir, cache_dir=self.cache_dir, **dict(self.options))
-        return _LOADED[self]
 
 
 @dataclass(frozen=True)
