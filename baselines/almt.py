@@ -151,7 +151,7 @@ class ALMT(MSAModel):
         },
         "synthetic": {
             "model": {"dim": 32, "heads": 4, "dim_head": 8, "mlp_dim": 32, "ahl_dim_head": 8, "max_frames": 128},
-            "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 6, "patience": 3,
+            "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 4, "patience": 3,
                       "optimizer": "adamw", "scheduler": "warmup_cosine"},
         },
         "test": {"model": {"dim": 16, "heads": 2, "dim_head": 8, "mlp_dim": 16, "ahl_dim_head": 8, "max_frames": 64,

@@ -45,6 +45,8 @@ MODALITIES = ("text", "audio", "vision")
 class MISAConfig(ModelConfig):
     text_encoder: str | None = None
     hidden: int = 128
+    #: LSTM width of the utterance encoders; None = the input width, as in the official code.
+    rnn_hidden: int | None = None
     dropout: float = 0.5
     heads: int = 2
     transformer_ff: int = 2048
@@ -55,14 +57,15 @@ class MISAConfig(ModelConfig):
 
 
 class _StackedLSTM(nn.Module):
-    """Bidirectional LSTM → LayerNorm → bidirectional LSTM; final states of both (4·in_dim)."""
+    """Bidirectional LSTM → LayerNorm → bidirectional LSTM; final states of both (4·hidden)."""
 
-    def __init__(self, in_dim: int):
+    def __init__(self, in_dim: int, hidden: int | None = None):
         super().__init__()
-        self.first = LSTMEncoder(in_dim, in_dim, bidirectional=True)
-        self.norm = nn.LayerNorm(2 * in_dim)
-        self.second = LSTMEncoder(2 * in_dim, in_dim, bidirectional=True)
-        self.out_dim = 4 * in_dim
+        hidden = hidden or in_dim
+        self.first = LSTMEncoder(in_dim, hidden, bidirectional=True)
+        self.norm = nn.LayerNorm(2 * hidden)
+        self.second = LSTMEncoder(2 * hidden, hidden, bidirectional=True)
+        self.out_dim = 4 * hidden
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         outputs, first = self.first(features, mask)
@@ -102,8 +105,8 @@ class MISA(MSAModel):
             "train": {"lr": 1e-4, "batch_size": 64, "grad_clip": 1.0, "max_epochs": 500, "patience": 6},
         },
         "synthetic": {
-            "model": {"hidden": 32, "dropout": 0.1, "transformer_ff": 128},
-            "train": {"lr": 2e-3, "batch_size": 32, "grad_clip": 1.0, "max_epochs": 6, "patience": 3},
+            "model": {"hidden": 32, "dropout": 0.1, "transformer_ff": 64, "rnn_hidden": 16},
+            "train": {"lr": 2e-3, "batch_size": 32, "grad_clip": 1.0, "max_epochs": 4, "patience": 3},
         },
         "test": {"model": {"hidden": 16, "dropout": 0.1, "transformer_ff": 32}},
     }
@@ -119,9 +122,9 @@ class MISA(MSAModel):
         super().__init__(config, spec)
         h = config.hidden
         self.text = TextEncoder(spec.text_dim, config.text_encoder)
-        self.text_lstm = None if config.text_encoder else _StackedLSTM(self.text.out_dim)
-        self.audio = _StackedLSTM(spec.audio_dim)
-        self.vision = _StackedLSTM(spec.vision_dim)
+        self.text_lstm = None if config.text_encoder else _StackedLSTM(self.text.out_dim, config.rnn_hidden)
+        self.audio = _StackedLSTM(spec.audio_dim, config.rnn_hidden)
+        self.vision = _StackedLSTM(spec.vision_dim, config.rnn_hidden)
         utterance = {
             "text": self.text.out_dim if self.text_lstm is None else self.text_lstm.out_dim,
             "audio": self.audio.out_dim,

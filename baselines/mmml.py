@@ -158,8 +158,8 @@ class MMML(MSAModel):
             "train": {"lr": 5e-6, "batch_size": 8, "max_epochs": 100, "patience": 10, "optimizer": "adamw"},
         },
         "synthetic": {
-            "model": {"dim": 32, "heads": 4, "layers": 1, "ff_dim": 64},
-            "train": {"lr": 1e-3, "batch_size": 32, "max_epochs": 6, "patience": 3, "optimizer": "adamw"},
+            "model": {"dim": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0},
+            "train": {"lr": 1e-3, "batch_size": 32, "max_epochs": 4, "patience": 3, "optimizer": "adamw"},
         },
         "test": {"model": {"dim": 16, "heads": 2, "layers": 1, "ff_dim": 32}},
     }

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines._layers import LSTMEncoder
 from baselines.misa import cmd, difference
 from baselines.mmim import GaussianMILowerBound, cpc
 from baselines.self_mm import ULGM
@@ -15,6 +16,30 @@ from msa_bench.models import DataSpec, build_config, get_model_class
 from test_models_contract import DIMS, SPEC, build, random_batch
 
 PART1 = ("self_mm", "mmim", "almt", "mmml", "mult", "misa", "lmf")
+
+# --- shared layers -------------------------------------------------------------------------------
+
+
+def test_lstm_encoder_matches_a_packed_bidirectional_lstm_and_ignores_padding():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(5, 4, bidirectional=True)
+    reference = torch.nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for suffix, lstm in (("", encoder.forward_lstm), ("_reverse", encoder.backward_lstm)):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(reference, f"{name}_l0{suffix}").copy_(getattr(lstm, f"{name}_l0"))
+    lengths = torch.tensor([7, 3, 5, 0])
+    mask = torch.arange(7)[None] < lengths[:, None]
+    x = torch.where(mask[..., None], torch.randn(4, 7, 5), torch.full((4, 7, 5), 9.0))
+    outputs, last = encoder(x, mask)
+    packed, (hidden, _) = reference(pack_padded_sequence(x[:3], lengths[:3], batch_first=True, enforce_sorted=False))
+    expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=7)
+    torch.testing.assert_close(outputs[:3], expected)
+    torch.testing.assert_close(last[:3], torch.cat([hidden[0], hidden[1]], dim=-1))
+    assert outputs[3].abs().sum() == 0 and last[3].abs().sum() == 0
+
 
 # --- Self-MM: ULGM ----------------------------------------------------------------------------
 
