@@ -93,6 +93,26 @@ def tiny_text_model(folder: Path) -> Path:
     return folder
 
 
+class TinyModels:
+    """Tiny checkpoints built on first use (``models["bert"]``, ``models["wavlm"]``...) in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._paths: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self._paths:
+            path = self.folder / name
+            if name == "bert":
+                tiny_text_model(path)
+            elif name in ("vit", "clip"):
+                tiny_image_model(path, name)
+            else:
+                tiny_speech_model(path, name)
+            self._paths[name] = path
+        return self._paths[name]
+
+
 def tiny_image_model(folder: Path, model_type: str = "vit") -> Path:
     """A randomly initialised tiny ViT or CLIP (two-tower) with its image processor, saved to ``folder``."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, ViTConfig, ViTImageProcessor, ViTModel

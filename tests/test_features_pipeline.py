@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from feature_media import face_video, minilm_path, speak, tiny_image_model, tiny_text_model
+from feature_media import TinyModels, face_video, minilm_path, speak
 from typer.testing import CliRunner
 
 from msa_bench.features import extract, load_extracted
@@ -29,8 +29,7 @@ def absent(value) -> bool:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    return {"bert": tiny_text_model(folder / "bert"), "vit": tiny_image_model(folder / "vit")}
+    return TinyModels(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")

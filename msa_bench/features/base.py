@@ -18,6 +18,7 @@ Extractors are named by a *spec* string (see :func:`build_extractor`):
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -150,8 +151,8 @@ def load_pretrained(auto_class: type, checkpoint: str, **kwargs):
     try:
         return auto_class.from_pretrained(checkpoint, **kwargs)
     except OSError as err:
-        close = [n for n in EXTRACTORS.names() if n.split("-")[0] in checkpoint]
-        hint = f" (did you mean the extractor {close[0]!r}?)" if close and "/" not in checkpoint else ""
+        close = difflib.get_close_matches(checkpoint, EXTRACTORS.names(), n=1)
+        hint = f" (did you mean the extractor {close[0]!r}?)" if close else ""
         raise CheckpointError(
             f"cannot load checkpoint {checkpoint!r}{hint}: it is not a local folder and is not in the "
             "Hugging Face cache, and the hub cannot be reached (offline or HF_HUB_OFFLINE=1). "

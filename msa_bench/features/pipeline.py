@@ -301,7 +301,10 @@ def extract(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return _save(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+    result = _save(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+    if progress:
+        tqdm.write(format_summary(result.summary))
+    return result
 
 
 def _worker_context():
