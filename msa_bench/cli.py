@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from msa_bench.scale.cluster import Engine
 
 app = typer.Typer(help="msa_bench: reproducible multimodal sentiment analysis benchmarks.", no_args_is_help=True)
 
@@ -72,9 +75,16 @@ def extract_features(
     label_file: Optional[str] = typer.Option(None, help="Label table inside --data-dir (default: found automatically)."),
     word_timings: Optional[Path] = typer.Option(None, help="CSV id,word,start,end: average every modality per word."),
     limit: Optional[int] = typer.Option(None, help="Only the first N clips (for a quick check)."),
+    engine: Engine = typer.Option(Engine.local, help="local (this machine) or ray (a Ray cluster; needs the ray extra)."),
+    address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
     """Extract features from raw media into the unified dataset (resumable; failures go to errors.csv)."""
     from msa_bench.features.pipeline import extract, format_summary
+
+    if engine is Engine.ray:
+        from msa_bench.scale.ray_extract import extract_on_ray
+
+        extract = partial(extract_on_ray, address=address)
 
     options = {"audio": {"layer": audio_layer}, "text": {"layer": text_layer}, "vision": {"layer": vision_layer}}
     result = extract(
@@ -107,10 +117,19 @@ def train(
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     run_dir: Path = typer.Option(Path("runs"), help="Checkpoints; an interrupted run resumes from here."),
     robustness: bool = typer.Option(True, help="Run the robustness sweep after training."),
+    nproc_per_node: int = typer.Option(1, "--nproc-per-node", help="Train each run on N processes with torchrun/DDP (one GPU each on cuda)."),
 ) -> None:
     """Train MODEL on a dataset with the full protocol (validation-only selection, one test evaluation)."""
     from msa_bench.protocol import run_protocol
     from msa_bench.training import DEFAULT_SEEDS
+
+    if nproc_per_node > 1:
+        from msa_bench.scale.data import DatasetSource
+        from msa_bench.scale.ddp import DistributedJob, launch
+
+        source = DatasetSource(dataset, data_dir=None if data_dir is None else str(data_dir))
+        launch(DistributedJob(model, source, tuple(seed or DEFAULT_SEEDS), str(records), device, robustness, str(run_dir)), nproc_per_node)
+        return
 
     paths = run_protocol(
         model, dataset, seed or DEFAULT_SEEDS, records_dir=records, device=device, robustness=robustness,
@@ -129,11 +148,18 @@ def run(
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
     jobs: Optional[int] = typer.Option(None, help="Worker processes (default: 2 on CPU, 1 on CUDA)."),
+    engine: Engine = typer.Option(Engine.local, help="local (this machine) or ray (a Ray cluster; needs the ray extra)."),
+    address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
     """The main job: train the models on the synthetic dataset, run robustness, render the leaderboard."""
     from msa_bench.protocol import MAIN_SEEDS, run_main
 
-    _, failed = run_main(models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo)
+    if engine is Engine.ray:
+        from msa_bench.scale.ray_sweep import run_main_on_ray
+
+        _, failed = run_main_on_ray(models, seeds or MAIN_SEEDS, dataset, device, records, out, address=address, echo=typer.echo)
+    else:
+        _, failed = run_main(models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo)
     if failed:
         typer.echo(f"failed: {', '.join(failed)}", err=True)
         raise typer.Exit(code=1)
@@ -161,6 +187,8 @@ def submit(
     config: Optional[Path] = typer.Option(None, help="YAML config of the --model."),
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    engine: Engine = typer.Option(Engine.local, help="For --model: local, or ray (one Ray task per seed)."),
+    address: Optional[str] = typer.Option(None, help="With --engine ray: auto or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
     """Add a submission: test predictions (--predictions --name) or a model (--model --config)."""
     if (predictions is None) == (model is None) or (predictions is not None and name is None):
@@ -168,6 +196,10 @@ def submit(
     if model is not None:
         from msa_bench.protocol import SubmissionRejected, submit_model
 
+        if engine is Engine.ray:
+            from msa_bench.scale.ray_sweep import submit_model_on_ray
+
+            submit_model = partial(submit_model_on_ray, address=address)
         if config is None:
             raise typer.BadParameter("--model needs --config CFG.yaml (with 'model:' and 'train:' keys)")
         try:

@@ -93,3 +93,19 @@ def test_training_shards_are_disjoint_and_equal_sized(synthetic_small):
     ids = [set(s["id"]) for s in shards]
     assert set().union(*ids) == set(train["id"])
     assert sum(len(s) for s in ids) == len(train)  # padding repeats a shard's own examples only
+
+
+def test_train_command_launches_torchrun_with_the_job(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import msa_bench.scale.ddp as ddp
+    from msa_bench.cli import app
+
+    launched = []
+    monkeypatch.setattr(ddp, "launch", lambda job, nproc: launched.append((job, nproc)))
+    args = ["train", "lf_dnn", "--dataset", "synthetic", "--seed", "7", "--nproc-per-node", "2", "--records", str(tmp_path), "--no-robustness"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [(job, nproc)] = launched
+    assert nproc == 2 and (job.model, job.source.name, job.seeds, job.records_dir, job.robustness) == ("lf_dnn", "synthetic", (7,), str(tmp_path), False)
+    assert DistributedJob.from_json(job.to_json()) == job

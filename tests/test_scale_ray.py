@@ -80,6 +80,7 @@ def test_ray_extraction_equals_the_local_engine_and_resumes(ray_instance, clips_
     same_dataset(tmp_path / "local", tmp_path / "ray")
 
 
+@pytest.mark.slow
 def test_torch_extractors_run_in_an_actor_pool(ray_instance, clips_dir, tmp_path):
     from feature_media import tiny_speech_model
 
@@ -193,3 +194,16 @@ def test_a_killed_task_is_retried_and_its_record_is_complete(ray_instance, sourc
     same_records(tmp_path / "clean", tmp_path / "ray", commit_may_change())
     written = sorted(p.name for p in (tmp_path / "ray").rglob("*") if p.is_file())
     assert written == ["seed1111.json", "seed1111.predictions.parquet"]  # no partial or temporary files
+
+
+def test_extract_command_runs_on_ray(ray_instance, clips_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from msa_bench.cli import app
+
+    result = CliRunner().invoke(
+        app, ["extract", "mosi", "--data-dir", str(clips_dir), "--out", str(tmp_path), "--audio", "egemaps-lld", "--limit", "6", "--engine", "ray"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "6/6 clips succeeded" in result.output
+    assert len(load_extracted(tmp_path)["train"]) == 4

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-ENGINES: tuple[str, ...] = ("local", "ray")
+from enum import Enum
 
 
-def check_engine(engine: str) -> str:
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    return engine
+class Engine(str, Enum):
+    """Where ``extract``, ``run`` and ``submit`` run: this machine, or a Ray cluster."""
+
+    local = "local"
+    ray = "ray"
 
 
 def import_ray():
