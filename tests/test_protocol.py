@@ -1,0 +1,124 @@
+"""The full protocol, model submissions (with the README's example model) and the main job."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import msa_bench.protocol as protocol
+from msa_bench.protocol import SubmissionRejected, resolve_configs, run_main, run_protocol, submit_model
+from msa_bench.results import load_record, record_files
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SHORT_TRAIN = "train:\n  lr: 0.003\n  max_epochs: 2\n  patience: 2\n"
+
+
+def readme_example_model() -> str:
+    """The complete example model of the README (the block that defines ``class MeanFusion``)."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    return next(block for block in blocks if "class MeanFusion(" in block)
+
+
+@pytest.fixture
+def small_data(synthetic_small, monkeypatch):
+    """Every dataset the protocol loads by name is the small synthetic one."""
+    monkeypatch.setattr(protocol, "_load", lambda name, data_dir: synthetic_small)
+    return synthetic_small
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("submission") / "my_model.py"
+    path.write_text(readme_example_model(), encoding="utf-8")
+    return f"{path}:MeanFusion"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_resolve_configs_layers_overrides_on_the_dataset_defaults():
+    from msa_bench.models import get_model_class
+
+    tfn = get_model_class("tfn")
+    model, train = resolve_configs(tfn, "synthetic", {"dropout": 0.3}, {"max_epochs": 2})
+    assert model.text_hidden == tfn.default_configs["synthetic"]["model"]["text_hidden"] and model.dropout == 0.3
+    assert train.max_epochs == 2 and train.lr == tfn.default_configs["synthetic"]["train"]["lr"]
+    with pytest.raises(ValueError, match="valid fields"):
+        resolve_configs(tfn, "synthetic", {"hiden": 3})
+
+
+def test_run_protocol_writes_one_record_per_seed(synthetic_small, tmp_path):
+    paths = run_protocol(
+        "audio_only", "synthetic", [1111, 1112], train_overrides={"max_epochs": 2},
+        records_dir=tmp_path, robustness=False, dataset=synthetic_small, progress=False,
+    )
+    records = [load_record(p) for p in paths]
+    assert [r.seed for r in records] == [1111, 1112]
+    assert all(r.model == "audio_only" and r.kind == "full" and not r.robustness for r in records)
+    assert records[0].config["train"]["max_epochs"] == 2 and records[0].config["dataset"] == "synthetic"
+    assert records[0].n_parameters > 0 and records[0].git_commit is not None
+
+
+def test_submit_model_runs_the_readme_example(small_data, model_file, tmp_path):
+    config = write_config(tmp_path, "model:\n  hidden: 16\n" + SHORT_TRAIN)
+    paths = submit_model(model_file, config, "synthetic", tmp_path / "records", seeds=(1111,), progress=False)
+    record = load_record(paths[0])
+    assert record.model == "mean_fusion" and record.config["model"]["hidden"] == 16
+    assert record.robustness["metric"] == "acc2_non0" and record.metrics["mae"] > 0
+
+
+@pytest.mark.parametrize(
+    "config_text,reason",
+    [
+        ("model:\n  hiden: 16\n", "no config field"),
+        ("train:\n  lr: -1\n", "lr must be positive"),
+        ("optimiser: adam\n", "unknown top-level key"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("model: [1, 2\n", "not valid YAML"),
+    ],
+)
+def test_invalid_config_is_rejected_and_nothing_is_written(small_data, model_file, tmp_path, config_text, reason):
+    records = tmp_path / "records"
+    with pytest.raises(SubmissionRejected, match=reason):
+        submit_model(model_file, write_config(tmp_path, config_text), "synthetic", records, seeds=(1111,))
+    assert not records.exists()
+
+
+def test_broken_models_are_rejected_and_nothing_is_written(small_data, tmp_path):
+    source = readme_example_model().replace('"mean_fusion"', '"broken_fusion"').replace(
+        "return ModelOutput(sentiment=", "return ModelOutput(sentiment=float('nan') * "
+    )
+    (tmp_path / "broken.py").write_text(source, encoding="utf-8")
+    (tmp_path / "not_a_model.py").write_text("class Thing:\n    pass\n", encoding="utf-8")
+    config = write_config(tmp_path, SHORT_TRAIN)
+    records = tmp_path / "records"
+    for spec, reason in (
+        (f"{tmp_path / 'broken.py'}:MeanFusion", "no finite sentiment"),
+        (f"{tmp_path / 'not_a_model.py'}:Thing", "not an MSAModel"),
+        (f"{tmp_path / 'missing.py'}:Model", "no such file"),
+        ("tfn", "file.py:ClassName"),
+    ):
+        with pytest.raises(SubmissionRejected, match=reason):
+            submit_model(spec, config, "synthetic", records, seeds=(1111,))
+    assert not records.exists()
+
+
+def test_missing_config_file_is_rejected(small_data, model_file, tmp_path):
+    with pytest.raises(SubmissionRejected, match="no such config file"):
+        submit_model(model_file, tmp_path / "nope.yaml", "synthetic", tmp_path / "records")
+
+
+def test_main_job_records_and_renders(small_data, tmp_path):
+    lines = []
+    pages, failed = run_main(
+        ["vision_only", "lf_dnn"], records_dir=tmp_path / "records", out_dir=tmp_path / "board", jobs=1, echo=lines.append
+    )
+    assert failed == []
+    assert len(record_files(tmp_path / "records")) == 2
+    assert pages["html"].is_file() and "lf_dnn" in pages["markdown"].read_text(encoding="utf-8")
+    assert any(line.startswith("page: file://") for line in lines)
