@@ -36,7 +36,7 @@ def _card(name: str, dataset: datasets.DatasetDict, files: dict[str, list[str]])
         "dataset_info": {"features": features._to_yaml_list()},
         "tags": ["multimodal-sentiment-analysis", "msa_bench"],
     }
-    sizes = "\n".join(f"| {split} | {len(dataset[split])} |" for split in files)
+    sizes = "\n".join(f"| {split} | {len(rows)}{'' if split in files else ' (empty, not written)'} |" for split, rows in dataset.items())
     return (
         "---\n"
         + yaml.safe_dump(header, sort_keys=False)
@@ -77,6 +77,8 @@ def write_export(dataset: datasets.DatasetDict, name: str, out_dir: str | Path) 
     out_dir = Path(out_dir)
     files = {}
     for split, rows in dataset.items():
+        if len(rows) == 0:  # an empty parquet split cannot be read back by datasets.load_dataset
+            continue
         paths = _split_paths(split, len(rows))
         for index, path in enumerate(paths):
             (out_dir / path).parent.mkdir(parents=True, exist_ok=True)

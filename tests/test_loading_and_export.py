@@ -33,6 +33,11 @@ def test_second_call_is_served_from_the_cache(tmp_path, monkeypatch):
     assert sum(len(s) for s in again.values()) == 60
 
 
+def test_config_checks_run_through_load_dataset(tmp_path):
+    with pytest.raises(ValueError, match="n_clips must be at least 30"):
+        msa_bench.load_dataset("synthetic", cache_dir=tmp_path, n_clips=5)
+
+
 def test_unknown_dataset_suggests_a_name():
     with pytest.raises(KeyError, match="did you mean 'synthetic'"):
         msa_bench.load_dataset("synthetc")
@@ -66,8 +71,12 @@ def test_export_round_trips_nulls(tmp_path):
         "intensity": None, "emotions": None, "emotion": None, "source_labels": "{}",
     }
     info = datasets.DatasetInfo(description=MSAMetadata("t", "a", "v", 2, 3, 1).to_description(), features=features)
-    dataset = datasets.DatasetDict({"test": datasets.Dataset.from_list([row], features=features, info=info)})
-    exported = datasets.load_dataset(str(write_export(dataset, "mosi", tmp_path / "out")))
+    empty = datasets.Dataset.from_dict({name: [] for name in features}, features=features, info=info)
+    dataset = datasets.DatasetDict({"train": empty, "test": datasets.Dataset.from_list([row], features=features, info=info)})
+    out = write_export(dataset, "mosi", tmp_path / "out")
+    assert "| train | 0 (empty, not written) |" in (out / "README.md").read_text()
+    exported = datasets.load_dataset(str(out))
+    assert set(exported) == {"test"}
     back = exported["test"].with_format("arrow")[:]
     assert back.column("text_features").null_count == 1 and back.column("sentiment").null_count == 1
     assert back.column("audio_features").null_count == 0

@@ -34,6 +34,15 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
             homepage=self.HOMEPAGE,
         )
 
+    def _as_dataset(self, split=datasets.Split.TRAIN, in_memory: bool = False) -> datasets.Dataset:
+        """An empty split (e.g. RAVDESS test when actors 21-24 are absent) loads as an empty
+        dataset; ``datasets`` itself writes no file for it and then refuses to read it."""
+        info = self.info.splits.get(str(split)) if self.info.splits else None
+        if info is not None and info.num_examples == 0:
+            empty = {name: [] for name in self.info.features}
+            return datasets.Dataset.from_dict(empty, features=self.info.features, info=self.info.copy(), split=split)
+        return super()._as_dataset(split, in_memory)
+
     def record_report(self, **report) -> None:
         """Add what the build did (counts, exclusions, flags) to the saved metadata.
 

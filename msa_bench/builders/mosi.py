@@ -16,8 +16,7 @@ from pathlib import Path
 
 import datasets
 
-from msa_bench.builders.base import example
-from msa_bench.builders.ravdess import EmptySplitsAllowed
+from msa_bench.builders.base import MSABuilder, example
 from msa_bench.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.cmu import (
     CMUSource,
@@ -73,7 +72,7 @@ class CMUConfig(datasets.BuilderConfig):
             raise ValueError("MMSA pickles keep their own splits: use folds='source' (or 'auto') with source='mmsa'")
 
 
-class CMUBuilder(EmptySplitsAllowed):
+class CMUBuilder(MSABuilder):
     """Shared builder of CMU-MOSI and CMU-MOSEI; subclasses set the names and files below."""
 
     BUILDER_CONFIG_CLASS = CMUConfig

@@ -73,22 +73,7 @@ class RavdessConfig(datasets.BuilderConfig):
         return {"train": train, "validation": validation, "test": test}
 
 
-class EmptySplitsAllowed(MSABuilder):
-    """A builder whose empty splits (e.g. RAVDESS test when actors 21-24 are absent) load as empty
-    datasets; ``datasets`` itself writes no file for them and then refuses to read them.
-
-    Used by the RAVDESS and CMU builders (a candidate for :class:`MSABuilder` itself).
-    """
-
-    def _as_dataset(self, split=datasets.Split.TRAIN, in_memory: bool = False) -> datasets.Dataset:
-        info = self.info.splits.get(str(split)) if self.info.splits else None
-        if info is not None and info.num_examples == 0:
-            empty = {name: [] for name in self.info.features}
-            return datasets.Dataset.from_dict(empty, features=self.info.features, info=self.info.copy(), split=split)
-        return super()._as_dataset(split, in_memory)
-
-
-class RAVDESS(EmptySplitsAllowed):
+class RAVDESS(MSABuilder):
     """The Ryerson Audio-Visual Database of Emotional Speech and Song."""
 
     BUILDER_CONFIG_CLASS = RavdessConfig

@@ -152,7 +152,6 @@ class Synthetic(MSABuilder):
     """The embedded synthetic dataset (see the module docstring for how labels depend on modalities)."""
 
     BUILDER_CONFIG_CLASS = SyntheticConfig
-    BUILDER_CONFIGS = [SyntheticConfig(name="default")]
     HOMEPAGE = "https://github.com/msa-bench/msa_bench"
 
     def msa_metadata(self) -> MSAMetadata:
