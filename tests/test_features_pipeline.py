@@ -133,10 +133,16 @@ def test_word_alignment_gives_one_row_per_word(mmsa_dir, models, tmp_path):
         "mosi", mmsa_dir, tmp_path / "out", audio="egemaps-lld", text=str(models["bert"]), vision=str(models["vit"]),
         word_timings=timings, workers=0, progress=False, limit=1,
     )
-    row = result.dataset["train"][0]
+    aligned = result.dataset["train"][0]
     for modality in ("text", "audio", "vision"):
-        assert np.asarray(row[f"{modality}_features"]).shape[0] == 4
+        assert np.asarray(aligned[f"{modality}_features"]).shape[0] == 4
     assert msa_metadata(result.dataset).provenance["alignment"].startswith("word-aligned")
+    # Same output folder, unaligned: token rows again, not the cached per-word rows.
+    unaligned = extract("mosi", mmsa_dir, tmp_path / "out", text=str(models["bert"]), workers=0, progress=False, limit=2)
+    assert len(row(unaligned.dataset["train"], "vidA_0")["text_features"]) > 4
+    # Clips without timings are reported, not silently left unaligned.
+    partial = extract("mosi", mmsa_dir, tmp_path / "out", text=str(models["bert"]), word_timings=timings, workers=0, progress=False, limit=2)
+    assert partial.errors.set_index("id").loc["vidA_1", "reason"] == "no word timings for this clip"
     functionals = extract("mosi", mmsa_dir, tmp_path / "f", audio="egemaps-functionals", word_timings=timings, workers=0, progress=False, limit=1)
     assert "cannot word-align" in functionals.errors.iloc[0]["reason"]
 
@@ -159,9 +165,9 @@ def test_ravdess_layout_with_real_flac(shared_data, tmp_path):
             (tmp_path / "data" / actor / flac.name).symlink_to(flac)
     result = extract("ravdess", tmp_path / "data", tmp_path / "out", audio="egemaps-functionals", workers=0, progress=False)
     assert (len(result.dataset["train"]), len(result.dataset["validation"])) == (2, 1)
-    row = result.dataset["validation"][0]
-    assert np.asarray(row["audio_features"]).shape == (1, 88) and row["text"] == "Dogs are sitting by the door"
-    assert row["emotion"] is not None and row["sentiment"] is None
+    recording = result.dataset["validation"][0]
+    assert np.asarray(recording["audio_features"]).shape == (1, 88) and recording["text"] == "Dogs are sitting by the door"
+    assert recording["emotion"] is not None and recording["sentiment"] is None
 
 
 def test_moud_full_video_cut_by_timestamps(shared_data, tmp_path):

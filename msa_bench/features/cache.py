@@ -30,7 +30,13 @@ class FeatureCache:
 
     def path(self, clip: Clip) -> Path:
         key = json.dumps(
-            {"media": str(clip.media), "window": [clip.window.start, clip.window.end], "text": clip.text, **self.decode_options},
+            {
+                "media": str(clip.media),
+                "window": [clip.window.start, clip.window.end],
+                "text": clip.text,
+                **self.decode_options,
+                **({"words": [[w.text, w.start, w.end] for w in clip.words or []]} if self.decode_options.get("per_word") else {}),
+            },
             sort_keys=True,
         )
         return self.dir / f"{_safe(clip.id)}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz"

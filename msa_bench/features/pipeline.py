@@ -140,9 +140,13 @@ def run_modality(
     fps: float,
     batch_size: int,
     pool: Executor | None,
+    word_aligned: bool = False,
     progress: bool = True,
 ) -> dict[str, Result]:
-    """Results per clip id for one extractor: cached ones read back, the rest computed and cached."""
+    """Results per clip id for one extractor: cached ones read back, the rest computed and cached.
+
+    With ``word_aligned``, text is encoded word by word (sub-word tokens pooled per word).
+    """
     results: dict[str, Result] = {}
     todo = []
     for clip in clips:
@@ -159,9 +163,11 @@ def run_modality(
         results[clip.id] = result
         bar.update(1)
 
-    if extractor.modality == "text" and any(c.words for c in todo):
-        for batch in _chunks(todo, batch_size):
-            outputs = extractor.extract_words([[w.text for w in (c.words or [])] for c in batch])
+    if extractor.modality == "text" and word_aligned:
+        for clip in [c for c in todo if not c.words]:
+            record(clip, Failure("no word timings for this clip"))
+        for batch in _chunks([c for c in todo if c.words], batch_size):
+            outputs = extractor.extract_words([[w.text for w in c.words] for c in batch])
             for clip, output in zip(batch, outputs):
                 record(clip, finish(extractor, output, None))
     elif extractor.runs_in_workers and pool is not None:
@@ -179,22 +185,25 @@ def run_modality(
 
 # -- assembling the dataset ---------------------------------------------------------------------
 def _aligned(result: Result, clip: Clip, modality: str) -> Result:
-    if isinstance(result, Failure) or not clip.words or modality == "text":
+    if isinstance(result, Failure) or modality == "text":
         return result
+    if not clip.words:
+        return Failure("no word timings for this clip")
     values, times = result
     if times is None:
         return Failure(f"{modality} features have no frame times (utterance-level); cannot word-align")
     return average_in_words(values, times, clip.words), None
 
 
-def _rows(clips: list[Clip], results: dict[str, dict[str, Result]], extractors: dict[str, Extractor]):
+def _rows(clips: list[Clip], results: dict[str, dict[str, Result]], extractors: dict[str, Extractor], word_aligned: bool):
     """Dataset rows per split, and the errors table."""
     rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
     errors = []
     for clip in clips:
         features = {}
         for modality, extractor in extractors.items():
-            result = _aligned(results[modality][clip.id], clip, modality)
+            result = results[modality][clip.id]
+            result = _aligned(result, clip, modality) if word_aligned else result
             if isinstance(result, Failure):
                 errors.append({"id": clip.id, "modality": modality, "extractor": extractor.name, "reason": result.reason})
                 continue
@@ -290,10 +299,11 @@ def extract(
             m: run_modality(
                 e,
                 clips,
-                FeatureCache(out / "cache", e, {"fps": fps} if m == "vision" else {}),
+                FeatureCache(out / "cache", e, _cache_options(m, fps, word_timings is not None)),
                 fps=fps,
                 batch_size=batch_size,
                 pool=pool,
+                word_aligned=word_timings is not None,
                 progress=progress,
             )
             for m, e in extractors.items()
@@ -307,6 +317,13 @@ def extract(
     return result
 
 
+def _cache_options(modality: str, fps: float, word_aligned: bool) -> dict[str, object]:
+    """What besides the clip and the extractor config changes a cached result."""
+    if modality == "vision":
+        return {"fps": fps}
+    return {"per_word": True} if modality == "text" and word_aligned else {}
+
+
 def _worker_context():
     """``fork`` where there is one: workers only decode and run openSMILE (no torch, no CUDA),
     so they need not pay ``spawn``'s fresh imports of the whole stack."""
@@ -314,7 +331,7 @@ def _worker_context():
 
 
 def _save(dataset, clips, results, extractors, out: Path, fps: float, aligned: bool, split_report: dict) -> ExtractionResult:
-    rows, errors = _rows(clips, results, extractors)
+    rows, errors = _rows(clips, results, extractors, aligned)
     summary = summarize(clips, errors, extractors)
     metadata = _metadata(extractors, fps, aligned, {"source": dataset, **split_report, "extraction": summary})
     features = metadata.features()
