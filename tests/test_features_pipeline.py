@@ -194,3 +194,25 @@ def test_real_mosi_clip_through_the_full_pipeline(shared_data, models, tmp_path)
     assert np.asarray(row["text_features"]).shape[1] == 384
     assert np.asarray(row["vision_features"]).shape[1] == 32 and len(row["vision_features"]) >= 8
     assert result.errors.empty
+
+
+def test_full_video_cut_by_opinion_segment_times(tmp_path):
+    """MOSI's original layout: OpinionLevelSentiment.csv times cut segments out of Raw/<video>.mp4."""
+    (tmp_path / "Raw").mkdir()
+    speech = speak(tmp_path / "s.wav", "first I thought it was fine. then it got really bad")
+    face_video(tmp_path / "Raw" / "_dI--eQ6qVU.mp4", seconds=3.0, fps=10, speech=speech)
+    (tmp_path / "OpinionLevelSentiment.csv").write_text("0.2,1.2,_dI--eQ6qVU,1,2.4\n1.5,2.9,_dI--eQ6qVU,2,-1.6\n")
+    result = extract("mosi", tmp_path, tmp_path / "out", audio="egemaps-lld", workers=0, progress=False)
+    split = next(s for s in ("train", "validation", "test") if len(result.dataset[s]))  # from the SDK standard folds
+    first, second = (row(result.dataset[split], f"_dI--eQ6qVU_{n}") for n in (1, 2))
+    # eGeMAPS LLD: one frame per 10 ms, less the 4 frames its longest window needs (296 for 3 s).
+    assert len(first["audio_features"]) == pytest.approx(96, abs=2) and len(second["audio_features"]) == pytest.approx(136, abs=2)
+    assert first["sentiment"] == pytest.approx(2.4) and second["polarity"] == 0
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(models):
+    from msa_bench.features import build_extractor
+
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        build_extractor("text", str(models["bert"])).to("cuda")
