@@ -42,8 +42,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines._layers import LSTMEncoder
-from baselines.djmf import attend
+from baselines._layers import LSTMEncoder, attend
 from baselines.self_mm import ULGM
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model, task_loss
 
@@ -155,8 +154,8 @@ class AdaFNAG(MSAModel):
         "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_TRAIN)},
         "mosei": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_TRAIN)},
         "synthetic": {
-            "model": {"d_model": 32, "fusion_dim": 32, "dropout": 0.0, "audio_vision_lr": 3e-3},
-            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6},
+            "model": {"d_model": 16, "fusion_dim": 16, "dropout": 0.0, "audio_vision_lr": 5e-3},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 2, "patience": 2},
         },
         "test": {
             "model": {"d_model": 16, "audio_hidden": 6, "vision_hidden": 6, "fusion_dim": 16, "text_head_dim": 8,

@@ -90,8 +90,8 @@ class CDML(MSAModel):
         "mosi": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},
         "synthetic": {
-            "model": {"d_model": 32, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
-            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 3, "patience": 3},
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0}},
     }

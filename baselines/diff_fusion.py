@@ -175,8 +175,8 @@ class DiffFusion(MSAModel):
         "mosi": {"model": {}, "train": {**_TRAIN_PAPER_SIZE, "batch_size": 32}},
         "mosei": {"model": {"n_layers": 3}, "train": {**_TRAIN_PAPER_SIZE, "batch_size": 64}},
         "synthetic": {
-            "model": {"d_model": 32, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
-            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 5, "patience": 5},
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0}},
     }

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import attention_padding
+from baselines._layers import attend
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
@@ -57,16 +57,7 @@ from msa_bench.models import (
 )
 
 # ---------------------------------------------------------------------------------------------
-# Small building blocks, also reused by the other part-2 baselines (cdml, umdf, vtaf).
-
-
-def attend(attention: nn.MultiheadAttention, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
-    """Batch-first multi-head attention over real key frames only (``key_mask`` True).
-
-    A row with no key frame at all (absent modality) gets a zero output instead of NaN.
-    """
-    output, _ = attention(query, keys, keys, key_padding_mask=attention_padding(key_mask), need_weights=False)
-    return output * key_mask.any(dim=1)[:, None, None].to(output.dtype)
+# Building blocks also reused by other part-2 baselines (cdml, diff_fusion, umdf, vtaf).
 
 
 class CrossModalBlock(nn.Module):
@@ -180,8 +171,8 @@ class DJMF(MSAModel):
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},
         "ravdess": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "synthetic": {
-            "model": {"d_model": 32, "n_heads": 2, "n_layers": 2, "dropout": 0.0},
-            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 3, "patience": 3},
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0}},
     }

@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.djmf import attend, text_encoder_groups
+from baselines._layers import attend
+from baselines.djmf import text_encoder_groups
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
 
 MODALITIES = ("text", "audio", "vision")
@@ -113,8 +114,8 @@ class UMDF(MSAModel):
         "mosi": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},
         "synthetic": {
-            "model": {"d_model": 32, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
-            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6, "missing_modality_rate": 0.3},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 3, "patience": 3, "missing_modality_rate": 0.3},
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0}},
     }

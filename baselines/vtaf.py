@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import LSTMEncoder
-from baselines.djmf import attend, text_encoder_groups
+from baselines._layers import LSTMEncoder, attend
+from baselines.djmf import text_encoder_groups
 from msa_bench.batching import MISSING_CLASS
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model, task_loss
 from msa_bench.schema import POLARITY_CLASSES
@@ -85,7 +85,7 @@ class VTAF(MSAModel):
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},
         "synthetic": {
             "model": {"d_model": 32, "n_heads": 2, "dropout": 0.0},
-            "train": {"lr": 3e-3, "batch_size": 64, "max_epochs": 6, "patience": 6},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 6, "patience": 6},
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "dropout": 0.0}},
     }
