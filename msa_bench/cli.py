@@ -79,7 +79,9 @@ def extract_features(
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
     """Extract features from raw media into the unified dataset (resumable; failures go to errors.csv)."""
+    from msa_bench.features.base import CheckpointError
     from msa_bench.features.pipeline import extract, format_summary
+    from msa_bench.sources import SourceFileError
 
     if engine is Engine.ray:
         from msa_bench.scale.ray_extract import extract_on_ray
@@ -87,22 +89,26 @@ def extract_features(
         extract = partial(extract_on_ray, address=address)
 
     options = {"audio": {"layer": audio_layer}, "text": {"layer": text_layer}, "vision": {"layer": vision_layer}}
-    result = extract(
-        dataset,
-        data_dir,
-        out,
-        audio=audio,
-        text=text,
-        vision=vision,
-        options={m: {k: v for k, v in o.items() if v is not None} for m, o in options.items()},
-        device=device,
-        fps=fps,
-        batch_size=batch_size,
-        workers=workers,
-        label_file=label_file,
-        word_timings=word_timings,
-        limit=limit,
-    )
+    try:
+        result = extract(
+            dataset,
+            data_dir,
+            out,
+            audio=audio,
+            text=text,
+            vision=vision,
+            options={m: {k: v for k, v in o.items() if v is not None} for m, o in options.items()},
+            device=device,
+            fps=fps,
+            batch_size=batch_size,
+            workers=workers,
+            label_file=label_file,
+            word_timings=word_timings,
+            limit=limit,
+        )
+    except (CheckpointError, SourceFileError, FileNotFoundError) as err:  # the message says what to do
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(format_summary(result.summary))
     typer.echo(f"dataset: {out / 'dataset'}   errors: {out / 'errors.csv'} ({len(result.errors)} rows)")
 

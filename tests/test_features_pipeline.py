@@ -156,6 +156,8 @@ def test_cli_extract(mmsa_dir, models, tmp_path):
     assert result.exit_code == 0, result.output
     assert "text: 3/4 clips succeeded (1 failed)" in result.output
     assert msa_metadata(load_extracted(tmp_path)).provenance["text"]["config"]["layer"] == 1
+    missing = CliRunner().invoke(app, ["extract", "mosi", "--data-dir", str(mmsa_dir), "--text", "bert-base-uncased", "--out", str(tmp_path)])
+    assert missing.exit_code == 2 and "cannot load checkpoint 'bert-base-uncased'" in missing.output
 
 
 def test_ravdess_layout_with_real_flac(shared_data, tmp_path):

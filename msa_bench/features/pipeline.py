@@ -299,7 +299,7 @@ def extract(
             m: run_modality(
                 e,
                 clips,
-                FeatureCache(out / "cache", e, _cache_options(m, fps, word_timings is not None)),
+                FeatureCache(out / "cache", e, cache_options(m, fps, word_timings is not None)),
                 fps=fps,
                 batch_size=batch_size,
                 pool=pool,
@@ -317,7 +317,7 @@ def extract(
     return result
 
 
-def _cache_options(modality: str, fps: float, word_aligned: bool) -> dict[str, object]:
+def cache_options(modality: str, fps: float, word_aligned: bool) -> dict[str, object]:
     """What besides the clip and the extractor config changes a cached result."""
     if modality == "vision":
         return {"fps": fps}
