@@ -218,3 +218,32 @@ def test_cuda_without_a_gpu_is_a_clear_error(models):
 
     with pytest.raises(RuntimeError, match="no CUDA device"):
         build_extractor("text", str(models["bert"])).to("cuda")
+
+
+def test_a_user_extractor_plugs_into_the_pipeline(mmsa_dir, tmp_path):
+    from dataclasses import dataclass
+
+    from msa_bench.features import Extractor, ExtractorConfig
+
+    @dataclass(frozen=True)
+    class EnergyConfig(ExtractorConfig):
+        hop: int = 160
+
+    class Energy(Extractor):
+        modality, library, frame_hop_s = "audio", "numpy", 0.01
+        config = EnergyConfig()
+        name, dim = "rms-energy", 1
+
+        @classmethod
+        def from_spec(cls, family, checkpoint, **options):
+            return cls()
+
+        def extract(self, batch):
+            return [np.sqrt((w[: len(w) // 160 * 160].reshape(-1, 160) ** 2).mean(axis=1, keepdims=True)) for w in batch]
+
+    result = extract("mosi", mmsa_dir, tmp_path, audio=Energy(), workers=0, progress=False)
+    energy = np.asarray(row(result.dataset["train"], "vidA_0")["audio_features"])
+    from msa_bench.media import read_audio
+
+    assert energy.shape == (len(read_audio(mmsa_dir / "Raw" / "vidA" / "0.mp4")) // 160, 1) and energy.max() > 0.01
+    assert msa_metadata(result.dataset).provenance["audio"]["extractor"] == "rms-energy"
