@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,9 @@ import pytest
 from feature_media import TinyModels, face_video, minilm_path, speak
 from typer.testing import CliRunner
 
-from msa_bench.features import extract, load_extracted
+from msa_bench.features import Extractor, ExtractorConfig, extract, load_extracted
 from msa_bench.features.opensmile import OpenSmileExtractor
-from msa_bench.media import write_video
+from msa_bench.media import read_audio, write_video
 from msa_bench.schema import msa_metadata
 
 MMSA_HEADER = "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"
@@ -221,10 +222,6 @@ def test_cuda_without_a_gpu_is_a_clear_error(models):
 
 
 def test_a_user_extractor_plugs_into_the_pipeline(mmsa_dir, tmp_path):
-    from dataclasses import dataclass
-
-    from msa_bench.features import Extractor, ExtractorConfig
-
     @dataclass(frozen=True)
     class EnergyConfig(ExtractorConfig):
         hop: int = 160
@@ -243,7 +240,5 @@ def test_a_user_extractor_plugs_into_the_pipeline(mmsa_dir, tmp_path):
 
     result = extract("mosi", mmsa_dir, tmp_path, audio=Energy(), workers=0, progress=False)
     energy = np.asarray(row(result.dataset["train"], "vidA_0")["audio_features"])
-    from msa_bench.media import read_audio
-
     assert energy.shape == (len(read_audio(mmsa_dir / "Raw" / "vidA" / "0.mp4")) // 160, 1) and energy.max() > 0.01
     assert msa_metadata(result.dataset).provenance["audio"]["extractor"] == "rms-energy"
