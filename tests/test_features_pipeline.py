@@ -242,3 +242,20 @@ def test_a_user_extractor_plugs_into_the_pipeline(mmsa_dir, tmp_path):
     energy = np.asarray(row(result.dataset["train"], "vidA_0")["audio_features"])
     assert energy.shape == (len(read_audio(mmsa_dir / "Raw" / "vidA" / "0.mp4")) // 160, 1) and energy.max() > 0.01
     assert msa_metadata(result.dataset).provenance["audio"]["extractor"] == "rms-energy"
+
+
+def test_an_extractor_crash_fails_only_the_clip_that_caused_it():
+    from msa_bench.features import Failure
+    from msa_bench.features.pipeline import extract_batch
+
+    class Picky(OpenSmileExtractor):
+        def extract(self, batch):
+            if any(len(w) == 7 for w in batch):
+                raise ValueError("seven samples are bad luck")
+            return [np.ones((1, self.dim), np.float32) for _ in batch]
+
+    inputs = [np.zeros(100, np.float32), np.zeros(7, np.float32), Failure("no audio track"), np.zeros(50, np.float32)]
+    results = extract_batch(Picky(), inputs)
+    assert results[1].reason == "egemaps-lld failed: ValueError: seven samples are bad luck"
+    assert results[2].reason == "no audio track"
+    assert results[0][0].shape == results[3][0].shape == (1, 25)
