@@ -106,7 +106,7 @@ class MISA(MSAModel):
         },
         "synthetic": {
             "model": {"hidden": 32, "dropout": 0.1, "transformer_ff": 64, "rnn_hidden": 16},
-            "train": {"lr": 2e-3, "batch_size": 32, "grad_clip": 1.0, "max_epochs": 4, "patience": 3},
+            "train": {"lr": 1e-3, "batch_size": 32, "grad_clip": 1.0, "max_epochs": 3, "patience": 3},
         },
         "test": {"model": {"hidden": 16, "dropout": 0.1, "transformer_ff": 32}},
     }

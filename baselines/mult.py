@@ -100,7 +100,7 @@ class MulT(MSAModel):
         "synthetic": {
             "model": {"dim": 16, "heads": 2, "layers": 1, "memory_layers": 1, "attn_dropout": 0.0, "relu_dropout": 0.0,
                       "res_dropout": 0.0, "embed_dropout": 0.1},
-            "train": {"lr": 2e-3, "batch_size": 32, "grad_clip": 0.8, "max_epochs": 4, "patience": 3},
+            "train": {"lr": 2e-3, "batch_size": 32, "grad_clip": 0.8, "max_epochs": 3, "patience": 3},
         },
         "test": {"model": {"dim": 8, "heads": 2, "layers": 1, "memory_layers": 1}},
     }
