@@ -207,3 +207,22 @@ def test_extract_command_runs_on_ray(ray_instance, clips_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "6/6 clips succeeded" in result.output
     assert len(load_extracted(tmp_path)["train"]) == 4
+
+
+@pytest.mark.slow
+def test_submit_on_ray_writes_the_records_of_a_local_submission(ray_instance, one_thread, commit_may_change, tmp_path):
+    from msa_bench.protocol import submit_model
+    from msa_bench.scale.ray_sweep import submit_model_on_ray
+
+    model_file = tmp_path / "my_model.py"
+    model_file.write_text(
+        "from baselines.lf_dnn import LFDNN\nfrom msa_bench.models import register_model\n\n\n"
+        '@register_model("my_lf_dnn")\nclass MyLFDNN(LFDNN):\n    """LF-DNN under a submission name."""\n'
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("train:\n  max_epochs: 1\n  patience: 1\n")
+    spec = f"{model_file}:MyLFDNN"
+    submit_model(spec, config, "synthetic", tmp_path / "local", seeds=(1111,), progress=False)
+    paths = submit_model_on_ray(spec, config, "synthetic", tmp_path / "ray", seeds=(1111,), echo=lambda line: None)
+    assert [p.name for p in paths] == ["seed1111.json"]
+    same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())
