@@ -131,13 +131,15 @@ def identities(records_dir, *, ignore: tuple[str, ...] = ()) -> dict:
 
 @pytest.fixture
 def one_thread():
-    """Ray tasks train with as many torch threads as CPUs they asked for (1); so does the local run
-    here, so that float reductions, and so the records, are bit-identical."""
+    """Ray tasks compute with as many torch and BLAS threads as CPUs they asked for (1); so does
+    the local run here, so that float reductions, and so the records, are bit-identical."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):
+        yield
     torch.set_num_threads(before)
 
 
