@@ -214,7 +214,7 @@ class ALMT(MSAModel):
         known = ~torch.isnan(batch.sentiment)
         if not known.any():
             return output.sentiment.sum() * 0.0
-        return F.mse_loss(output.sentiment[known], batch.sentiment[known])
+        return F.mse_loss(output.sentiment[known].float(), batch.sentiment[known])
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         encoder = {id(p) for p in self.text.pretrained_parameters()}

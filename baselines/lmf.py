@@ -85,7 +85,7 @@ class LMF(MSAModel):
     }
     #: Accuracies and F1 as fractions, like msa_bench.metrics.
     paper_results = {
-        "mosi": {"source": "Liu et al., ACL 2018, Table 1 (LMF, CMU-MOSI)", "mae": 0.912, "corr": 0.668,
+        "mosi": {"source": "Liu et al., ACL 2018, CMU-MOSI results table (LMF)", "mae": 0.912, "corr": 0.668,
                  "acc2_non0": 0.764, "f1_non0": 0.757, "acc7": 0.328},
     }
 

@@ -171,7 +171,7 @@ class MISA(MSAModel):
         known = ~torch.isnan(batch.sentiment)
         loss = output.sentiment.new_zeros(())
         if known.any():
-            loss = F.mse_loss(output.sentiment[known], batch.sentiment[known])
+            loss = F.mse_loss(output.sentiment[known].float(), batch.sentiment[known])
         private, shared, present = output.aux["private"], output.aux["shared"], output.aux["present"]
 
         def pairs(pair_list):

@@ -90,6 +90,8 @@ def cpc(x: torch.Tensor, fused: torch.Tensor, predictor: nn.Module) -> torch.Ten
 
 
 def log_det_covariance(samples: torch.Tensor, eps: float) -> torch.Tensor:
+    """log det of the sample covariance + eps·I, in float32 (also under bf16 autocast)."""
+    samples = samples.float()
     centred = samples - samples.mean(0)
     covariance = centred.t() @ centred / len(samples)
     return torch.logdet(covariance + eps * torch.eye(len(covariance), device=samples.device))

@@ -232,10 +232,10 @@ class MMML(MSAModel):
         loss = output.sentiment.sum() * 0.0
         if not known.any():
             return loss
-        loss = loss + F.l1_loss(output.sentiment[known], batch.sentiment[known])
+        loss = loss + F.l1_loss(output.sentiment[known].float(), batch.sentiment[known])
         weights = {"text": self.config.text_weight, "audio": self.config.audio_weight}
         for name, prediction in output.aux["unimodal"].items():
             rows = known & output.aux["present"][name]
             if rows.any():
-                loss = loss + weights[name] * F.l1_loss(prediction[rows], batch.sentiment[rows])
+                loss = loss + weights[name] * F.l1_loss(prediction[rows].float(), batch.sentiment[rows])
         return loss
