@@ -100,7 +100,7 @@ class UnimodalConfig(ModelConfig):
 _TRAIN = {"lr": 1e-3, "batch_size": 32, "select_metric": "mae", "patience": 8, "max_epochs": 40}
 
 UNIMODAL_DEFAULTS: dict[str, dict] = {
-    "test": {"model": {"encoder": "mean", "hidden": 8, "mlp_hidden": 8}},
+    "test": {"model": {"encoder": "mean", "hidden": 32, "mlp_hidden": 16}},
     "synthetic": {
         "model": {"encoder": "mean", "hidden": 32, "mlp_hidden": 32},
         "train": {**_TRAIN, "lr": 3e-3, "max_epochs": 6, "patience": 3},
