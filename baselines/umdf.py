@@ -25,7 +25,9 @@ Unpublished details and the choices made here (simplest choices consistent with 
 - DFIM: enhanced = x + x * sigmoid(W_e x); filtered = x * sigmoid(W_f [x; mean(x)]);
   output = Linear([enhanced; filtered]).
 - Absent modalities are masked out of both paths (their tokens are excluded from the encoder
-  and from pooling); the missing-modality rate used in training is 0.3 per modality.
+  and from pooling). Training uses the harness's ``missing_modality_rate`` 0.3: each example
+  draws a rate in [0, 0.3] and drops each modality with it, keeping at least one (the paper's
+  exact missing-rate protocol for training is not something we could verify).
 - One Transformer encoder (``n_layers`` layers) is shared by the two paths, with a learned
   modality embedding added to each token.
 - Loss weights (0.1 each) and the MOSI/MOSEI hyperparameters are the simplest reasonable

@@ -340,3 +340,20 @@ def test_djmf_reports_emotion_metrics_beside_sentiment_on_synthetic(synthetic_sm
     run = _train_on_synthetic("djmf", synthetic_small, max_epochs=1)
     assert {"mae", "corr", "emotions_wacc_mean", "emotions_f1_mean", "happiness_wacc"} <= set(run.metrics)
     assert 0 <= run.metrics["emotions_wacc_mean"] <= 1
+
+
+def test_masked_bigru_equals_a_packed_bidirectional_gru():
+    from baselines.adafn_ag import MaskedBiGRU
+
+    torch.manual_seed(0)
+    gru = MaskedBiGRU(4, 3)
+    packed_gru = torch.nn.GRU(4, 3, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for suffix, source in (("", gru.forward_gru), ("_reverse", gru.backward_gru)):
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                getattr(packed_gru, name + suffix).copy_(getattr(source, name))
+    x = torch.randn(3, 6, 4)
+    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[6], [2], [4]])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, mask.sum(1), batch_first=True, enforce_sorted=False)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(packed_gru(packed)[0], batch_first=True, total_length=6)
+    torch.testing.assert_close(gru(x, mask), expected)
