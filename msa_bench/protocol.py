@@ -68,6 +68,7 @@ def run_protocol(
     device: str = "cpu",
     robustness: bool = True,
     *,
+    robustness_levels: Sequence[float] | None = None,
     dataset: datasets.DatasetDict | None = None,
     data_dir: str | Path | None = None,
     run_root: str | Path | None = None,
@@ -77,6 +78,8 @@ def run_protocol(
 
     ``run_root`` keeps per-run checkpoints (``<run_root>/<dataset>/<model>/seed<seed>``) so an
     interrupted run resumes; without it nothing but the records is written.
+    ``robustness_levels`` is the grid of missing rates and noise levels (default: the full
+    :data:`msa_bench.robustness.LEVELS`).
     """
     from msa_bench.results import save_record
 
@@ -103,9 +106,10 @@ def run_protocol(
         )
         sweep = None
         if robustness:
-            from msa_bench.robustness import evaluate_robustness
+            from msa_bench.robustness import LEVELS, evaluate_robustness
 
-            sweep = evaluate_robustness(run.model, dataset["test"], device=device, seed=seed)
+            levels = LEVELS if robustness_levels is None else robustness_levels
+            sweep = evaluate_robustness(run.model, dataset["test"], device=device, seed=seed, levels=levels)
         finished.append((make_record(run, sweep, model_class.paper_results.get(dataset_name)), run.test_predictions))
     return [save_record(record, predictions, records_dir) for record, predictions in finished]
 
@@ -222,7 +226,9 @@ def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_one(name: str, dataset_name: str, seeds: Sequence[int], device: str, records_dir: str) -> tuple[str, str]:
+def _run_one(
+    name: str, dataset_name: str, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
+) -> tuple[str, str]:
     """One model of the main job, in a worker process: (name, outcome line)."""
     if dataset_name not in _WORKER_DATASETS:
         _WORKER_DATASETS[dataset_name] = _load(dataset_name, None)
@@ -230,22 +236,22 @@ def _run_one(name: str, dataset_name: str, seeds: Sequence[int], device: str, re
     try:
         paths = run_protocol(
             name, dataset_name, seeds, records_dir=records_dir, device=device,
-            dataset=_WORKER_DATASETS[dataset_name], progress=False,
+            dataset=_WORKER_DATASETS[dataset_name], progress=False, robustness_levels=levels,
         )
     except Exception as err:  # one broken model must not stop the others
         return name, f"FAILED: {type(err).__name__}: {err}"
     return name, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
 
 
-def _outcomes(names, dataset_name, seeds, device, records_dir, jobs, cores) -> Iterator[tuple[str, str]]:
+def _outcomes(names, dataset_name, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:
     """Run the models (in this process when ``jobs`` is 1) and yield (name, outcome) as each ends."""
     if jobs == 1:
         for name in names:
-            yield _run_one(name, dataset_name, seeds, device, records_dir)
+            yield _run_one(name, dataset_name, seeds, device, records_dir, levels)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(max(1, cores // jobs),)) as pool:
-        futures = [pool.submit(_run_one, name, dataset_name, seeds, device, records_dir) for name in names]
+        futures = [pool.submit(_run_one, name, dataset_name, seeds, device, records_dir, levels) for name in names]
         for future in as_completed(futures):
             yield future.result()
 
@@ -259,9 +265,11 @@ def run_main(
     out_dir: str | Path = "leaderboard",
     jobs: int | None = None,
     echo=print,
+    robustness_levels: Sequence[float] | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
-    """``msa-bench run``: every model (default: all registered) on ``dataset_name``, robustness,
-    then the leaderboard. Models run in ``jobs`` worker processes (default: one per CPU core, at
+    """``msa-bench run``: every model (default: all registered) on ``dataset_name``, robustness
+    (on the coarse :data:`~msa_bench.robustness.QUICK_LEVELS` grid unless ``robustness_levels``
+    says otherwise), then the leaderboard. Models run in ``jobs`` worker processes (default: one per CPU core, at
     most 2 on CPU, 1 on CUDA), each with ``cores // jobs`` torch threads: many small models
     train faster side by side than one at a time with shared threads. Returns the rendered
     pages and the names of models that failed (the others are still recorded and rendered).
@@ -277,7 +285,10 @@ def run_main(
     _load(dataset_name, None)  # build (or find) the cached dataset once, before the workers read it
     echo(f"training {len(names)} model(s) on {dataset_name} with seeds {list(seeds)} in {jobs} process(es)")
     failed = []
-    for name, outcome in _outcomes(names, dataset_name, tuple(seeds), device, str(records_dir), jobs, cores):
+    from msa_bench.robustness import QUICK_LEVELS
+
+    levels = QUICK_LEVELS if robustness_levels is None else tuple(robustness_levels)
+    for name, outcome in _outcomes(names, dataset_name, tuple(seeds), device, str(records_dir), jobs, cores, levels):
         echo(f"  {name}: {outcome}")
         if outcome.startswith("FAILED"):
             failed.append(name)

@@ -43,6 +43,9 @@ from msa_bench.training import (
 )
 
 LEVELS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(10))
+#: The coarser grid of the main job (``msa-bench run``): same range, so AUCs stay comparable,
+#: and each point equals the full grid's (conditions are seeded per level).
+QUICK_LEVELS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9)
 #: Removed-modality subsets, named like "text+audio" in MODALITIES order.
 DROP_CONDITIONS: tuple[tuple[str, ...], ...] = tuple(
     combo for k in range(1, len(MODALITIES) + 1) for combo in itertools.combinations(MODALITIES, k)
@@ -139,10 +142,18 @@ def area_under_curve(levels: Sequence[float], values: Sequence[float]) -> float:
 class RobustnessSweep:
     """All conditions on one trained model and one test split."""
 
-    def __init__(self, model: MSAModel, test: datasets.Dataset, device: str | torch.device = "cpu", seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: MSAModel,
+        test: datasets.Dataset,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        levels: Sequence[float] = LEVELS,
+    ) -> None:
         self.model = model
         self.device = resolve_device(device)
         self.seed = seed
+        self.levels = tuple(levels)
         self.batches = eval_batches(test, EVAL_BATCH_SIZE)
         self.metric = primary_metric(model.tasks)
 
@@ -174,12 +185,16 @@ class RobustnessSweep:
         return lambda s: gaussian_noise(name, s, std, condition_generator(self.seed, "noise", name, s))
 
     def _curve(self, clean: dict[str, float], make: Callable[[float], Transform], axis: str) -> dict:
-        values = [clean[self.metric] if level == 0 else self.evaluate(make(level))[self.metric] for level in LEVELS]
-        return {axis: list(LEVELS), "values": values, "auc": area_under_curve(LEVELS, values)}
+        values = [clean[self.metric] if level == 0 else self.evaluate(make(level))[self.metric] for level in self.levels]
+        return {axis: list(self.levels), "values": values, "auc": area_under_curve(self.levels, values)}
 
 
 def evaluate_robustness(
-    model: MSAModel, test: datasets.Dataset, device: str | torch.device = "cpu", seed: int = 0
+    model: MSAModel,
+    test: datasets.Dataset,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    levels: Sequence[float] = LEVELS,
 ) -> dict:
     """The robustness dict stored in a result record (see the module docstring)."""
-    return RobustnessSweep(model, test, device, seed).run()
+    return RobustnessSweep(model, test, device, seed, levels).run()

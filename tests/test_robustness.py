@@ -12,6 +12,7 @@ from msa_bench.models import build_config, get_model_class
 from msa_bench.robustness import (
     DROP_CONDITIONS,
     LEVELS,
+    QUICK_LEVELS,
     area_under_curve,
     drop,
     evaluate_robustness,
@@ -134,3 +135,18 @@ def test_sweep_is_deterministic(trained, synthetic_default):
     model, sweep = trained
     again = evaluate_robustness(model, synthetic_default["test"], seed=1111)
     assert json.dumps(again, sort_keys=True) == json.dumps(sweep, sort_keys=True)  # NaN-safe comparison
+
+
+def test_quick_grid_points_equal_the_full_grid(trained, synthetic_default):
+    model, sweep = trained
+    quick = evaluate_robustness(model, synthetic_default["test"], seed=1111, levels=QUICK_LEVELS)
+    assert _same(quick["modality_drop"], sweep["modality_drop"])
+    for part, axis in (("missing_rate", "rates"), ("noise", "levels")):
+        for key, curve in quick[part].items():
+            full = sweep[part][key]
+            assert curve[axis] == list(QUICK_LEVELS)
+            assert _same(curve["values"], [full["values"][full[axis].index(level)] for level in QUICK_LEVELS])
+
+
+def _same(a, b) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN-safe

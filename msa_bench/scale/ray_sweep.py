@@ -86,13 +86,14 @@ def run_units(jobs: dict[str, Callable[[], list[Path]]], resources: Resources = 
 def protocol_job(
     model: str, source: DatasetSource, seed: int, *, records_dir: Path, device: str, robustness: bool,
     model_overrides: dict | None = None, train_overrides: dict | None = None,
+    robustness_levels: Sequence[float] | None = None,
 ) -> list[Path]:
     """One (model, dataset, seed) unit of :func:`msa_bench.protocol.run_protocol`."""
     from msa_bench.protocol import run_protocol
 
     return run_protocol(
         model, source.name, (seed,), model_overrides, train_overrides, records_dir, device, robustness,
-        dataset=source.load(), progress=False,
+        dataset=source.load(), progress=False, robustness_levels=robustness_levels,
     )
 
 
@@ -104,6 +105,7 @@ def sweep_on_ray(
     *,
     device: str = "cpu",
     robustness: bool = True,
+    robustness_levels: Sequence[float] | None = None,
     model_overrides: dict | None = None,
     train_overrides: dict | None = None,
     resources: Resources | None = None,
@@ -123,7 +125,7 @@ def sweep_on_ray(
     source.load()  # build (or find) the cached dataset once, before the workers read it
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
     settings = dict(records_dir=Path(records_dir).resolve(), device=device, robustness=robustness,
-                    model_overrides=model_overrides, train_overrides=train_overrides)
+                    robustness_levels=robustness_levels, model_overrides=model_overrides, train_overrides=train_overrides)
     jobs = {f"{m} seed {s}": partial(protocol_job, m, source, s, **settings) for m in models for s in seeds}
     echo(f"{len(jobs)} run(s) of {len(models)} model(s) on {source.name} as Ray tasks")
     return run_units(jobs, resources, echo)
@@ -140,17 +142,20 @@ def run_main_on_ray(
     address: str | None = None,
     resources: Resources | None = None,
     echo=print,
+    robustness_levels: Sequence[float] | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """``msa-bench run --engine ray``: :func:`msa_bench.protocol.run_main` with one Ray task per
     (model, seed). Returns the rendered pages and the models with a failed unit."""
     from msa_bench.leaderboard import render_leaderboard
     from msa_bench.models import model_names
     from msa_bench.protocol import MAIN_SEEDS
+    from msa_bench.robustness import QUICK_LEVELS
 
     started = time.perf_counter()
     outcome = sweep_on_ray(
         list(models) if models else model_names(), DatasetSource(dataset_name), seeds or MAIN_SEEDS, records_dir,
         device=device, resources=resources, address=address, echo=echo,
+        robustness_levels=QUICK_LEVELS if robustness_levels is None else robustness_levels,
     )
     pages = render_leaderboard(records_dir, out_dir)
     echo(f"done in {time.perf_counter() - started:.0f} s")
