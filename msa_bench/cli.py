@@ -49,12 +49,30 @@ def export(
     out_dir: Path,
     data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
     push_to_hub: Optional[str] = typer.Option(None, help="Also upload to this hub dataset repo (user/name)."),
+    card_appendix: Optional[Path] = typer.Option(None, help="Markdown file appended to the generated dataset card."),
+    config: Optional[list[str]] = typer.Option(None, "--config", help="Builder option as key=value (repeat); values parse as JSON when they can."),
 ) -> None:
     """Write a dataset as parquet shards plus a hub-ready dataset card."""
     from msa_bench.export import export_dataset
 
-    written = export_dataset(name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub)
+    written = export_dataset(
+        name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub, card_appendix=card_appendix, **_builder_options(config or [])
+    )
     typer.echo(f"exported {name} to {written}")
+
+
+def _builder_options(pairs: list[str]) -> dict[str, object]:
+    """``key=value`` pairs; values are JSON when they parse (numbers, true, null), else strings."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--config")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
 
 
 @app.command("extract")

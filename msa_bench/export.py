@@ -59,20 +59,25 @@ def export_dataset(
     out_dir: str | Path,
     data_dir: str | Path | None = None,
     push_to_hub: str | None = None,
+    card_appendix: str | Path | None = None,
     **config,
 ) -> Path:
     """Write dataset ``name`` as parquet shards + ``README.md`` card into ``out_dir``.
 
-    With ``push_to_hub="user/repo"`` the folder is then uploaded as a hub dataset repository.
+    ``card_appendix`` is a Markdown file (a dataset's own card: sources, licence, quirks)
+    appended to the generated card. With ``push_to_hub="user/repo"`` the folder is then
+    uploaded as a hub dataset repository.
     """
     name = canonical_name(name)
-    out_dir = write_export(load_dataset(name, data_dir=data_dir, **config), name, out_dir)
+    out_dir = write_export(load_dataset(name, data_dir=data_dir, **config), name, out_dir, card_appendix)
     if push_to_hub:
         push_folder(out_dir, push_to_hub)
     return out_dir
 
 
-def write_export(dataset: datasets.DatasetDict, name: str, out_dir: str | Path) -> Path:
+def write_export(
+    dataset: datasets.DatasetDict, name: str, out_dir: str | Path, card_appendix: str | Path | None = None
+) -> Path:
     """Write an already built unified-schema ``DatasetDict`` as shards + card."""
     out_dir = Path(out_dir)
     files = {}
@@ -84,7 +89,10 @@ def write_export(dataset: datasets.DatasetDict, name: str, out_dir: str | Path) 
             (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
             rows.shard(num_shards=len(paths), index=index, contiguous=True).to_parquet(str(out_dir / path))
         files[split] = paths
-    (out_dir / "README.md").write_text(_card(name, dataset, files), encoding="utf-8")
+    card = _card(name, dataset, files)
+    if card_appendix is not None:
+        card += "\n" + Path(card_appendix).read_text(encoding="utf-8")
+    (out_dir / "README.md").write_text(card, encoding="utf-8")
     return out_dir
 
 

@@ -43,8 +43,10 @@ def test_build_script_exports_a_loadable_dataset_with_the_card(tmp_path, monkeyp
     write_ravdess_audio(data / "Actor_22" / "03-01-08-01-02-01-22.wav")
     monkeypatch.setenv("MSA_BENCH_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "export"
-    monkeypatch.setattr(sys, "argv", ["build.py", str(data), str(out), "--config", "vocal_channel=speech"])
-    runpy.run_path(str(SCRIPTS / "ravdess" / "build.py"), run_name="__main__")
+    monkeypatch.setattr(sys, "argv", ["build.py", str(out), "--data-dir", str(data), "--config", "vocal_channel=speech"])
+    with pytest.raises(SystemExit) as finished:
+        runpy.run_path(str(SCRIPTS / "ravdess" / "build.py"), run_name="__main__")
+    assert finished.value.code == 0
     exported = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
     assert {split: len(rows) for split, rows in exported.items()} == {"train": 1, "validation": 1, "test": 1}
     assert exported["train"][0]["id"] == "Actor_03_03-01-04-02-01-01-03"
