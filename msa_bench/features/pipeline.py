@@ -280,15 +280,8 @@ def extract(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clips, split_report = assign_splits(find_clips(dataset, data_dir, label_file), dataset)
-    clips = clips[:limit] if limit is not None else clips
-    if word_timings is not None:
-        timings = read_word_timings(word_timings)
-        for clip in clips:
-            clip.words = timings.get(clip.id)
-    specs = {"text": text, "audio": audio, "vision": vision}
-    if not any(specs.values()):
-        raise ValueError("nothing to extract: give at least one of audio, text, vision")
+    clips, split_report = list_clips(dataset, data_dir, label_file, word_timings, limit)
+    specs = modality_specs(audio, text, vision)
     extractors = {
         m: build_extractor(m, spec, **(options or {}).get(m, {})).to(device) for m, spec in specs.items() if spec is not None
     }
@@ -311,10 +304,31 @@ def extract(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    result = _save(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+    result = save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
     if progress:
         tqdm.write(format_summary(result.summary))
     return result
+
+
+def list_clips(
+    dataset: str, data_dir: str | Path, label_file: str | None, word_timings: str | Path | None, limit: int | None
+) -> tuple[list[Clip], dict]:
+    """The clips to extract, with their splits (and word timings when given), and the split report."""
+    clips, split_report = assign_splits(find_clips(dataset, data_dir, label_file), dataset)
+    clips = clips[:limit] if limit is not None else clips
+    if word_timings is not None:
+        timings = read_word_timings(word_timings)
+        for clip in clips:
+            clip.words = timings.get(clip.id)
+    return clips, split_report
+
+
+def modality_specs(audio, text, vision) -> dict[str, object]:
+    """Extractor spec per modality; at least one must be given."""
+    specs = {"text": text, "audio": audio, "vision": vision}
+    if not any(specs.values()):
+        raise ValueError("nothing to extract: give at least one of audio, text, vision")
+    return specs
 
 
 def cache_options(modality: str, fps: float, word_aligned: bool) -> dict[str, object]:
@@ -330,7 +344,10 @@ def _worker_context():
     return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 
 
-def _save(dataset, clips, results, extractors, out: Path, fps: float, aligned: bool, split_report: dict) -> ExtractionResult:
+def save_extraction(
+    dataset, clips, results, extractors, out: Path, fps: float, aligned: bool, split_report: dict
+) -> ExtractionResult:
+    """Assemble rows, the errors table and the summary from per-clip results and save them under ``out``."""
     rows, errors = _rows(clips, results, extractors, aligned)
     summary = summarize(clips, errors, extractors)
     metadata = _metadata(extractors, fps, aligned, {"source": dataset, **split_report, "extraction": summary})

@@ -24,8 +24,17 @@ import numpy as np
 
 from msa_bench.features.base import Extractor, Failure, build_extractor
 from msa_bench.features.cache import FeatureCache
-from msa_bench.features.clips import Clip, assign_splits, find_clips, read_word_timings
-from msa_bench.features.pipeline import ExtractionResult, _save, extract_batch, finish, load_input
+from msa_bench.features.clips import Clip
+from msa_bench.features.pipeline import (
+    ExtractionResult,
+    cache_options,
+    extract_batch,
+    finish,
+    list_clips,
+    load_input,
+    modality_specs,
+    save_extraction,
+)
 from msa_bench.scale.cluster import cluster_gpus, connect
 
 
@@ -157,15 +166,8 @@ def extract_on_ray(
         raise RuntimeError(f"--device {device} asked for, but the Ray cluster has no GPU")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clips, split_report = assign_splits(find_clips(dataset, data_dir, label_file), dataset)
-    clips = clips[:limit] if limit is not None else clips
-    if word_timings is not None:
-        timings = read_word_timings(word_timings)
-        for clip in clips:
-            clip.words = timings.get(clip.id)
-    specs = {"text": text, "audio": audio, "vision": vision}
-    if not any(specs.values()):
-        raise ValueError("nothing to extract: give at least one of audio, text, vision")
+    clips, split_report = list_clips(dataset, data_dir, label_file, word_timings, limit)
+    specs = modality_specs(audio, text, vision)
     recipes = {m: partial(build_extractor, m, spec, **(options or {}).get(m, {})) for m, spec in specs.items() if spec is not None}
     extractors = {m: make() for m, make in recipes.items()}
     results = {}
@@ -176,10 +178,10 @@ def extract_on_ray(
             extractor,
             recipes[modality],
             clips,
-            FeatureCache(out / "cache", extractor, {"fps": fps} if modality == "vision" else {}),
+            FeatureCache(out / "cache", extractor, cache_options(modality, fps, word_timings is not None)),
             fps=fps,
             batch_size=batch_size,
             workers=max(1, workers or default_workers),
             device=device if on_gpu else "cpu",
         )
-    return _save(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
