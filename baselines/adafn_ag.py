@@ -234,16 +234,9 @@ class AdaFNAG(MSAModel):
 
     def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
         loss = task_loss(output, batch, self.tasks)
-        known = ~torch.isnan(batch.sentiment)
-        if not (self.training and known.any()):
+        if not self.training:
             return loss
-        ids = [i for i, k in zip(batch.ids, known.tolist()) if k]
-        labels = self.ulgm.labels(ids, batch.sentiment[known])
-        predictions = {m: p[known] for m, p in output.aux["unimodal"].items()}
-        present = {m: p[known].float() for m, p in output.aux["present"].items()}
-        loss = loss + self.ulgm.weighted_l1(predictions, labels, present)
-        self.ulgm.update(ids, {name: f[known] for name, f in output.aux["features"].items()}, epoch=self.completed_epochs + 1)
-        return loss
+        return loss + self.ulgm.training_loss(output, batch, epoch=self.completed_epochs + 1)
 
     def on_epoch_end(self, epoch: int) -> None:
         self.completed_epochs += 1

@@ -127,6 +127,21 @@ class ULGM:
             total = total + (weight * (predictions[name] - labels[name]).abs()).sum() / present[name].sum().clamp_min(1)
         return total
 
+    def training_loss(self, output: ModelOutput, batch, epoch: int) -> torch.Tensor:
+        """The unimodal losses of one training step over the sentiment-annotated examples, then
+        the label update. ``output.aux`` holds ``unimodal`` predictions, ``present`` masks and
+        ``features`` (``fusion`` plus one per modality); ``epoch`` counts from 1."""
+        known = ~torch.isnan(batch.sentiment)
+        if not known.any():
+            return output.sentiment.new_zeros(())
+        ids = [i for i, k in zip(batch.ids, known.tolist()) if k]
+        labels = self.labels(ids, batch.sentiment[known])
+        predictions = {m: p[known] for m, p in output.aux["unimodal"].items()}
+        present = {m: p[known].float() for m, p in output.aux["present"].items()}
+        loss = self.weighted_l1(predictions, labels, present)
+        self.update(ids, {name: f[known] for name, f in output.aux["features"].items()}, epoch=epoch)
+        return loss
+
 
 @dataclass(frozen=True)
 class SelfMMConfig(ModelConfig):
@@ -224,17 +239,9 @@ class SelfMM(MSAModel):
 
     def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
         loss = task_loss(output, batch, self.tasks)
-        known = ~torch.isnan(batch.sentiment)
-        if not (self.training and known.any()):
+        if not self.training:
             return loss
-        ids = [i for i, k in zip(batch.ids, known.tolist()) if k]
-        labels = self.ulgm.labels(ids, batch.sentiment[known])
-        predictions = {m: p[known] for m, p in output.aux["unimodal"].items()}
-        present = {m: p[known].float() for m, p in output.aux["present"].items()}
-        loss = loss + self.ulgm.weighted_l1(predictions, labels, present)
-        features = {name: f[known] for name, f in output.aux["features"].items()}
-        self.ulgm.update(ids, features, epoch=self.completed_epochs + 1)
-        return loss
+        return loss + self.ulgm.training_loss(output, batch, epoch=self.completed_epochs + 1)
 
     def on_epoch_end(self, epoch: int) -> None:
         self.completed_epochs = epoch
