@@ -146,6 +146,13 @@ def build_extractor(modality: str, spec: str | Extractor, **options) -> Extracto
     return extractor
 
 
+def check_layer(model, layer: int, checkpoint: str) -> None:
+    """``layer`` must index ``hidden_states`` (embeddings plus one per transformer layer)."""
+    n_states = model.config.num_hidden_layers + 1
+    if not -n_states <= layer < n_states:
+        raise ValueError(f"layer {layer} out of range for {checkpoint!r} ({n_states} hidden states)")
+
+
 def load_pretrained(auto_class: type, checkpoint: str, **kwargs):
     """``auto_class.from_pretrained(checkpoint)`` with a clear error when the weights are missing."""
     try:

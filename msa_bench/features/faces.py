@@ -13,6 +13,7 @@ from msa_bench.features.base import (
     ExtractorConfig,
     Output,
     config_options,
+    check_layer,
     load_pretrained,
     resolve_device,
 )
@@ -82,9 +83,7 @@ class FaceImageEncoder(Extractor):
         model = load_pretrained(AutoModel, config.checkpoint)
         #: CLIP checkpoints load as a two-tower model; only its vision tower is used.
         self.model = getattr(model, "vision_model", model).eval()
-        n_states = self.model.config.num_hidden_layers + 1
-        if not -n_states <= config.layer < n_states:
-            raise ValueError(f"layer {config.layer} out of range for {config.checkpoint!r} ({n_states} hidden states)")
+        check_layer(self.model, config.layer, config.checkpoint)
         self.device = "cpu"
 
     @classmethod

@@ -22,6 +22,7 @@ from msa_bench.features.base import (
     Failure,
     Output,
     config_options,
+    check_layer,
     load_pretrained,
     resolve_device,
 )
@@ -47,9 +48,7 @@ class SpeechEncoder(Extractor):
         self.model = load_pretrained(AutoModel, config.checkpoint).eval()
         if not hasattr(self.model, "_get_feat_extract_output_lengths"):
             raise ValueError(f"{config.checkpoint!r} is not a speech encoder (got {type(self.model).__name__})")
-        n_states = self.model.config.num_hidden_layers + 1
-        if not -n_states <= config.layer < n_states:
-            raise ValueError(f"layer {config.layer} out of range for {config.checkpoint!r} ({n_states} hidden states)")
+        check_layer(self.model, config.layer, config.checkpoint)
         self.device = "cpu"
 
     @classmethod

@@ -19,6 +19,7 @@ from msa_bench.features.base import (
     Failure,
     Output,
     config_options,
+    check_layer,
     load_pretrained,
     resolve_device,
 )
@@ -42,9 +43,7 @@ class TextEncoder(Extractor):
         self.config = config
         self.tokenizer = load_pretrained(AutoTokenizer, config.checkpoint)
         self.model = load_pretrained(AutoModel, config.checkpoint).eval()
-        n_states = self.model.config.num_hidden_layers + 1
-        if not -n_states <= config.layer < n_states:
-            raise ValueError(f"layer {config.layer} out of range for {config.checkpoint!r} ({n_states} hidden states)")
+        check_layer(self.model, config.layer, config.checkpoint)
         self.device = "cpu"
 
     @classmethod
