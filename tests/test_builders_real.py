@@ -245,13 +245,13 @@ def test_mosi_label_tables_take_text_from_the_second_table(tmp_path):
     assert report["excluded_in_no_split"] == {"count": 1, "examples": ["unknownVideo_1"]}
 
 
-def test_config_checks():
+def test_config_checks(tmp_path):
     with pytest.raises(ValueError, match="source must be one of"):
-        msa_bench.load_dataset("mosi", data_dir=".", source="hdf5")
+        msa_bench.load_dataset("mosi", data_dir=tmp_path, source="hdf5")
     with pytest.raises(ValueError, match="MMSA pickles keep their own splits"):
-        msa_bench.load_dataset("mosi", data_dir=".", source="mmsa", folds="standard")
+        msa_bench.load_dataset("mosi", data_dir=tmp_path, source="mmsa", folds="standard")
     with pytest.raises(ValueError, match="fold must be in"):
-        msa_bench.load_dataset("ravdess", data_dir=".", split_scheme="kfold", n_folds=4, fold=4)
+        msa_bench.load_dataset("ravdess", data_dir=tmp_path, split_scheme="kfold", n_folds=4, fold=4)
 
 
 @pytest.fixture
@@ -293,6 +293,24 @@ def test_ravdess_from_folders_and_zip(ravdess_dir, tmp_path):
     assert report["malformed_names"]["count"] == 1 and report["by_vocal_channel"] == {"speech": 10, "song": 4}
     assert report["by_format"] == {"flac": 8, "wav": 5, "mp4": 1}
     assert report["empty_splits"] == []
+
+
+def test_changed_source_files_rebuild_instead_of_serving_the_old_cache(ravdess_dir, tmp_path, monkeypatch):
+    from msa_bench.builders.ravdess import RAVDESS
+
+    cache = tmp_path / "cache"
+    before = msa_bench.load_dataset("ravdess", data_dir=ravdess_dir, cache_dir=cache)
+    write_ravdess_audio(ravdess_dir / "Actor_03" / "03-01-04-01-01-01-03.flac")
+    after = msa_bench.load_dataset("ravdess", data_dir=ravdess_dir, cache_dir=cache)
+    assert len(after["train"]) == len(before["train"]) + 1
+    assert "Actor_03_03-01-04-01-01-01-03" in after["train"]["id"]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("rebuilt although no source file changed")
+
+    monkeypatch.setattr(RAVDESS, "_generate_examples", fail)
+    again = msa_bench.load_dataset("ravdess", data_dir=ravdess_dir, cache_dir=cache)
+    assert again["train"]["id"] == after["train"]["id"]
 
 
 def test_ravdess_kfold_and_filters(ravdess_dir, tmp_path):

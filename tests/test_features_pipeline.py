@@ -155,7 +155,7 @@ def test_cli_extract(mmsa_dir, models, tmp_path):
         app, ["extract", "mosi", "--data-dir", str(mmsa_dir), "--text", str(models["bert"]), "--text-layer", "1", "--out", str(tmp_path), "--workers", "0"]
     )
     assert result.exit_code == 0, result.output
-    assert "text: 3/4 clips succeeded (1 failed)" in result.output
+    assert result.output.count("text: 3/4 clips succeeded (1 failed)") == 1
     assert msa_metadata(load_extracted(tmp_path)).provenance["text"]["config"]["layer"] == 1
     missing = CliRunner().invoke(app, ["extract", "mosi", "--data-dir", str(mmsa_dir), "--text", "bert-base-uncased", "--out", str(tmp_path)])
     assert missing.exit_code == 2 and "cannot load checkpoint 'bert-base-uncased'" in missing.output

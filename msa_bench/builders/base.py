@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 
 import datasets
 
@@ -21,6 +23,11 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
     #: The dataset's citation and homepage, shown in ``info`` and the dataset card.
     CITATION: str = ""
     HOMEPAGE: str = ""
+
+    def __init__(self, *args, data_dir: str | None = None, hash: str | None = None, **kwargs):
+        if hash is None and data_dir is not None:
+            hash = source_fingerprint(data_dir)
+        super().__init__(*args, data_dir=data_dir, hash=hash, **kwargs)
 
     def msa_metadata(self) -> MSAMetadata:
         raise NotImplementedError
@@ -51,6 +58,23 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
         metadata = MSAMetadata.from_info(self.info)
         merged = replace(metadata, report={**metadata.report, **report})
         self.info.description = merged.to_description()
+
+
+def source_fingerprint(data_dir: str | Path) -> str:
+    """A hash of the relative path, size and modification time of every file under ``data_dir``.
+
+    It keys the build cache, so a source file edited, added or removed rebuilds the dataset
+    instead of serving the old build; only file metadata is read, which is cheap even for MOSEI.
+    """
+    root = Path(data_dir)
+    files = sorted(root.rglob("*")) if root.is_dir() else [root]
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            stat = path.stat()
+            name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def example(

@@ -304,10 +304,7 @@ def extract(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    result = save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
-    if progress:
-        tqdm.write(format_summary(result.summary))
-    return result
+    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
 
 
 def list_clips(
