@@ -56,18 +56,18 @@ def export(
     from msa_bench.export import export_dataset
 
     written = export_dataset(
-        name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub, card_appendix=card_appendix, **_builder_options(config or [])
+        name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub, card_appendix=card_appendix, **_key_values(config, "--config")
     )
     typer.echo(f"exported {name} to {written}")
 
 
-def _builder_options(pairs: list[str]) -> dict[str, object]:
-    """``key=value`` pairs; values are JSON when they parse (numbers, true, null), else strings."""
+def _key_values(pairs: list[str] | None, option: str) -> dict[str, object]:
+    """``key=value`` pairs; values are JSON when they parse (numbers, true, null, lists), else strings."""
     options = {}
-    for pair in pairs:
+    for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--config")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
         try:
             options[key] = json.loads(value)
         except ValueError:
@@ -142,22 +142,36 @@ def train(
     run_dir: Path = typer.Option(Path("runs"), help="Checkpoints; an interrupted run resumes from here."),
     robustness: bool = typer.Option(True, help="Run the robustness sweep after training."),
     nproc_per_node: int = typer.Option(1, "--nproc-per-node", help="Train each run on N processes with torchrun/DDP (one GPU each on cuda)."),
+    model_option: Optional[list[str]] = typer.Option(None, "--model-option", help="Model config entry as key=value over the model's defaults for the dataset (repeat); JSON values parse."),
+    train_option: Optional[list[str]] = typer.Option(None, "--train-option", help="Training config entry as key=value (repeat), e.g. epochs=20."),
 ) -> None:
     """Train MODEL on a dataset with the full protocol (validation-only selection, one test evaluation)."""
-    from msa_bench.protocol import run_protocol
+    from msa_bench.models import get_model_class
+    from msa_bench.protocol import resolve_configs, run_protocol
     from msa_bench.training import DEFAULT_SEEDS
+
+    model_overrides = _key_values(model_option, "--model-option")
+    train_overrides = _key_values(train_option, "--train-option")
+    try:  # a misspelt option fails here, before any data is built
+        resolve_configs(get_model_class(model), dataset, model_overrides, train_overrides)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
 
     if nproc_per_node > 1:
         from msa_bench.scale.data import DatasetSource
         from msa_bench.scale.ddp import DistributedJob, launch
 
         source = DatasetSource(dataset, data_dir=None if data_dir is None else str(data_dir))
-        launch(DistributedJob(model, source, tuple(seed or DEFAULT_SEEDS), str(records), device, robustness, str(run_dir)), nproc_per_node)
+        job = DistributedJob(
+            model, source, tuple(seed or DEFAULT_SEEDS), str(records), device, robustness, str(run_dir), model_overrides, train_overrides
+        )
+        launch(job, nproc_per_node)
         return
 
     paths = run_protocol(
         model, dataset, seed or DEFAULT_SEEDS, records_dir=records, device=device, robustness=robustness,
-        data_dir=data_dir, run_root=run_dir,
+        data_dir=data_dir, run_root=run_dir, model_overrides=model_overrides, train_overrides=train_overrides,
     )
     for path in paths:
         typer.echo(f"wrote {path}")

@@ -122,3 +122,20 @@ def test_main_job_records_and_renders(small_data, tmp_path):
     assert len(record_files(tmp_path / "records")) == 2
     assert pages["html"].is_file() and "lf_dnn" in pages["markdown"].read_text(encoding="utf-8")
     assert any(line.startswith("page: file://") for line in lines)
+
+
+def test_cli_train_applies_model_and_train_options(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from msa_bench.cli import app
+
+    monkeypatch.setenv("MSA_BENCH_CACHE", str(tmp_path / "cache"))
+    common = ["train", "tfn", "--dataset", "synthetic", "--seed", "7", "--records", str(tmp_path / "records"), "--no-robustness"]
+    result = CliRunner().invoke(app, [*common, "--model-option", "dropout=0.3", "--train-option", "max_epochs=1"])
+    assert result.exit_code == 0, result.output
+    (record,) = [load_record(p) for p in (tmp_path / "records").rglob("*.json")]
+    assert record.config["model"]["dropout"] == 0.3 and record.config["train"]["max_epochs"] == 1
+    misspelt = CliRunner().invoke(app, [*common, "--model-option", "dropuot=0.3"])
+    assert misspelt.exit_code == 2 and "dropuot" in misspelt.output and "valid fields" in misspelt.output
+    malformed = CliRunner().invoke(app, [*common, "--train-option", "max_epochs"])
+    assert malformed.exit_code == 2 and "expected key=value" in malformed.output
