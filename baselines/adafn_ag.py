@@ -42,9 +42,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines._layers import LSTMEncoder, _gather_frames, _reversed_real_frames, attend
 from baselines.self_mm import ULGM
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model, task_loss
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    masked_mean,
+    register_model,
+    task_loss,
+)
+from msa_bench.models.layers import LSTMEncoder, attend, gather_frames, reversed_real_frames
 
 MODALITIES = ("text", "audio", "vision")
 
@@ -97,9 +107,9 @@ class MaskedBiGRU(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         forward, _ = self.forward_gru(x)
-        reverse = _reversed_real_frames(mask)
-        backward, _ = self.backward_gru(_gather_frames(x, reverse))
-        outputs = torch.cat([forward, _gather_frames(backward, reverse)], dim=-1)
+        reverse = reversed_real_frames(mask)
+        backward, _ = self.backward_gru(gather_frames(x, reverse))
+        outputs = torch.cat([forward, gather_frames(backward, reverse)], dim=-1)
         return outputs * mask.unsqueeze(-1).to(outputs.dtype)
 
 
@@ -242,11 +252,8 @@ class AdaFNAG(MSAModel):
         self.completed_epochs += 1
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        encoder = {id(p) for p in self.text_encoder.pretrained_parameters()}
-        audio_vision = {id(p) for p in self.lstms.parameters()}
-        groups: dict[str, list[nn.Parameter]] = {"encoder": [], "audio_vision": [], "other": []}
-        for p in self.parameters():
-            if p.requires_grad:
-                groups["encoder" if id(p) in encoder else "audio_vision" if id(p) in audio_vision else "other"].append(p)
-        rates = {"encoder": self.config.text_encoder_lr, "audio_vision": self.config.audio_vision_lr, "other": lr}
-        return [{"params": params, "lr": rates[k], "weight_decay": weight_decay} for k, params in groups.items() if params]
+        special = [
+            (self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr),
+            (self.lstms.parameters(), self.config.audio_vision_lr),
+        ]
+        return learning_rate_groups(self, lr, weight_decay, special)

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import frame_mask
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, learning_rate_groups, register_model
+from msa_bench.models.layers import frame_mask
 
 N_TOKENS = 8
 
@@ -217,10 +217,4 @@ class ALMT(MSAModel):
         return F.mse_loss(output.sentiment[known].float(), batch.sentiment[known])
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        encoder = {id(p) for p in self.text.pretrained_parameters()}
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in trainable if id(p) in encoder], "lr": self.config.encoder_lr, "weight_decay": weight_decay},
-            {"params": [p for p in trainable if id(p) not in encoder], "lr": lr, "weight_decay": weight_decay},
-        ]
-        return [g for g in groups if g["params"]]
+        return learning_rate_groups(self, lr, weight_decay, [(self.text.pretrained_parameters(), self.config.encoder_lr)])

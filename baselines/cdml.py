@@ -42,8 +42,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.djmf import CrossModalBlock, text_encoder_groups
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
+from baselines.djmf import CrossModalBlock
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    masked_mean,
+    register_model,
+)
 
 MODALITIES = ("text", "audio", "vision")
 TRANSLATION_PAIRS = (("text", "audio"), ("text", "vision"), ("audio", "vision"))
@@ -172,4 +181,4 @@ class CDML(MSAModel):
         return total
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return text_encoder_groups(self, self.text_encoder, lr, weight_decay, self.config.text_encoder_lr)
+        return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

@@ -44,8 +44,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines.djmf import text_encoder_groups
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    masked_mean,
+    register_model,
+)
 
 
 def lambda_init_for_layer(layer: int) -> float:
@@ -206,7 +214,7 @@ class DiffFusion(MSAModel):
         return ModelOutput(sentiment=self.head(pooled).squeeze(-1))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return text_encoder_groups(self, self.text_encoder, lr, weight_decay, self.config.text_encoder_lr)
+        return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])
 
 
 @dataclass(frozen=True)

@@ -44,17 +44,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import attend
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
     ModelOutput,
     MSAModel,
     TextEncoder,
+    learning_rate_groups,
     masked_mean,
     register_model,
     task_loss,
 )
+from msa_bench.models.layers import attend
 
 # ---------------------------------------------------------------------------------------------
 # Building blocks also reused by other part-2 baselines (cdml, diff_fusion, umdf, vtaf).
@@ -77,19 +78,6 @@ class CrossModalBlock(nn.Module):
     def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
         x = self.norm1(query + self.dropout(attend(self.attention, query, keys, key_mask)))
         return self.norm2(x + self.dropout(self.feed_forward(x)))
-
-
-def text_encoder_groups(
-    model: nn.Module, text_encoder: TextEncoder, lr: float, weight_decay: float, text_lr: float
-) -> list[dict]:
-    """Optimizer groups: the fine-tuned text encoder at ``text_lr``, everything else at ``lr``."""
-    pretrained = text_encoder.pretrained_parameters()
-    pretrained_ids = {id(p) for p in pretrained}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in pretrained_ids]
-    groups = [{"params": rest, "lr": lr, "weight_decay": weight_decay}]
-    if pretrained:
-        groups.append({"params": pretrained, "lr": text_lr, "weight_decay": weight_decay})
-    return groups
 
 
 def info_nce(x: torch.Tensor, y: torch.Tensor, critic: nn.Bilinear, rows: torch.Tensor) -> torch.Tensor:
@@ -220,4 +208,4 @@ class DJMF(MSAModel):
         return task_loss(output, batch, self.tasks) + self.config.mi_weight * output.aux["mi_loss"]
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return text_encoder_groups(self, self.text_encoder, lr, weight_decay, self.config.text_encoder_lr)
+        return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

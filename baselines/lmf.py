@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import LSTMEncoder, frame_mask
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
+from msa_bench.models.layers import LSTMEncoder, frame_mask
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import LSTMEncoder, frame_mask
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+from msa_bench.models.layers import LSTMEncoder, frame_mask
 
 MODALITIES = ("text", "audio", "vision")
 

@@ -38,8 +38,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from baselines._layers import LSTMEncoder, frame_mask
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model, task_loss
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    register_model,
+    task_loss,
+)
+from msa_bench.models.layers import LSTMEncoder, frame_mask
 
 
 @dataclass(frozen=True)
@@ -197,10 +206,4 @@ class MMIM(MSAModel):
         return 0.25 * (log_det_covariance(positive_all, eps) + log_det_covariance(negative_all, eps))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        encoder = {id(p) for p in self.text.pretrained_parameters()}
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in trainable if id(p) in encoder], "lr": self.config.encoder_lr, "weight_decay": weight_decay},
-            {"params": [p for p in trainable if id(p) not in encoder], "lr": lr, "weight_decay": weight_decay},
-        ]
-        return [g for g in groups if g["params"]]
+        return learning_rate_groups(self, lr, weight_decay, [(self.text.pretrained_parameters(), self.config.encoder_lr)])

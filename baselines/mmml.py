@@ -47,8 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import attend, frame_mask
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+from msa_bench.models.layers import attend, frame_mask
 
 SAMPLE_RATE = 16_000
 

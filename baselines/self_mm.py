@@ -34,8 +34,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import LSTMEncoder, frame_mask
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model, task_loss
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    register_model,
+    task_loss,
+)
+from msa_bench.models.layers import LSTMEncoder, frame_mask
 
 UNIMODAL = ("text", "audio", "vision")
 
@@ -247,12 +256,6 @@ class SelfMM(MSAModel):
         self.completed_epochs = epoch
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        encoder = {id(p) for p in self.text.pretrained_parameters()}
-        audio_vision = {id(p) for module in (self.audio, self.vision) for p in module.parameters()}
-        groups = {"encoder": [], "audio_vision": [], "other": []}
-        for p in self.parameters():
-            if p.requires_grad:
-                key = "encoder" if id(p) in encoder else "audio_vision" if id(p) in audio_vision else "other"
-                groups[key].append(p)
-        rates = {"encoder": self.config.encoder_lr, "audio_vision": self.config.audio_vision_lr, "other": lr}
-        return [{"params": ps, "lr": rates[k], "weight_decay": weight_decay} for k, ps in groups.items() if ps]
+        audio_vision = [*self.audio.parameters(), *self.vision.parameters()]
+        special = [(self.text.pretrained_parameters(), self.config.encoder_lr), (audio_vision, self.config.audio_vision_lr)]
+        return learning_rate_groups(self, lr, weight_decay, special)

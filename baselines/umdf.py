@@ -42,9 +42,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import attend
-from baselines.djmf import text_encoder_groups
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    masked_mean,
+    register_model,
+)
+from msa_bench.models.layers import attend
 
 MODALITIES = ("text", "audio", "vision")
 
@@ -177,4 +185,4 @@ class UMDF(MSAModel):
         return F.mse_loss(aux["y_a"], aux["y_b"])
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return text_encoder_groups(self, self.text_encoder, lr, weight_decay, self.config.text_encoder_lr)
+        return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

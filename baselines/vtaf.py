@@ -39,10 +39,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines._layers import LSTMEncoder, attend
-from baselines.djmf import text_encoder_groups
 from msa_bench.batching import MISSING_CLASS
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model, task_loss
+from msa_bench.models import (
+    DataSpec,
+    ModelConfig,
+    ModelOutput,
+    MSAModel,
+    TextEncoder,
+    learning_rate_groups,
+    masked_mean,
+    register_model,
+    task_loss,
+)
+from msa_bench.models.layers import LSTMEncoder, attend
 from msa_bench.schema import POLARITY_CLASSES
 
 
@@ -139,4 +148,4 @@ class VTAF(MSAModel):
         return total
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return text_encoder_groups(self, self.text_encoder, lr, weight_decay, self.config.text_encoder_lr)
+        return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

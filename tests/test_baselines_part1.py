@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines._layers import LSTMEncoder
+from msa_bench.models.layers import LSTMEncoder
 from baselines.misa import cmd, difference
 from baselines.mmim import GaussianMILowerBound, cpc
 from baselines.self_mm import ULGM

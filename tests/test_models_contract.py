@@ -223,3 +223,23 @@ def test_training_step_on_cuda(name):
     loss.backward()
     optimizer.step()
     assert torch.isfinite(loss) and loss.device.type == "cuda"
+
+
+def test_learning_rate_groups_first_pair_wins_and_the_rest_get_the_default_rate():
+    from torch import nn
+
+    from msa_bench.models import learning_rate_groups
+
+    model = nn.ModuleDict({"encoder": nn.Linear(2, 2), "lstm": nn.Linear(2, 2), "head": nn.Linear(2, 1), "frozen": nn.Linear(2, 2)})
+    model["frozen"].requires_grad_(False)
+    special = [(model["encoder"].parameters(), 1e-5), ([*model["encoder"].parameters(), *model["lstm"].parameters()], 1e-4)]
+    groups = learning_rate_groups(model, 1e-3, 0.01, special)
+    by_rate = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_rate == {
+        1e-3: {id(p) for p in model["head"].parameters()},
+        1e-5: {id(p) for p in model["encoder"].parameters()},
+        1e-4: {id(p) for p in model["lstm"].parameters()},
+    }
+    assert all(g["weight_decay"] == 0.01 for g in groups)
+    only_default = learning_rate_groups(model, 1e-3, 0.0, [([], 1e-5)])
+    assert [g["lr"] for g in only_default] == [1e-3]

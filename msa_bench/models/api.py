@@ -9,6 +9,7 @@ registered by name with :func:`register_model`. It is built as ``Model(config, s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -162,6 +163,26 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def learning_rate_groups(
+    model: nn.Module, lr: float, weight_decay: float, special: Sequence[tuple[Iterable[nn.Parameter], float]] = ()
+) -> list[dict]:
+    """Optimizer groups for :meth:`MSAModel.parameter_groups`: each ``(parameters, rate)`` of
+    ``special`` at its own rate (the first pair naming a parameter wins), every other trainable
+    parameter at ``lr``; empty groups are left out.
+
+    >>> learning_rate_groups(model, 1e-3, 0.0, [(model.text.pretrained_parameters(), 5e-5)])  # doctest: +SKIP
+    """
+    rate_of: dict[int, float] = {}
+    for parameters, rate in special:
+        for p in parameters:
+            rate_of.setdefault(id(p), rate)
+    by_rate: dict[float, list[nn.Parameter]] = {lr: []}
+    for p in model.parameters():
+        if p.requires_grad:
+            by_rate.setdefault(rate_of.get(id(p), lr), []).append(p)
+    return [{"params": ps, "lr": rate, "weight_decay": weight_decay} for rate, ps in by_rate.items() if ps]
+
+
 def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real frames (B, L, D) -> (B, D); zeros where a row has no frame."""
     weights = mask.unsqueeze(-1).to(features.dtype)
@@ -177,6 +198,7 @@ __all__ = [
     "ModelOutput",
     "build_config",
     "count_parameters",
+    "learning_rate_groups",
     "masked_mean",
     "register_model",
     "task_loss",

@@ -1,4 +1,6 @@
-"""Small building blocks shared by the baselines (masked sequence encoders), public-API only."""
+"""Masked sequence building blocks for models: padding never reaches an output.
+
+The baselines are built from these; a submitted model may use them too."""
 
 from __future__ import annotations
 
@@ -30,22 +32,23 @@ class LSTMEncoder(nn.Module):
         outputs, _ = self.forward_lstm(features)
         last = last_real_step(outputs, mask)
         if self.backward_lstm is not None:
-            reverse = _reversed_real_frames(mask)
-            backward, _ = self.backward_lstm(_gather_frames(features, reverse))
-            backward = _gather_frames(backward, reverse)
+            reverse = reversed_real_frames(mask)
+            backward, _ = self.backward_lstm(gather_frames(features, reverse))
+            backward = gather_frames(backward, reverse)
             outputs = torch.cat([outputs, backward], dim=-1)
             last = torch.cat([last, backward[:, 0] * mask.any(dim=1, keepdim=True).to(backward.dtype)], dim=-1)
         return outputs * mask.unsqueeze(-1).to(outputs.dtype), last
 
 
-def _reversed_real_frames(mask: torch.Tensor) -> torch.Tensor:
+def reversed_real_frames(mask: torch.Tensor) -> torch.Tensor:
     """(B, L) frame indices reversing each example's real frames and keeping padding in place."""
     steps = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
     lengths = mask.sum(dim=1, keepdim=True)
     return torch.where(steps < lengths, lengths - 1 - steps, steps)
 
 
-def _gather_frames(sequence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+def gather_frames(sequence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) frames reordered per example by (B, L) ``index``."""
     return sequence.gather(1, index.unsqueeze(-1).expand(-1, -1, sequence.shape[-1]))
 
 
