@@ -228,3 +228,23 @@ def test_submit_on_ray_writes_the_records_of_a_local_submission(ray_instance, on
     paths = submit_model_on_ray(spec, config, "synthetic", tmp_path / "ray", seeds=(1111,), echo=lambda line: None)
     assert [p.name for p in paths] == ["seed1111.json"]
     same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())
+
+
+def test_word_aligned_text_on_ray_equals_the_local_engine(ray_instance, clips_dir, tmp_path):
+    """Clips without word timings fail on both engines; the others get one vector per word."""
+    from feature_media import tiny_text_model
+
+    model = tiny_text_model(tmp_path / "bert")
+    timings = tmp_path / "words.csv"
+    timings.write_text("id,word,start,end\nvid0_0,clip,0.0,0.2\nvid0_0,number,0.2,0.4\nvid0_1,clip,0.0,0.3\n")
+    local = extract("mosi", clips_dir, tmp_path / "local", text=str(model), word_timings=timings, workers=0, limit=4, progress=False)
+    on_ray = extract_on_ray("mosi", clips_dir, tmp_path / "ray", text=str(model), word_timings=timings, workers=2, batch_size=4, limit=4)
+    assert on_ray.summary == local.summary
+    assert local.summary["text"]["succeeded"] == 2 and local.summary["text"]["failed"] == 2
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local" / "errors.csv"), pd.read_csv(tmp_path / "ray" / "errors.csv"))
+    a, b = load_extracted(tmp_path / "local"), load_extracted(tmp_path / "ray")
+    rows = {r["id"]: r["text_features"] for split in a.values() for r in split}
+    for split in b.values():
+        for row in split:
+            np.testing.assert_allclose(np.asarray(row["text_features"]), np.asarray(rows[row["id"]]), atol=1e-5)
+    assert np.asarray(rows["vid0_0"]).shape[0] == 2

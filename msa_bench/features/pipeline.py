@@ -41,6 +41,7 @@ from msa_bench.sources.common import SPLITS
 
 #: Feature-set name and placeholder dimension of a modality that was not extracted.
 NO_FEATURES = "none"
+NO_WORD_TIMINGS = "no word timings for this clip"
 
 Result = tuple[np.ndarray, np.ndarray | None] | Failure
 
@@ -104,6 +105,13 @@ def extract_batch(extractor: Extractor, inputs: list) -> list[Result]:
     return results
 
 
+def extract_word_batch(extractor: Extractor, clips: list[Clip]) -> list[Result]:
+    """Word-aligned text for ``clips`` (one vector per word); a clip without word timings fails."""
+    with_words = [c for c in clips if c.words]
+    outputs = iter(extractor.extract_words([[w.text for w in c.words] for c in with_words]) if with_words else [])
+    return [finish(extractor, next(outputs), None) if c.words else Failure(NO_WORD_TIMINGS) for c in clips]
+
+
 def _decode_and_extract(extractor: Extractor, clip: Clip, fps: float) -> Result:
     return extract_batch(extractor, [load_input(extractor.modality, clip, fps)])[0]
 
@@ -164,12 +172,9 @@ def run_modality(
         bar.update(1)
 
     if extractor.modality == "text" and word_aligned:
-        for clip in [c for c in todo if not c.words]:
-            record(clip, Failure("no word timings for this clip"))
-        for batch in _chunks([c for c in todo if c.words], batch_size):
-            outputs = extractor.extract_words([[w.text for w in c.words] for c in batch])
-            for clip, output in zip(batch, outputs):
-                record(clip, finish(extractor, output, None))
+        for batch in _chunks(todo, batch_size):
+            for clip, result in zip(batch, extract_word_batch(extractor, batch)):
+                record(clip, result)
     elif extractor.runs_in_workers and pool is not None:
         futures = {pool.submit(_decode_and_extract, extractor, clip, fps): clip for clip in todo}
         for future in as_completed(futures):
@@ -188,7 +193,7 @@ def _aligned(result: Result, clip: Clip, modality: str) -> Result:
     if isinstance(result, Failure) or modality == "text":
         return result
     if not clip.words:
-        return Failure("no word timings for this clip")
+        return Failure(NO_WORD_TIMINGS)
     values, times = result
     if times is None:
         return Failure(f"{modality} features have no frame times (utterance-level); cannot word-align")

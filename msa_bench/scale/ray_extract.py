@@ -29,7 +29,7 @@ from msa_bench.features.pipeline import (
     ExtractionResult,
     cache_options,
     extract_batch,
-    finish,
+    extract_word_batch,
     list_clips,
     load_input,
     modality_specs,
@@ -69,16 +69,18 @@ def decode(batch: dict, *, modality: str, clips: list[Clip], fps: float) -> dict
 class ExtractorActor:
     """Ray actor of a torch extractor: the model is moved to ``device`` once and kept loaded."""
 
-    def __init__(self, make_extractor: Callable[[], Extractor], clips: list[Clip], cache: FeatureCache, device: str) -> None:
+    def __init__(
+        self, make_extractor: Callable[[], Extractor], clips: list[Clip], cache: FeatureCache, device: str, word_aligned: bool
+    ) -> None:
         self.extractor = make_extractor().to(device)
         self.clips = clips
         self.cache = cache
+        self.word_aligned = word_aligned
 
     def __call__(self, batch: dict) -> dict:
         chosen = [self.clips[i] for i in batch["index"]]
-        if self.extractor.modality == "text" and any(c.words for c in chosen):
-            outputs = self.extractor.extract_words([[w.text for w in (c.words or [])] for c in chosen])
-            results = [finish(self.extractor, output, None) for output in outputs]
+        if self.extractor.modality == "text" and self.word_aligned:
+            results = extract_word_batch(self.extractor, chosen)
         else:
             results = extract_batch(self.extractor, list(batch["input"]))
         return {"index": batch["index"], "failure": _cache_results(self.cache, chosen, results)}
@@ -95,6 +97,7 @@ def run_modality_on_ray(
     batch_size: int,
     workers: int,
     device: str,
+    word_aligned: bool = False,
 ) -> dict[str, object]:
     """Results per clip id for one extractor, like the local engine's ``run_modality``:
     cached clips are read back, the rest computed on the cluster (and cached by the workers).
@@ -120,7 +123,9 @@ def run_modality_on_ray(
             )
             done = decoded.map_batches(
                 ExtractorActor,
-                fn_constructor_kwargs={"make_extractor": make_extractor, "cache": cache, "device": device, **shared},
+                fn_constructor_kwargs={
+                    "make_extractor": make_extractor, "cache": cache, "device": device, "word_aligned": word_aligned, **shared
+                },
                 batch_size=batch_size,
                 num_cpus=1,
                 num_gpus=1 if device.startswith("cuda") else 0,
@@ -183,5 +188,6 @@ def extract_on_ray(
             batch_size=batch_size,
             workers=max(1, workers or default_workers),
             device=device if on_gpu else "cpu",
+            word_aligned=word_timings is not None,
         )
     return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
