@@ -105,6 +105,8 @@ class MulT(MSAModel):
         "test": {"model": {"dim": 8, "heads": 2, "layers": 1, "memory_layers": 1}},
     }
     #: Unaligned setting (as msa_bench's data); accuracies and F1 as fractions, like msa_bench.metrics.
+    # Binary accuracy and F1 leave out zero labels: the official code evaluates with
+    # eval_mosei_senti(..., exclude_zero=True) (src/train.py, src/eval_metrics.py).
     paper_results = {
         "mosi": {"source": "Tsai et al., ACL 2019, Table 1 (MulT, unaligned CMU-MOSI)", "mae": 0.889, "corr": 0.686,
                  "acc2_non0": 0.811, "f1_non0": 0.810, "acc7": 0.391},
