@@ -109,3 +109,48 @@ def test_train_command_launches_torchrun_with_the_job(monkeypatch, tmp_path):
     [(job, nproc)] = launched
     assert nproc == 2 and (job.model, job.source.name, job.seeds, job.records_dir, job.robustness) == ("lf_dnn", "synthetic", (7,), str(tmp_path), False)
     assert DistributedJob.from_json(job.to_json()) == job
+
+
+CRASH_AT_EPOCH_2 = '''
+import os
+from pathlib import Path
+
+from baselines.lf_dnn import LFDNN
+
+
+class CrashOnce(LFDNN):
+    """LF-DNN whose processes die once, in epoch 2, after epoch 1's checkpoints were written."""
+
+    def on_epoch_end(self, epoch):
+        super().on_epoch_end(epoch)
+        marker = Path(os.environ["MSA_BENCH_CRASH_DIR"]) / f"rank{os.environ['RANK']}"
+        if epoch == 2 and not marker.exists():
+            marker.touch()
+            os._exit(3)
+'''
+
+
+@pytest.mark.slow
+def test_an_interrupted_two_process_run_resumes_to_the_uninterrupted_result(two_process_run, source, tmp_path, monkeypatch, capfd):
+    job, _ = two_process_run
+    model_file = tmp_path / "crash_once.py"
+    model_file.write_text(CRASH_AT_EPOCH_2)
+    (tmp_path / "markers").mkdir()
+    monkeypatch.setenv("MSA_BENCH_CRASH_DIR", str(tmp_path / "markers"))
+    interrupted = DistributedJob(
+        f"{model_file}:CrashOnce", source, (1111,), str(tmp_path / "records"), robustness=False,
+        run_root=str(tmp_path / "runs"), train_overrides=SCHEDULE,
+    )
+    with pytest.raises(RuntimeError, match="distributed run failed"):
+        launch(interrupted, 2)
+    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == ["rank0", "rank1"]
+    assert not list((tmp_path / "records").rglob("*.json"))
+    capfd.readouterr()
+    launch(interrupted, 2)  # both ranks resume from their epoch-1 checkpoints
+    assert "after epoch 1" in capfd.readouterr().out  # rank 0 reports where it resumed
+    [resumed], [uninterrupted] = load_records(interrupted.records_dir), load_records(job.records_dir)
+    assert resumed.model == uninterrupted.model and resumed.config_hash == uninterrupted.config_hash
+    assert resumed.metrics == uninterrupted.metrics
+    pd.testing.assert_frame_equal(
+        load_predictions(record_files(interrupted.records_dir)[0]), load_predictions(record_files(job.records_dir)[0])
+    )
