@@ -119,6 +119,38 @@ class Extractor(ABC):
         }
 
 
+class TransformersExtractor(Extractor):
+    """What the transformers encoders share: a config with ``checkpoint`` and ``layer`` (an index
+    into ``hidden_states``), a torch model moved by :meth:`to`, and names ``<prefix>:<checkpoint>@<layer>``."""
+
+    library = "transformers"
+    config_class: ClassVar[type[ExtractorConfig]]
+    name_prefix: ClassVar[str]
+
+    def _use_model(self, model) -> None:
+        """Keep ``model`` in eval mode on the CPU, once its ``layer`` is checked."""
+        check_layer(model, self.config.layer, self.config.checkpoint)
+        self.model = model.eval()
+        self.device = "cpu"
+
+    @classmethod
+    def from_spec(cls, family: str, checkpoint: str | None, **options) -> TransformersExtractor:
+        return cls(cls.config_class(**{"checkpoint": checkpoint, **config_options(cls.config_class, options)}))
+
+    @property
+    def name(self) -> str:
+        return f"{self.name_prefix}:{self.config.checkpoint}@{self.config.layer}"
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def to(self, device: str) -> TransformersExtractor:
+        self.device = resolve_device(device)
+        self.model.to(self.device)
+        return self
+
+
 def config_options(config_class: type, options: dict[str, object]) -> dict[str, object]:
     """``options`` checked against ``config_class``'s fields (a clear error for a typo)."""
     known = {f.name for f in fields(config_class)}

@@ -8,15 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from msa_bench.features.base import (
-    Extractor,
-    ExtractorConfig,
-    Output,
-    config_options,
-    check_layer,
-    load_pretrained,
-    resolve_device,
-)
+from msa_bench.features.base import ExtractorConfig, Output, TransformersExtractor, load_pretrained
 
 
 @dataclass(frozen=True)
@@ -70,9 +62,10 @@ class FaceEncoderConfig(ExtractorConfig):
     haar: HaarConfig = HaarConfig()
 
 
-class FaceImageEncoder(Extractor):
+class FaceImageEncoder(TransformersExtractor):
     modality = "vision"
-    library = "transformers"
+    config_class = FaceEncoderConfig
+    name_prefix = "face"
 
     def __init__(self, config: FaceEncoderConfig) -> None:
         from transformers import AutoImageProcessor, AutoModel
@@ -82,26 +75,7 @@ class FaceImageEncoder(Extractor):
         self.processor = load_pretrained(AutoImageProcessor, config.checkpoint)
         model = load_pretrained(AutoModel, config.checkpoint)
         #: CLIP checkpoints load as a two-tower model; only its vision tower is used.
-        self.model = getattr(model, "vision_model", model).eval()
-        check_layer(self.model, config.layer, config.checkpoint)
-        self.device = "cpu"
-
-    @classmethod
-    def from_spec(cls, family: str, checkpoint: str | None, **options) -> FaceImageEncoder:
-        return cls(FaceEncoderConfig(**{"checkpoint": checkpoint, **config_options(FaceEncoderConfig, options)}))
-
-    @property
-    def name(self) -> str:
-        return f"face:{self.config.checkpoint}@{self.config.layer}"
-
-    @property
-    def dim(self) -> int:
-        return int(self.model.config.hidden_size)
-
-    def to(self, device: str) -> FaceImageEncoder:
-        self.device = resolve_device(device)
-        self.model.to(self.device)
-        return self
+        self._use_model(getattr(model, "vision_model", model))
 
     def extract(self, batch: Sequence[np.ndarray]) -> list[Output]:
         """``batch``: per clip, RGB frames ``(T, H, W, 3)`` uint8 -> ``(T, D)``, NaN rows without a face.

@@ -16,16 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from msa_bench.features.base import (
-    Extractor,
-    ExtractorConfig,
-    Failure,
-    Output,
-    config_options,
-    check_layer,
-    load_pretrained,
-    resolve_device,
-)
+from msa_bench.features.base import ExtractorConfig, Failure, Output, TransformersExtractor, load_pretrained
 from msa_bench.media import SAMPLE_RATE
 
 
@@ -36,32 +27,20 @@ class SpeechEncoderConfig(ExtractorConfig):
     layer: int = -1
 
 
-class SpeechEncoder(Extractor):
+class SpeechEncoder(TransformersExtractor):
     modality = "audio"
-    library = "transformers"
+    config_class = SpeechEncoderConfig
+    name_prefix = "speech"
 
     def __init__(self, config: SpeechEncoderConfig) -> None:
         from transformers import AutoFeatureExtractor, AutoModel
 
         self.config = config
         self.feature_extractor = load_pretrained(AutoFeatureExtractor, config.checkpoint)
-        self.model = load_pretrained(AutoModel, config.checkpoint).eval()
-        if not hasattr(self.model, "_get_feat_extract_output_lengths"):
-            raise ValueError(f"{config.checkpoint!r} is not a speech encoder (got {type(self.model).__name__})")
-        check_layer(self.model, config.layer, config.checkpoint)
-        self.device = "cpu"
-
-    @classmethod
-    def from_spec(cls, family: str, checkpoint: str | None, **options) -> SpeechEncoder:
-        return cls(SpeechEncoderConfig(**{"checkpoint": checkpoint, **config_options(SpeechEncoderConfig, options)}))
-
-    @property
-    def name(self) -> str:
-        return f"speech:{self.config.checkpoint}@{self.config.layer}"
-
-    @property
-    def dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        model = load_pretrained(AutoModel, config.checkpoint)
+        if not hasattr(model, "_get_feat_extract_output_lengths"):
+            raise ValueError(f"{config.checkpoint!r} is not a speech encoder (got {type(model).__name__})")
+        self._use_model(model)
 
     @property
     def frame_hop_s(self) -> float:
@@ -74,11 +53,6 @@ class SpeechEncoder(Extractor):
         for kernel, stride in reversed(list(zip(self.model.config.conv_kernel, self.model.config.conv_stride))):
             field = (field - 1) * stride + kernel
         return field
-
-    def to(self, device: str) -> SpeechEncoder:
-        self.device = resolve_device(device)
-        self.model.to(self.device)
-        return self
 
     @property
     def padding_safe(self) -> bool:

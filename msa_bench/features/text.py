@@ -13,16 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from msa_bench.features.base import (
-    Extractor,
-    ExtractorConfig,
-    Failure,
-    Output,
-    config_options,
-    check_layer,
-    load_pretrained,
-    resolve_device,
-)
+from msa_bench.features.base import ExtractorConfig, Failure, Output, TransformersExtractor, load_pretrained
 
 
 @dataclass(frozen=True)
@@ -33,35 +24,17 @@ class TextEncoderConfig(ExtractorConfig):
     max_length: int = 512
 
 
-class TextEncoder(Extractor):
+class TextEncoder(TransformersExtractor):
     modality = "text"
-    library = "transformers"
+    config_class = TextEncoderConfig
+    name_prefix = "text"
 
     def __init__(self, config: TextEncoderConfig) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.config = config
         self.tokenizer = load_pretrained(AutoTokenizer, config.checkpoint)
-        self.model = load_pretrained(AutoModel, config.checkpoint).eval()
-        check_layer(self.model, config.layer, config.checkpoint)
-        self.device = "cpu"
-
-    @classmethod
-    def from_spec(cls, family: str, checkpoint: str | None, **options) -> TextEncoder:
-        return cls(TextEncoderConfig(**{"checkpoint": checkpoint, **config_options(TextEncoderConfig, options)}))
-
-    @property
-    def name(self) -> str:
-        return f"text:{self.config.checkpoint}@{self.config.layer}"
-
-    @property
-    def dim(self) -> int:
-        return int(self.model.config.hidden_size)
-
-    def to(self, device: str) -> TextEncoder:
-        self.device = resolve_device(device)
-        self.model.to(self.device)
-        return self
+        self._use_model(load_pretrained(AutoModel, config.checkpoint))
 
     def token_ids(self, texts: Sequence[str]) -> list[dict[str, list[int]]]:
         """MMSA-style ids per text: ``input_ids``, ``attention_mask``, ``segment_ids`` (unpadded)."""
