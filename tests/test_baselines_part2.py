@@ -19,7 +19,7 @@ from baselines.diff_fusion import DifferentialCrossAttention, lambda_init_for_la
 from baselines.umdf import UMDF
 from msa_bench.batching import ModalityBatch, collate
 from msa_bench.models import DataSpec, build_config, get_model_class, task_loss
-from test_models_contract import DIMS, SPEC, build, random_batch, random_rows, without
+from test_models_contract import DIMS, build, random_batch, random_rows, without
 
 PART2 = ("djmf", "cdml", "adafn_ag", "umdf", "vtaf", "diff_fusion", "diff_fusion_std")
 
@@ -295,17 +295,6 @@ def test_fine_tuned_bert_gets_its_own_learning_rate_and_is_updated(tiny_bert):
 
 
 # --- through the harness ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", PART2)
-def test_default_configs_are_valid(name):
-    from msa_bench.training import TrainConfig
-
-    model_class = get_model_class(name)
-    assert {"mosi", "mosei", "synthetic", "test"} <= set(model_class.default_configs)
-    for entry in model_class.default_configs.values():
-        build_config(model_class, entry.get("model"))
-        TrainConfig.from_dict(entry.get("train"))
 
 
 def _train_on_synthetic(name, dataset, **train_overrides):

@@ -243,3 +243,20 @@ def test_learning_rate_groups_first_pair_wins_and_the_rest_get_the_default_rate(
     assert all(g["weight_decay"] == 0.01 for g in groups)
     only_default = learning_rate_groups(model, 1e-3, 0.0, [([], 1e-5)])
     assert [g["lr"] for g in only_default] == [1e-3]
+
+
+BUILTIN_NAMES = [n for n in MODEL_NAMES if get_model_class(n).__module__.startswith("baselines.")]
+
+
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_builtin_default_configs_and_paper_results_are_valid(name):
+    """Every built-in baseline ships MOSI, MOSEI, synthetic and test settings that build."""
+    from msa_bench.training import TrainConfig
+
+    model_class = get_model_class(name)
+    assert {"mosi", "mosei", "synthetic", "test"} <= set(model_class.default_configs)
+    for entry in model_class.default_configs.values():
+        build_config(model_class, entry.get("model"))
+        TrainConfig.from_dict(entry.get("train"))
+    for dataset, result in model_class.paper_results.items():
+        assert result["source"] and all(0 < v < 1 for k, v in result.items() if k.startswith(("acc", "f1")))
