@@ -21,7 +21,10 @@ from msa_bench.schema import MODALITIES
 
 
 @dataclass(frozen=True)
-class LFDNNConfig(ModelConfig):
+class FusionSizesConfig(ModelConfig):
+    """Per-modality hidden sizes, the post-fusion width and dropout, checked; LF-DNN's and TFN's
+    configs are this with their own sizes."""
+
     text_hidden: int = 64
     audio_hidden: int = 16
     vision_hidden: int = 16
@@ -34,6 +37,11 @@ class LFDNNConfig(ModelConfig):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class LFDNNConfig(FusionSizesConfig):
+    """LF-DNN's sizes: the defaults of :class:`FusionSizesConfig`."""
 
 
 def subnetwork(input_dim: int, hidden: int, dropout: float) -> nn.Sequential:

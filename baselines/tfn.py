@@ -20,25 +20,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines.lf_dnn import subnetwork
+from baselines.lf_dnn import FusionSizesConfig, subnetwork
 from baselines.unimodal import SequenceEncoder, TaskHeads
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, masked_mean, register_model
+from msa_bench.models import DataSpec, ModelOutput, MSAModel, masked_mean, register_model
 
 
 @dataclass(frozen=True)
-class TFNConfig(ModelConfig):
+class TFNConfig(FusionSizesConfig):
+    """TFN's sizes."""
+
     text_hidden: int = 128
     audio_hidden: int = 32
     vision_hidden: int = 32
     post_fusion_dim: int = 128
-    dropout: float = 0.2
-
-    def __post_init__(self) -> None:
-        for name in ("text_hidden", "audio_hidden", "vision_hidden", "post_fusion_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 def with_one(hidden: torch.Tensor) -> torch.Tensor:
