@@ -35,6 +35,7 @@ from torch import nn
 
 from msa_bench.features import extract
 from msa_bench.metrics import emotion_class_metrics
+from msa_bench.models import masked_mean
 from msa_bench.schema import EMOTION_CLASSES
 
 CLASSIFIERS = {
@@ -124,8 +125,7 @@ class PooledFrameMLP(nn.Module):
                 nn.init.zeros_(layer.bias)
 
     def forward(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.frames(values) * mask.unsqueeze(-1)
-        return self.classify(hidden.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1.0))
+        return self.classify(masked_mean(self.frames(values), mask))
 
 
 def train_pooled_mlp(
