@@ -19,6 +19,7 @@ from msa_bench.models.api import (
     register_model,
     task_loss,
 )
+from msa_bench.models.fidelity import FidelityRow, fidelity_markdown
 from msa_bench.models.text_encoder import TextEncoder, TextEncoding
 
 _BUILTINS_LOADED = False
@@ -56,11 +57,13 @@ __all__ = [
     "MODELS",
     "TASKS",
     "DataSpec",
+    "FidelityRow",
     "MSAModel",
     "ModelConfig",
     "ModelOutput",
     "build_config",
     "count_parameters",
+    "fidelity_markdown",
     "get_model_class",
     "learning_rate_groups",
     "load_builtin_baselines",

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msa_bench.batching import MISSING_CLASS, Batch
+from msa_bench.models.fidelity import FidelityRow
 from msa_bench.registry import Registry
 from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, feature_dims
 
@@ -107,6 +108,8 @@ class MSAModel(nn.Module):
     default_configs: ClassVar[dict[str, dict]] = {}
     #: dataset name -> {"source": "...", metric name: value} as published.
     paper_results: ClassVar[dict[str, dict]] = {}
+    #: Components compared with the official code (``msa_bench.models.fidelity``).
+    fidelity: ClassVar[tuple[FidelityRow, ...]] = ()
     #: Tasks this model can predict.
     supported_tasks: ClassVar[tuple[str, ...]] = ("sentiment",)
 
