@@ -1,0 +1,142 @@
+"""Forward equivalence with the official code (issue #15, part B): Self-MM, MMIM, ALMT, AdaFN-AG, MMML.
+
+Each test builds the msa_bench model from the fixture's configuration (``meta.json`` and tensor
+shapes), loads the official weights through the model module's ``official_state_dict_map``,
+feeds the fixture's inputs through our :class:`~msa_bench.batching.Batch` in eval mode and
+requires the official outputs (:func:`official_fixtures.assert_outputs_close`).
+
+Text-encoder models: the fixtures replace ``bert-base-uncased`` by a tiny random BERT fed token
+ids. Our models tokenize ``batch.raw_text``, so :func:`word_tokenizer_encoder` saves a tiny
+encoder of the fixture's configuration with a word-level vocabulary whose word ``w<i>`` is token
+``i``; the transcript ``"w19 w55 ..."`` then tokenizes to exactly the fixture's ids (its [CLS],
+[SEP] and padding included), and the official weights replace the random ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from msa_bench.batching import Batch, ModalityBatch
+from msa_bench.models import DataSpec, build_config
+from official_fixtures import assert_outputs_close, load_fixture
+
+#: Special tokens of the fixtures' tiny BERT inputs, at the ids the fixtures use.
+BERT_SPECIALS = {0: "[PAD]", 1: "[UNK]", 2: "[CLS]", 3: "[SEP]", 4: "[MASK]"}
+
+
+def save_word_tokenizer(folder: Path, vocab_size: int, specials: dict[int, str], cls: str, sep: str, pad: str) -> None:
+    """A whitespace word-level tokenizer in ``folder``: ``w<i>`` (or ``specials[i]``) is id ``i``,
+    each text becomes ``cls words sep``, batches are right-padded with ``pad``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {specials.get(i, f"w{i}"): i for i in range(vocab_size)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=specials[1] if 1 in specials else None))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])]
+    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, cls_token=cls, sep_token=sep, pad_token=pad)
+    fast.save_pretrained(folder)
+
+
+def word_tokenizer_encoder(folder: Path, config: dict) -> Path:
+    """``folder`` holding a random BERT of ``config`` (``transformers.BertConfig`` fields) and a
+    tokenizer mapping the word ``w<i>`` to id ``i``; the official weights are loaded afterwards."""
+    from transformers import BertConfig, BertModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_word_tokenizer(folder, config["vocab_size"], BERT_SPECIALS, "[CLS]", "[SEP]", "[PAD]")
+    BertModel(BertConfig(**config)).save_pretrained(folder)
+    return folder
+
+
+def transcripts(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
+    """The transcript of each row of BERT ids: its words between [CLS] and [SEP]."""
+    rows = []
+    for ids, mask in zip(input_ids.long().tolist(), attention_mask.bool().tolist()):
+        real = [i for i, keep in zip(ids, mask) if keep]
+        assert real[0] == 2 and real[-1] == 3, f"expected [CLS] ... [SEP] ids, got {real}"
+        rows.append(" ".join(BERT_SPECIALS.get(i, f"w{i}") for i in real[1:-1]))
+    return rows
+
+
+def modality(features: torch.Tensor, lengths: torch.Tensor | None = None) -> ModalityBatch:
+    """(B, L, D) features, real up to ``lengths`` (all frames without them)."""
+    steps = torch.arange(features.shape[1])
+    mask = torch.ones(features.shape[:2], dtype=torch.bool) if lengths is None else steps < lengths.long()[:, None]
+    return ModalityBatch(features=features.float(), mask=mask, present=mask.any(dim=1))
+
+
+def text_placeholder(batch_size: int, dim: int) -> ModalityBatch:
+    """The text modality of a batch whose model tokenizes ``raw_text``: present, no features."""
+    return modality(torch.zeros(batch_size, 1, dim))
+
+
+def make_batch(raw_text: list[str], text: ModalityBatch, audio: ModalityBatch, vision: ModalityBatch) -> Batch:
+    return Batch(ids=[f"row{i}" for i in range(len(raw_text))], raw_text=raw_text, text=text, audio=audio, vision=vision)
+
+
+def build_model(model_class: type, spec: DataSpec, **overrides):
+    return model_class(build_config(model_class, overrides), spec)
+
+
+def load_official(model: torch.nn.Module, mapped: dict[str, torch.Tensor]) -> None:
+    """Load the mapped official weights, every one of them and into every parameter and buffer."""
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    assert not unexpected, f"official weights without an msa_bench counterpart: {unexpected}"
+    assert not missing, f"msa_bench parameters the official weights do not set: {missing}"
+
+
+# --- Self-MM (MMSA SELF_MM) -------------------------------------------------------------------
+
+
+def test_self_mm_reproduces_the_official_outputs(tmp_path):
+    from baselines.self_mm import SelfMM, official_state_dict_map
+
+    fixture = load_fixture("self_mm")
+    c, x = fixture.config, fixture.inputs
+    text_dim, audio_dim, vision_dim = c["feature_dims"]
+    encoder = word_tokenizer_encoder(tmp_path / "bert", fixture.meta["tiny_bert"]["config"])
+    model = build_model(
+        SelfMM,
+        DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim),
+        text_encoder=str(encoder),
+        audio_hidden=c["a_lstm_hidden_size"], vision_hidden=c["v_lstm_hidden_size"],
+        audio_out=c["audio_out"], vision_out=c["video_out"],
+        audio_lstm_dropout=c["a_lstm_dropout"], vision_lstm_dropout=c["v_lstm_dropout"],
+        fusion_dim=c["post_fusion_dim"], text_head_dim=c["post_text_dim"],
+        audio_head_dim=c["post_audio_dim"], vision_head_dim=c["post_video_dim"],
+        fusion_dropout=c["post_fusion_dropout"], text_dropout=c["post_text_dropout"],
+        audio_dropout=c["post_audio_dropout"], vision_dropout=c["post_video_dropout"],
+    )
+    load_official(model, official_state_dict_map(fixture.weights))
+    text = x["text"]
+    batch = make_batch(
+        transcripts(text[:, 0], text[:, 1]),
+        text_placeholder(len(text), text_dim),
+        modality(x["audio"], x["audio_lengths"]),
+        modality(x["vision"], x["vision_lengths"]),
+    )
+    with torch.no_grad():
+        out = model.eval()(batch)
+    features = out.aux["features"]
+    actual = {"M": out.sentiment[:, None], **{k[0].upper(): v[:, None] for k, v in out.aux["unimodal"].items()}}
+    actual |= {f"Feature_{m[0]}": features[m] for m in ("text", "audio", "vision")} | {"Feature_f": features["fusion"]}
+    assert_outputs_close(actual, fixture.outputs)
+
+
+def test_self_mm_optimizer_groups_follow_the_official_trainer():
+    from baselines.self_mm import SelfMM
+
+    model = build_model(SelfMM, DataSpec(text_dim=4, audio_dim=3, vision_dim=2), audio_lr=1e-2, vision_lr=1e-4,
+                        audio_weight_decay=0.0, vision_weight_decay=0.5)
+    groups = model.parameter_groups(1e-3, 0.01)
+    of = {id(p): g for g in groups for p in g["params"]}
+    for module, lr, decay in ((model.audio, 1e-2, 0.0), (model.audio_out, 1e-2, 0.0), (model.vision_out, 1e-4, 0.5),
+                              (model.fusion_head, 1e-3, 0.01)):
+        assert {(of[id(p)]["lr"], of[id(p)]["weight_decay"]) for p in module.parameters()} == {(lr, decay)}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
