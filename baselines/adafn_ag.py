@@ -2,95 +2,108 @@
 
 Liu et al. "AdaFN-AG: Enhancing multimodal interaction with Adaptive Feature Normalization for
 multimodal sentiment analysis." Intelligent Systems with Applications (2024), 200410.
-Official code: Myid9606/AdaFN-AG.
+Official code: Myid9606/AdaFN-AG (``models/multiTask/AFN_AG_MSA.py``), which this module
+follows; ``tests/test_official_equivalence_sota.py`` loads its weights through
+:func:`official_state_dict_map` and reproduces its outputs.
 
-Architecture. During training only, Adaptive Feature Normalization (AdaFN) re-styles audio with
-vision's statistics and vision with audio's: per example, the modality's time-mean and standard
-deviation per feature (mu_x, sigma_x) are mixed with the other modality's scalar mean and
-standard deviation over time and features (mu_y, sigma_y),
-mu_mix = (1 - alpha) mu_x + alpha mu_y (likewise sigma), x' = sigma_mix (x - mu_x) / sigma_x + mu_mix,
-with alpha ~ U(0, 1) / 5 per example and no learned parameters. Audio and vision then pass LSTM
-temporal encoders; text is the token sequence of the text path (precomputed features or a
-fine-tuned transformers encoder). Each modality goes through attention gating: a BiGRU, then
-self-attention (audio and vision add cross-attention with text as key/value); two sigmoid
-gates mix the BiGRU and attention outputs, g1 * GRU + g2 * Attn, then LayerNorm (2 heads).
-Masked mean pooling, concatenation, Linear + ReLU (128) and a linear output give the sentiment.
-Self-MM's unimodal heads are trained on labels from Self-MM's ULGM (reused from
-``baselines.self_mm``), weighted by tanh(|y_s - y_m|).
+Architecture (width ``d_model`` 32 as the official ``hidden_dim``):
 
-Loss: L1 on the fused prediction + ULGM's weighted unimodal L1 losses.
+- **AdaFN** (training only, no parameters; paper eqs. 6–10): audio is re-styled with vision's
+  statistics and vision with audio's. Per example and feature, the modality's temporal mean and
+  unbiased variance (mu_x, var_x); the other modality's per-feature temporal means and variances
+  averaged over its features (mu_y, var_y, eq. 7); mu_mix = (1 − α) mu_x + α mu_y and
+  var_mix = (1 − α) var_x + α var_y (variances are mixed, eq. 9);
+  x' = (x − mu_x) / sqrt(var_x + ε) · sqrt(var_mix + ε) + mu_mix, ε = 1e-5, with
+  α ~ U(0, 1) / 5 drawn per example and separately for each direction.
+- Audio and vision: a 1-head self-attention on the raw (re-styled) features, an LSTM (hidden
+  16 / 32) and a per-frame projection to ``d_model``. Text: the encoder's token states
+  projected to ``d_model``.
+- **Attention gating** (:class:`GatedAttentionBlock`, official ``SAG_Transformer``; eqs. 13–16),
+  one block for audio and one for vision, each with text: BiGRUs over text and target; text
+  self-attention; target self-attention, then cross-attention with the target's self-attention
+  as query and the text's self-attention as key/value (self- and cross-attention in sequence);
+  each stream is LayerNorm(g_r · GRU + g_c · Attn) with one scalar gate per frame,
+  g = sigmoid(Linear(GRU output)), and one LayerNorm shared by both streams of a block.
+- Mean pooling over time; the text vector averages the two blocks' text streams; Self-MM's
+  heads (fusion 3·d → 128 → 128 → 1, unimodal d → 32/16/32 → 1) with their dropouts.
 
-Choices where the paper leaves a detail open (simplest consistent choice):
-- One alpha per example, shared by both directions (audio <- vision and vision <- audio); the
-  statistics are computed over real frames only, and AdaFN is skipped for an example that lacks
-  either modality. sigma = sqrt(var + 1e-6) (population variance).
-- LSTM hidden sizes 16 (audio) and 32 (vision) as in Self-MM; the attention-gating width is
-  ``d_model`` (BiGRU hidden ``d_model / 2`` per direction), with text projected to ``d_model``.
-- For audio and vision the attention branch is self-attention + cross-attention to text (summed);
-  the gates are sigmoid(Linear([GRU; Attn])).
-- The unimodal heads are Self-MM's (Linear -> ReLU -> Linear -> ReLU -> Linear, hidden 32/16/32
-  for text/audio/vision) on each modality's pooled gated vector; the fusion feature given to ULGM
-  is the 128-unit hidden layer.
-- Optimiser settings follow Self-MM (text encoder 5e-5, audio/vision encoders 5e-3, the rest
-  1e-3, batch 32); no paper numbers are listed because we could not verify them.
+Training as the official trainer (Self-MM's): L1 on the fused prediction plus ULGM's weighted
+unimodal L1 losses (ULGM from ``baselines.self_mm``); Adam with groups text encoder (MOSI 4.5e-5,
+MOSEI 5e-5; no decay on its bias/LayerNorm), audio subnet (LSTM + projection, 5e-3), vision
+subnet (5e-3; MOSEI 1e-4) and the rest (1e-3); MOSI batch 16, MOSEI 32, 4 batches per step
+(weight decays divided by 4 for the harness's averaged accumulation, as in ``self_mm``).
+
+Where msa_bench differs (``fidelity``): padding frames are masked out of attention, GRUs and
+means (the official code attends over and averages padding, so its outputs depend on the batch's
+padded length); statistics use real frames only and AdaFN leaves an example unchanged when it
+lacks either modality; the unused official modules (``audio_cross_att``/``video_cross_att``
+decoder layers, ``*_self_attention_1``) are not built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from baselines.self_mm import ULGM
+from baselines.self_mm import MMSA_ACCUMULATION, ULGM, MLPHead, mmsa_weight_decays, optimizer_groups
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
     ModelOutput,
     MSAModel,
     TextEncoder,
-    learning_rate_groups,
     masked_mean,
     register_model,
     task_loss,
 )
-from msa_bench.models.layers import LSTMEncoder, attend, gather_frames, reversed_real_frames
+from msa_bench.models.fidelity import FidelityRow, rename_official
+from msa_bench.models.layers import (
+    LSTMEncoder,
+    attend,
+    compact_frames,
+    frame_mask,
+    gather_frames,
+    prefix_mask,
+    restore_frames,
+    reversed_real_frames,
+)
 
 MODALITIES = ("text", "audio", "vision")
 
 
-def _time_statistics(x: torch.Tensor, mask: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature mean and std over real frames: (B, 1, D) each."""
+def temporal_statistics(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and unbiased variance over the real frames of (B, L, D): (B, 1, D) each."""
     weights = mask.unsqueeze(-1).to(x.dtype)
-    count = weights.sum(dim=1, keepdim=True).clamp_min(1.0)
-    mean = (x * weights).sum(dim=1, keepdim=True) / count
-    variance = ((x - mean) ** 2 * weights).sum(dim=1, keepdim=True) / count
-    return mean, torch.sqrt(variance + eps)
+    count = weights.sum(dim=1, keepdim=True)
+    mean = (x * weights).sum(dim=1, keepdim=True) / count.clamp_min(1.0)
+    variance = ((x - mean) ** 2 * weights).sum(dim=1, keepdim=True) / (count - 1).clamp_min(1.0)
+    return mean, variance
 
 
-def _scalar_statistics(y: torch.Tensor, mask: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std over real frames and all features: (B, 1, 1) each."""
-    weights = mask.unsqueeze(-1).to(y.dtype).expand_as(y)
-    count = weights.sum(dim=(1, 2), keepdim=True).clamp_min(1.0)
-    mean = (y * weights).sum(dim=(1, 2), keepdim=True) / count
-    variance = ((y - mean) ** 2 * weights).sum(dim=(1, 2), keepdim=True) / count
-    return mean, torch.sqrt(variance + eps)
+def style_statistics(y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The other modality's statistics (eq. 7): its per-feature temporal means and variances,
+    each averaged over its features, (B, 1, 1)."""
+    mean, variance = temporal_statistics(y, mask)
+    return mean.mean(dim=-1, keepdim=True), variance.mean(dim=-1, keepdim=True)
 
 
 def adaptive_feature_normalization(
-    x: torch.Tensor, x_mask: torch.Tensor, y: torch.Tensor, y_mask: torch.Tensor, alpha: torch.Tensor, eps: float = 1e-6
+    x: torch.Tensor, x_mask: torch.Tensor, y: torch.Tensor, y_mask: torch.Tensor, alpha: torch.Tensor, eps: float = 1e-5
 ) -> torch.Tensor:
     """AdaFN of ``x`` (B, L, Dx) towards ``y`` (B, L', Dy) with mixing weights ``alpha`` (B,).
 
-    x' = sigma_mix (x - mu_x) / sigma_x + mu_mix on real frames of examples that have both
-    modalities; padding stays zero and other examples are returned unchanged.
+    x' = (x − mu_x) / sqrt(var_x + eps) · sqrt(var_mix + eps) + mu_mix on the real frames of
+    examples that have both modalities; padding and other examples are returned unchanged.
     """
-    mu_x, sigma_x = _time_statistics(x, x_mask, eps)
-    mu_y, sigma_y = _scalar_statistics(y, y_mask, eps)
+    mean_x, var_x = temporal_statistics(x, x_mask)
+    mean_y, var_y = style_statistics(y, y_mask)
     a = alpha.view(-1, 1, 1).to(x.dtype)
-    mu_mix = (1 - a) * mu_x + a * mu_y
-    sigma_mix = (1 - a) * sigma_x + a * sigma_y
-    restyled = sigma_mix * (x - mu_x) / sigma_x + mu_mix
+    mean_mix = (1 - a) * mean_x + a * mean_y
+    var_mix = (1 - a) * var_x + a * var_y
+    restyled = (x - mean_x) / torch.sqrt(var_x + eps) * torch.sqrt(var_mix + eps) + mean_mix
     apply = (x_mask.any(dim=1) & y_mask.any(dim=1)).view(-1, 1, 1)
     return torch.where(apply & x_mask.unsqueeze(-1), restyled, x)
 
@@ -106,68 +119,130 @@ class MaskedBiGRU(nn.Module):
         self.backward_gru = nn.GRU(in_dim, hidden, batch_first=True)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x, lengths = compact_frames(x, mask)  # frames dropped mid-sequence are skipped, not read
         forward, _ = self.forward_gru(x)
-        reverse = reversed_real_frames(mask)
+        reverse = reversed_real_frames(prefix_mask(lengths, mask.shape[1]))
         backward, _ = self.backward_gru(gather_frames(x, reverse))
-        outputs = torch.cat([forward, gather_frames(backward, reverse)], dim=-1)
-        return outputs * mask.unsqueeze(-1).to(outputs.dtype)
+        return restore_frames(torch.cat([forward, gather_frames(backward, reverse)], dim=-1), mask)
 
 
-class AttentionGating(nn.Module):
-    """BiGRU -> self-attention (+ cross-attention to text); g1 * GRU + g2 * Attn; LayerNorm."""
+class GatedAttentionBlock(nn.Module):
+    """The official ``SAG_Transformer``: gated self-attention of text and of a target modality,
+    the target's self-attention attending to the text's (see the module docstring).
 
-    def __init__(self, in_dim: int, d_model: int, n_heads: int, dropout: float, cross: bool) -> None:
+    ``forward(text, text_mask, target, target_mask)`` returns the new target and text streams,
+    zero on padding.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, target_dropout: float) -> None:
         super().__init__()
-        self.gru = MaskedBiGRU(in_dim, d_model // 2)
-        self.self_attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
-        self.cross_attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True) if cross else None
-        self.gate_gru = nn.Linear(2 * d_model, d_model)
-        self.gate_attention = nn.Linear(2 * d_model, d_model)
+        self.text_gru = MaskedBiGRU(d_model, d_model // 2)
+        self.target_gru = MaskedBiGRU(d_model, d_model // 2)
+        self.text_attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.target_attention = nn.MultiheadAttention(d_model, n_heads, dropout=target_dropout, batch_first=True)
+        self.cross_attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.text_retain_gate = nn.Linear(d_model, 1)
+        self.text_compound_gate = nn.Linear(d_model, 1)
+        self.target_retain_gate = nn.Linear(d_model, 1)
+        self.target_compound_gate = nn.Linear(d_model, 1)
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, text: torch.Tensor | None, text_mask: torch.Tensor | None):
-        recurrent = self.gru(x, mask)
-        attended = attend(self.self_attention, recurrent, recurrent, mask)
-        if self.cross_attention is not None:
-            attended = attended + attend(self.cross_attention, recurrent, text, text_mask)
-        both = torch.cat([recurrent, attended], dim=-1)
-        gated = torch.sigmoid(self.gate_gru(both)) * recurrent + torch.sigmoid(self.gate_attention(both)) * attended
-        return self.norm(gated) * mask.unsqueeze(-1).to(gated.dtype)
+    def forward(self, text: torch.Tensor, text_mask: torch.Tensor, target: torch.Tensor, target_mask: torch.Tensor):
+        text_hidden = self.text_gru(text, text_mask)
+        text_attended = attend(self.text_attention, text_hidden, text_hidden, text_mask)
+        new_text = self._gate(text_hidden, text_attended, self.text_retain_gate, self.text_compound_gate)
+        target_hidden = self.target_gru(target, target_mask)
+        target_attended = attend(self.target_attention, target_hidden, target_hidden, target_mask)
+        crossed = attend(self.cross_attention, target_attended, text_attended, text_mask)
+        new_target = self._gate(target_hidden, crossed, self.target_retain_gate, self.target_compound_gate)
+        return new_target * target_mask.unsqueeze(-1), new_text * text_mask.unsqueeze(-1)
 
-
-class UnimodalHead(nn.Module):
-    """Self-MM's unimodal head; returns the prediction and its first hidden layer (for ULGM)."""
-
-    def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.first = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.ReLU())
-        self.rest = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.first(x)
-        return self.rest(hidden).squeeze(-1), hidden
+    def _gate(self, hidden: torch.Tensor, attended: torch.Tensor, retain: nn.Linear, compound: nn.Linear) -> torch.Tensor:
+        return self.norm(torch.sigmoid(retain(hidden)) * hidden + torch.sigmoid(compound(hidden)) * attended)
 
 
 @dataclass(frozen=True)
 class AdaFNAGConfig(ModelConfig):
-    d_model: int = 64
+    """Defaults: the official code and its ``config_regression.json`` MOSI entry. ``*_lr`` /
+    ``*_weight_decay`` are the text encoder's, audio subnet's and vision subnet's groups (the rest
+    trains at the harness's ``lr``/``weight_decay``)."""
+
+    d_model: int = 32
     n_heads: int = 2
+    raw_attention_heads: int = 1
+    target_attention_dropout: float = 0.1
     audio_hidden: int = 16
     vision_hidden: int = 32
+    audio_lstm_dropout: float = 0.0
+    vision_lstm_dropout: float = 0.0
     fusion_dim: int = 128
     text_head_dim: int = 32
     audio_head_dim: int = 16
     vision_head_dim: int = 32
-    dropout: float = 0.1
-    #: alpha ~ U(0, 1) * alpha_scale (1/5 in the paper).
+    fusion_dropout: float = 0.0
+    text_dropout: float = 0.1
+    audio_dropout: float = 0.1
+    vision_dropout: float = 0.0
+    #: alpha ~ U(0, 1) * alpha_scale (1/K, K = 5 in the official code).
     alpha_scale: float = 0.2
     text_encoder: str | None = None
-    text_encoder_lr: float = 5e-5
-    audio_vision_lr: float = 5e-3
     text_max_tokens: int = 50
+    encoder_lr: float = 4.5e-5
+    audio_lr: float = 5e-3
+    vision_lr: float = 5e-3
+    encoder_weight_decay: float = 1e-3
+    audio_weight_decay: float = 1e-3
+    vision_weight_decay: float = 1e-3
 
 
-_TRAIN = {"lr": 1e-3, "weight_decay": 1e-3, "batch_size": 32, "max_epochs": 100, "patience": 8, "optimizer": "adam"}
+def _gru_rules(official: str, ours: str) -> list[tuple[str, str]]:
+    return [(rf"{official}\.(\w+_l0)_reverse", rf"{ours}.backward_gru.\1"), (rf"{official}\.(\w+_l0)", rf"{ours}.forward_gru.\1")]
+
+
+#: Official ``AFN_AG_MSA`` names (under AMIO's ``Model.``) → msa_bench names; unused modules dropped.
+OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
+    (r"Model\.(audio|video)_cross_att\..+", ""),
+    (r"Model\.SAG_Transformer_\d\.(text|tgt)_self_attention_1\..+", ""),
+    (r"Model\.text_model\.model\.(.+)", r"text_encoder.pretrained.\1"),
+    (r"Model\.text_linear\.(.+)", r"text_linear.\1"),
+    (r"Model\.audio_self_att\.(.+)", r"raw_attention.audio.\1"),
+    (r"Model\.video_self_att\.(.+)", r"raw_attention.vision.\1"),
+    (r"Model\.audio_model\.rnn\.(.+)", r"lstms.audio.forward_lstm.\1"),
+    (r"Model\.video_model\.rnn\.(.+)", r"lstms.vision.forward_lstm.\1"),
+    (r"Model\.audio_model\.linear_1\.(.+)", r"lstm_out.audio.\1"),
+    (r"Model\.video_model\.linear_1\.(.+)", r"lstm_out.vision.\1"),
+    *(
+        rule
+        for k, ours in ((1, "audio"), (2, "vision"))
+        for rule in (
+            *_gru_rules(rf"Model\.SAG_Transformer_{k}\.text_gru", f"gating.{ours}.text_gru"),
+            *_gru_rules(rf"Model\.SAG_Transformer_{k}\.tgt_gru", f"gating.{ours}.target_gru"),
+            (rf"Model\.SAG_Transformer_{k}\.text_self_attention\.(.+)", rf"gating.{ours}.text_attention.\1"),
+            (rf"Model\.SAG_Transformer_{k}\.tgt_self_attention\.(.+)", rf"gating.{ours}.target_attention.\1"),
+            (rf"Model\.SAG_Transformer_{k}\.text_(retrain|compound)_gate\.(.+)", rf"gating.{ours}.text_\1_gate.\2"),
+            (rf"Model\.SAG_Transformer_{k}\.tgt_(retrain|compound)_gate\.(.+)", rf"gating.{ours}.target_\1_gate.\2"),
+            (rf"Model\.SAG_Transformer_{k}\.(cross_attention|norm)\.(.+)", rf"gating.{ours}.\1.\2"),
+        )
+    ),
+    *(
+        (rf"Model\.post_{official}_layer_{k}\.(.+)", rf"{ours}.{layer}.\1")
+        for official, ours in (("fusion", "fusion_head"), ("text", "unimodal_heads.text"),
+                               ("audio", "unimodal_heads.audio"), ("video", "unimodal_heads.vision"))
+        for k, layer in ((1, "first"), (2, "second"), (3, "out"))
+    ),
+)
+
+
+def official_state_dict_map(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The official AMIO/``AFN_AG_MSA`` state dict under msa_bench names (renames only; the
+    official ``retrain`` gates are our ``retain`` gates; the unused decoder layers and
+    ``*_self_attention_1`` are dropped)."""
+    renamed = rename_official(official, OFFICIAL_NAMES, model="adafn_ag")
+    return {name.replace("_retrain_gate.", "_retain_gate."): value for name, value in renamed.items()}
+
+
+_MOSI_TRAIN = {"lr": 1e-3, "weight_decay": 1e-3 / MMSA_ACCUMULATION, "batch_size": 16,
+               "grad_accum_steps": MMSA_ACCUMULATION, "max_epochs": 100, "patience": 8, "optimizer": "adam"}
 
 
 @register_model("adafn_ag")
@@ -176,10 +251,16 @@ class AdaFNAG(MSAModel):
 
     config_class = AdaFNAGConfig
     default_configs = {
-        "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_TRAIN)},
-        "mosei": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_TRAIN)},
+        "mosi": {"model": {"text_encoder": "bert-base-uncased", **mmsa_weight_decays(1e-3, 1e-3, 1e-3)},
+                 "train": dict(_MOSI_TRAIN)},
+        "mosei": {
+            "model": {"text_encoder": "bert-base-uncased", "encoder_lr": 5e-5, "vision_lr": 1e-4,
+                      **mmsa_weight_decays(1e-3, 0.0, 0.0), "fusion_dropout": 0.1, "text_dropout": 0.0,
+                      "audio_dropout": 0.0, "vision_dropout": 0.0},
+            "train": {**_MOSI_TRAIN, "batch_size": 32, "weight_decay": 1e-2 / MMSA_ACCUMULATION},
+        },
         "synthetic": {
-            "model": {"d_model": 16, "fusion_dim": 16, "dropout": 0.0, "audio_vision_lr": 5e-3},
+            "model": {"d_model": 16, "fusion_dim": 16, "text_dropout": 0.0, "audio_dropout": 0.0},
             "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 2, "patience": 2},
         },
         "test": {
@@ -187,73 +268,100 @@ class AdaFNAG(MSAModel):
                       "audio_head_dim": 6, "vision_head_dim": 6}
         },
     }
+    fidelity = (
+        FidelityRow("forward (BERT states, raw self-attention, LSTMs, two SAG blocks, heads)", "AFN_AG_MSA",
+                    "same layers; official weights load through official_state_dict_map", "equal"),
+        FidelityRow("AdaFN", "per-feature mean/unbiased variance; other modality's averaged over features; "
+                    "variances mixed; α per direction", "the same (tested on the official train-mode call)", "equal"),
+        FidelityRow("gates", "one scalar per frame from the GRU output", "the same", "equal"),
+        FidelityRow("padding", "attention, GRUs, AdaFN statistics and means include padded frames",
+                    "masked out", "deviation", "predictions must not depend on the batch's padded length"),
+        FidelityRow("AdaFN with a missing modality", "not handled", "example left unchanged", "deviation",
+                    "msa_bench datasets may lack a modality"),
+        FidelityRow("unused modules", "audio_cross_att/video_cross_att, *_self_attention_1 built, never called",
+                    "not built", "deviation", "dead parameters; the mapping drops them"),
+        FidelityRow("optimizer", "Self-MM's groups; MOSI BERT lr 4.5e-5, batch 16 × 4; MOSEI video lr 1e-4",
+                    "the same (weight decays / 4 for averaged accumulation)", "equal"),
+        FidelityRow("ULGM label memory", "pre-allocated for the training split", "keyed by example id",
+                    "deviation", "as self_mm"),
+    )
 
     def __init__(self, config: AdaFNAGConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         c, d = config, config.d_model
         self.text_encoder = TextEncoder(spec.text_dim, c.text_encoder, max_tokens=c.text_max_tokens)
-        self.lstms = nn.ModuleDict(
-            {"audio": LSTMEncoder(spec.audio_dim, c.audio_hidden), "vision": LSTMEncoder(spec.vision_dim, c.vision_hidden)}
+        self.text_linear = nn.Linear(self.text_encoder.out_dim, d)
+        dims = {"audio": spec.audio_dim, "vision": spec.vision_dim}
+        hidden = {"audio": c.audio_hidden, "vision": c.vision_hidden}
+        self.raw_attention = nn.ModuleDict(
+            {m: nn.MultiheadAttention(dims[m], c.raw_attention_heads, batch_first=True) for m in dims}
         )
-        self.text_projection = nn.Linear(self.text_encoder.out_dim, d)
-        self.gating = nn.ModuleDict(
-            {
-                "text": AttentionGating(d, d, c.n_heads, c.dropout, cross=False),
-                "audio": AttentionGating(c.audio_hidden, d, c.n_heads, c.dropout, cross=True),
-                "vision": AttentionGating(c.vision_hidden, d, c.n_heads, c.dropout, cross=True),
-            }
+        self.lstms = nn.ModuleDict({m: LSTMEncoder(dims[m], hidden[m]) for m in dims})
+        self.lstm_dropout = nn.ModuleDict(
+            {"audio": nn.Dropout(c.audio_lstm_dropout), "vision": nn.Dropout(c.vision_lstm_dropout)}
         )
-        self.fusion = nn.Sequential(nn.Dropout(c.dropout), nn.Linear(3 * d, c.fusion_dim), nn.ReLU())
-        self.output = nn.Linear(c.fusion_dim, 1)
+        self.lstm_out = nn.ModuleDict({m: nn.Linear(hidden[m], d) for m in dims})
+        self.gating = nn.ModuleDict({m: GatedAttentionBlock(d, c.n_heads, c.target_attention_dropout) for m in dims})
+        self.fusion_head = MLPHead(3 * d, c.fusion_dim, c.fusion_dropout)
         self.unimodal_heads = nn.ModuleDict(
-            {m: UnimodalHead(d, getattr(c, f"{m}_head_dim"), c.dropout) for m in MODALITIES}
+            {m: MLPHead(d, getattr(c, f"{m}_head_dim"), getattr(c, f"{m}_dropout")) for m in MODALITIES}
         )
+        self.heads = self.task_heads(c.fusion_dim)
         self.ulgm = ULGM(MODALITIES)
         self.completed_epochs = 0
 
     def normalize(self, batch) -> dict[str, torch.Tensor]:
-        """Audio and vision frames, AdaFN-restyled in training mode (unchanged in eval mode)."""
+        """Audio and vision frames, AdaFN-restyled in training mode (unchanged in eval mode), one
+        alpha draw per example and direction."""
         audio, vision = batch.audio, batch.vision
         if not self.training:
             return {"audio": audio.features, "vision": vision.features}
-        alpha = torch.rand(len(batch), device=audio.features.device) * self.config.alpha_scale
+        masks = {"audio": frame_mask(audio), "vision": frame_mask(vision)}
+        alpha = torch.rand(2, len(batch), device=audio.features.device) * self.config.alpha_scale
         return {
-            "audio": adaptive_feature_normalization(audio.features, audio.mask, vision.features, vision.mask, alpha),
-            "vision": adaptive_feature_normalization(vision.features, vision.mask, audio.features, audio.mask, alpha),
+            "audio": adaptive_feature_normalization(audio.features, masks["audio"], vision.features, masks["vision"], alpha[0]),
+            "vision": adaptive_feature_normalization(vision.features, masks["vision"], audio.features, masks["audio"], alpha[1]),
         }
 
     def forward(self, batch) -> ModelOutput:
         text = self.text_encoder(batch)
-        masks = {"text": text.mask, "audio": batch.audio.mask, "vision": batch.vision.mask}
+        masks = {"text": text.mask, "audio": frame_mask(batch.audio), "vision": frame_mask(batch.vision)}
         frames = self.normalize(batch)
-        text_states = self.text_projection(text.states)
-        sequences = {"text": text_states, **{m: self.lstms[m](frames[m], masks[m])[0] for m in ("audio", "vision")}}
-        vectors = {
-            m: masked_mean(self.gating[m](sequences[m], masks[m], text_states, masks["text"]), masks[m]) for m in MODALITIES
-        }
-        fusion_hidden = self.fusion(torch.cat([vectors[m] for m in MODALITIES], dim=-1))
+        text_states = self.text_linear(text.states)
+        vectors, text_vectors = {}, []
+        for m in ("audio", "vision"):
+            attended = attend(self.raw_attention[m], frames[m], frames[m], masks[m])
+            sequence = self.lstm_out[m](self.lstm_dropout[m](self.lstms[m](attended, masks[m])[0]))
+            target, text_stream = self.gating[m](text_states, masks["text"], sequence, masks[m])
+            vectors[m] = masked_mean(target, masks[m])
+            text_vectors.append(masked_mean(text_stream, masks["text"]))
+        vectors["text"] = torch.stack(text_vectors).mean(dim=0)
+        fused, fusion_hidden = self.fusion_head(torch.cat([vectors[m] for m in MODALITIES], dim=-1))
         unimodal = {m: self.unimodal_heads[m](vectors[m]) for m in MODALITIES}
-        return ModelOutput(
-            sentiment=self.output(fusion_hidden).squeeze(-1),
+        return self.heads(fusion_hidden, ModelOutput(
+            sentiment=fused,
             aux={
                 "unimodal": {m: prediction for m, (prediction, _) in unimodal.items()},
                 "features": {"fusion": fusion_hidden, **{m: hidden for m, (_, hidden) in unimodal.items()}},
                 "present": {m: masks[m].any(dim=1) for m in MODALITIES},
             },
-        )
+        ))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        loss = task_loss(output, batch, self.tasks)
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        loss = task_loss(output, targets, self.own_tasks)
         if not self.training:
             return loss
-        return loss + self.ulgm.training_loss(output, batch, epoch=self.completed_epochs + 1)
+        return loss + self.ulgm.training_loss(output, targets, epoch=self.completed_epochs + 1)
 
     def on_epoch_end(self, epoch: int) -> None:
         self.completed_epochs += 1
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        c, encoder = self.config, self.text_encoder.pretrained
+        subnet = {m: [*self.lstms[m].named_parameters(), *self.lstm_out[m].named_parameters()] for m in ("audio", "vision")}
         special = [
-            (self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr),
-            (self.lstms.parameters(), self.config.audio_vision_lr),
+            ([] if encoder is None else list(encoder.named_parameters()), c.encoder_lr, c.encoder_weight_decay),
+            (subnet["audio"], c.audio_lr, c.audio_weight_decay),
+            (subnet["vision"], c.vision_lr, c.vision_weight_decay),
         ]
-        return learning_rate_groups(self, lr, weight_decay, special)
+        return optimizer_groups(self, lr, weight_decay, special)

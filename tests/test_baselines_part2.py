@@ -19,7 +19,8 @@ from baselines.diff_fusion import DifferentialCrossAttention, lambda_init_for_la
 from baselines.umdf import UMDF
 from msa_bench.batching import ModalityBatch, collate
 from msa_bench.models import DataSpec, build_config, get_model_class, task_loss
-from test_models_contract import DIMS, build, random_batch, random_rows, without
+from msa_bench.targets import collate_targets
+from test_models_contract import DIMS, build, random_batch, random_rows, random_targets, without
 
 PART2 = ("djmf", "cdml", "adafn_ag", "umdf", "vtaf", "diff_fusion", "diff_fusion_std")
 
@@ -27,15 +28,18 @@ PART2 = ("djmf", "cdml", "adafn_ag", "umdf", "vtaf", "diff_fusion", "diff_fusion
 
 
 def test_adafn_formula_on_hand_computed_values():
-    # x: one feature over 2 real frames + 1 padding frame: mu_x = 2, sigma_x = 1.
+    # x: one feature over 2 real frames + 1 padding frame: mu_x = 2, unbiased var_x = 2.
     x = torch.tensor([[[1.0], [3.0], [0.0]]])
     x_mask = torch.tensor([[True, True, False]])
-    # y: scalar statistics over real frames and features: mu_y = 3, sigma_y = sqrt(5); padding ignored.
+    # y: per-feature means 2 and 4 -> mu_y = 3; per-feature unbiased variances 8 and 8 -> var_y = 8
+    # (eq. 7: averaged over features); padding ignored.
     y = torch.tensor([[[0.0, 2.0], [4.0, 6.0], [100.0, 100.0]]])
     y_mask = torch.tensor([[True, True, False]])
     out = adaptive_feature_normalization(x, x_mask, y, y_mask, torch.tensor([0.2]), eps=0.0)
-    mu_mix, sigma_mix = 0.8 * 2 + 0.2 * 3, 0.8 * 1 + 0.2 * math.sqrt(5)
-    expected = torch.tensor([[[mu_mix - sigma_mix], [mu_mix + sigma_mix], [0.0]]])
+    # Variances are mixed (eq. 9), not standard deviations.
+    mu_mix, var_mix = 0.8 * 2 + 0.2 * 3, 0.8 * 2 + 0.2 * 8
+    scale = math.sqrt(var_mix) / math.sqrt(2)
+    expected = torch.tensor([[[mu_mix - scale], [mu_mix + scale], [0.0]]])
     torch.testing.assert_close(out, expected)
 
 
@@ -52,7 +56,7 @@ def test_adafn_is_identity_at_alpha_zero_and_skips_examples_missing_the_other_mo
 
 def test_adafn_runs_in_training_only():
     model = build("adafn_ag")
-    batch = random_batch()
+    batch, targets = random_batch(), random_targets()
     model.eval()
     frames = model.normalize(batch)
     assert torch.equal(frames["audio"], batch.audio.features) and torch.equal(frames["vision"], batch.vision.features)
@@ -64,10 +68,10 @@ def test_adafn_runs_in_training_only():
 
 def test_adafn_ag_trains_unimodal_heads_on_ulgm_labels():
     model = build("adafn_ag").train()
-    batch = random_batch()
-    model.compute_loss(model(batch), batch)
+    batch, targets = random_batch(), random_targets()
+    model.compute_loss(model(batch), targets)
     assert set(model.ulgm.index) == set(batch.ids)
-    torch.testing.assert_close(model.ulgm.label_memory["audio"], batch.sentiment)
+    torch.testing.assert_close(model.ulgm.label_memory["audio"], targets.sentiment)
 
 
 # --- DiffFusion ---------------------------------------------------------------------------------
@@ -123,7 +127,7 @@ def test_differential_attention_masks_padding_and_zeroes_rows_without_keys():
 
 
 def test_recurrent_variant_reuses_the_layers_and_changes_the_output():
-    batch = random_batch()
+    batch, targets = random_batch(), random_targets()
     plain = build("diff_fusion").eval()
     recurrent = build("diff_fusion", recurrent=True, recurrent_steps=2).eval()
     assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in recurrent.parameters())
@@ -133,7 +137,7 @@ def test_recurrent_variant_reuses_the_layers_and_changes_the_output():
 
 def test_text_absent_still_uses_audio_and_vision():
     model = build("diff_fusion").eval()
-    batch = without(random_batch(), ("text",))
+    batch, targets = without(random_batch(), ("text",)), random_targets()
     changed = batch.with_modality("audio", ModalityBatch(batch.audio.features + 1.0, batch.audio.mask, batch.audio.present))
     with torch.no_grad():
         assert not torch.allclose(model(batch).sentiment, model(changed).sentiment)
@@ -157,17 +161,17 @@ def test_umdf_self_distillation_losses():
 
 def test_umdf_loss_is_both_task_losses_plus_weighted_distillation():
     model = build("umdf", feature_weight=0.5, logit_weight=0.25).eval()
-    batch = random_batch()
+    batch, targets = random_batch(), random_targets()
     output = model(batch)
     aux = output.aux
     torch.testing.assert_close(output.sentiment, (aux["y_a"] + aux["y_b"]) / 2)
     expected = (
-        F.l1_loss(aux["y_a"], batch.sentiment)
-        + F.l1_loss(aux["y_b"], batch.sentiment)
+        F.l1_loss(aux["y_a"], targets.sentiment)
+        + F.l1_loss(aux["y_b"], targets.sentiment)
         + 0.5 * F.mse_loss(aux["h_a"], aux["h_b"])
         + 0.25 * F.mse_loss(aux["y_a"], aux["y_b"])
     )
-    torch.testing.assert_close(model.compute_loss(output, batch), expected)
+    torch.testing.assert_close(model.compute_loss(output, targets), expected)
 
 
 def test_umdf_distillation_reaches_both_paths():
@@ -180,7 +184,7 @@ def test_umdf_distillation_reaches_both_paths():
 
 
 def test_umdf_trains_with_missing_modalities_by_default():
-    from msa_bench.training import TrainConfig
+    from msa_bench.train_config import TrainConfig
 
     for dataset in ("mosi", "mosei", "synthetic"):
         assert TrainConfig.from_dict(UMDF.default_configs[dataset]["train"]).missing_modality_rate > 0
@@ -196,21 +200,21 @@ def _emotion_batch(with_emotions: bool = True):
     rows = random_rows(6)
     for row in rows:
         row["emotions"] = rng.integers(0, 4, 6).astype(float).tolist() if with_emotions else None
-    return collate(rows, DIMS)
+    return collate(rows, DIMS), collate_targets(rows)
 
 
 def test_djmf_predicts_six_emotion_intensities_jointly():
     model_class = get_model_class("djmf")
     torch.manual_seed(0)
     model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), EMOTION_SPEC)
-    assert model.tasks == ("sentiment", "emotions")
-    batch = _emotion_batch()
+    assert model.tasks == model.own_tasks == ("sentiment", "emotions")
+    batch, targets = _emotion_batch()
     output = model(batch)
     assert output.emotions.shape == (len(batch), 6) and torch.isfinite(output.emotions).all()
-    loss = model.compute_loss(output, batch)
-    expected = task_loss(output, batch, ("sentiment", "emotions")) + model.config.mi_weight * output.aux["mi_loss"]
+    loss = model.compute_loss(output, targets)
+    expected = task_loss(output, targets, ("sentiment", "emotions")) + model.config.mi_weight * output.aux["mi_loss"]
     torch.testing.assert_close(loss, expected)
-    assert loss > task_loss(output, batch, ("sentiment",))
+    assert loss > task_loss(output, targets, ("sentiment",))
     loss.backward()
     assert model.emotion_head[0].weight.grad.abs().sum() > 0
 
@@ -218,9 +222,9 @@ def test_djmf_predicts_six_emotion_intensities_jointly():
 def test_djmf_emotion_loss_is_masked_without_emotion_labels():
     model = build("djmf")  # SPEC: sentiment only
     assert model.tasks == ("sentiment",)
-    batch = _emotion_batch(with_emotions=False)
+    batch, targets = _emotion_batch(with_emotions=False)
     output = model(batch)
-    model.compute_loss(output, batch).backward()
+    model.compute_loss(output, targets).backward()
     assert model.emotion_head[0].weight.grad is None or model.emotion_head[0].weight.grad.abs().sum() == 0
 
 
@@ -230,7 +234,7 @@ def test_djmf_emotion_loss_is_masked_without_emotion_labels():
 @pytest.mark.parametrize("alignment", ["add", "concat"])
 def test_vtaf_ignores_audio_and_gives_polarity_logits(alignment):
     model = build("vtaf", alignment=alignment).eval()
-    batch = random_batch()
+    batch, targets = random_batch(), random_targets()
     with torch.no_grad():
         output = model(batch)
         torch.testing.assert_close(model(without(batch, ("audio",))).sentiment, output.sentiment)
@@ -251,10 +255,11 @@ def test_vtaf_correlation_module_adds_tanh_of_correlated_content():
 def test_vtaf_loss_adds_polarity_cross_entropy():
     model = build("vtaf", polarity_weight=2.0).eval()
     rows = random_rows(6)
-    batch = collate([{**row, "polarity": int(row["sentiment"] > 0) * 2} for row in rows], DIMS)
+    rows = [{**row, "polarity": int(row["sentiment"] > 0) * 2} for row in rows]
+    batch, targets = collate(rows, DIMS), collate_targets(rows)
     output = model(batch)
-    expected = F.l1_loss(output.sentiment, batch.sentiment) + 2.0 * F.cross_entropy(output.aux["polarity_logits"], batch.polarity)
-    torch.testing.assert_close(model.compute_loss(output, batch), expected)
+    expected = F.l1_loss(output.sentiment, targets.sentiment) + 2.0 * F.cross_entropy(output.aux["polarity_logits"], targets.polarity)
+    torch.testing.assert_close(model.compute_loss(output, targets), expected)
 
 
 # --- CDML ---------------------------------------------------------------------------------------
@@ -262,7 +267,7 @@ def test_vtaf_loss_adds_polarity_cross_entropy():
 
 def test_cdml_modality_weights_cover_present_modalities_only():
     model = build("cdml").eval()
-    batch = without(random_batch(), ("audio",), torch.tensor([1, 1, 0, 0, 0, 0], dtype=torch.bool))
+    batch, targets = without(random_batch(), ("audio",), torch.tensor([1, 1, 0, 0, 0, 0], dtype=torch.bool)), random_targets()
     with torch.no_grad():
         weights = model(batch).aux["modality_weights"]
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(len(batch)))
@@ -288,8 +293,8 @@ def test_fine_tuned_bert_gets_its_own_learning_rate_and_is_updated(tiny_bert):
     assert {id(p) for p in groups[1]["params"]} == bert
     optimizer = torch.optim.Adam(groups)
     before = [p.detach().clone() for p in model.text_encoder.pretrained_parameters()]
-    batch = random_batch()
-    model.compute_loss(model(batch), batch).backward()
+    batch, targets = random_batch(), random_targets()
+    model.compute_loss(model(batch), targets).backward()
     optimizer.step()
     assert any(not torch.equal(a, p) for a, p in zip(before, model.text_encoder.pretrained_parameters()))
 
@@ -298,7 +303,8 @@ def test_fine_tuned_bert_gets_its_own_learning_rate_and_is_updated(tiny_bert):
 
 
 def _train_on_synthetic(name, dataset, **train_overrides):
-    from msa_bench.training import TrainConfig, train_and_evaluate
+    from msa_bench.train_config import TrainConfig
+    from msa_bench.training import train_and_evaluate
 
     model_class = get_model_class(name)
     schedule = model_class.default_configs["synthetic"]

@@ -140,3 +140,114 @@ def test_self_mm_optimizer_groups_follow_the_official_trainer():
                               (model.fusion_head, 1e-3, 0.01)):
         assert {(of[id(p)]["lr"], of[id(p)]["weight_decay"]) for p in module.parameters()} == {(lr, decay)}
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+# --- AdaFN-AG (Myid9606/AdaFN-AG AFN_AG_MSA) ---------------------------------------------------
+
+
+def _adafn_model(fixture, tmp_path):
+    from baselines.adafn_ag import AdaFNAG, official_state_dict_map
+
+    a = fixture.config["effective_args"]
+    text_dim, audio_dim, vision_dim = a["feature_dims"]
+    encoder = word_tokenizer_encoder(tmp_path / "bert", _tiny_bert(fixture))
+    model = build_model(
+        AdaFNAG,
+        DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim),
+        text_encoder=str(encoder),
+        d_model=fixture.weights["Model.text_linear.weight"].shape[0],
+        audio_hidden=a["a_lstm_hidden_size"], vision_hidden=a["v_lstm_hidden_size"],
+        audio_lstm_dropout=a["a_lstm_dropout"], vision_lstm_dropout=a["v_lstm_dropout"],
+        fusion_dim=a["post_fusion_dim"], text_head_dim=a["post_text_dim"],
+        audio_head_dim=a["post_audio_dim"], vision_head_dim=a["post_video_dim"],
+        fusion_dropout=a["post_fusion_dropout"], text_dropout=a["post_text_dropout"],
+        audio_dropout=a["post_audio_dropout"], vision_dropout=a["post_video_dropout"],
+    )
+    load_official(model, official_state_dict_map(fixture.weights))
+    return model.eval()
+
+
+def _tiny_bert(fixture) -> dict:
+    """The tiny BERT's config, read from the shim line of meta.json and the weight shapes."""
+    w = fixture.weights
+    prefix = next(k for k in w if k.endswith("embeddings.word_embeddings.weight")).removesuffix("embeddings.word_embeddings.weight")
+    layers = {int(k[len(prefix):].split(".")[2]) for k in w if k.startswith(prefix + "encoder.layer.")}
+    vocab, hidden = w[prefix + "embeddings.word_embeddings.weight"].shape
+    heads = fixture.meta.get("tiny_bert", {}).get("config", {}).get("num_attention_heads")
+    if heads is None:
+        shims = " ".join(fixture.meta["shims"])
+        heads = int(shims.split("num_attention_heads=")[1].split(",")[0])
+    return {
+        "vocab_size": vocab, "hidden_size": hidden, "num_hidden_layers": len(layers), "num_attention_heads": heads,
+        "intermediate_size": w[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
+        "max_position_embeddings": w[prefix + "embeddings.position_embeddings.weight"].shape[0],
+    }
+
+
+def _adafn_batch(fixture, variant: str) -> tuple[Batch, torch.Tensor]:
+    """Variant ``A``/``B`` of the fixture as a batch, and which rows no padding reaches."""
+    x = fixture.inputs
+    text, audio, vision = x["text"], x[f"{variant}_audio"], x[f"{variant}_video"]
+    audio_lengths, vision_lengths = x[f"{variant}_audio_lengths"], x[f"{variant}_video_lengths"]
+    text_lengths = text[:, 1].sum(dim=1)
+    unpadded = (text_lengths == text.shape[2]) & (audio_lengths == audio.shape[1]) & (vision_lengths == vision.shape[1])
+    batch = make_batch(
+        transcripts(text[:, 0], text[:, 1]),
+        text_placeholder(len(text), fixture.config["effective_args"]["feature_dims"][0]),
+        modality(audio, audio_lengths),
+        modality(vision, vision_lengths),
+    )
+    return batch, unpadded
+
+
+def _adafn_outputs(model, batch: Batch) -> dict[str, torch.Tensor]:
+    with torch.no_grad():
+        out = model(batch)
+    features = out.aux["features"]
+    actual = {"M": out.sentiment[:, None], **{k[0].upper(): v[:, None] for k, v in out.aux["unimodal"].items()}}
+    return actual | {f"Feature_{m[0]}": features[m] for m in ("text", "audio", "vision")} | {"Feature_f": features["fusion"]}
+
+
+def test_adafn_ag_reproduces_the_official_outputs_on_unpadded_rows(tmp_path):
+    """The official model attends over and averages padded frames, ours masks them (a documented
+    deviation): rows that padding does not reach must equal the official outputs."""
+    fixture = load_fixture("adafn_ag")
+    model = _adafn_model(fixture, tmp_path)
+    batch, unpadded = _adafn_batch(fixture, "A")
+    assert unpadded.any(), "the fixture's variant A has no row free of padding to compare"
+    actual = _adafn_outputs(model, batch)
+    expected = {k.removeprefix("A_"): v for k, v in fixture.outputs.items() if k.startswith("A_")}
+    assert_outputs_close({k: v[unpadded] for k, v in actual.items()}, {k: v[unpadded] for k, v in expected.items()})
+
+
+def test_adafn_ag_padded_rows_do_not_depend_on_padding(tmp_path):
+    """The documented difference: a padded row's outputs are those of the row alone, unpadded."""
+    fixture = load_fixture("adafn_ag")
+    model = _adafn_model(fixture, tmp_path)
+    batch, _ = _adafn_batch(fixture, "B")
+    together = _adafn_outputs(model, batch)
+    for row in range(len(batch)):
+        def alone(m: ModalityBatch) -> ModalityBatch:
+            length = int(m.mask[row].sum())
+            return modality(m.features[row : row + 1, :length])
+        single = make_batch([batch.raw_text[row]], text_placeholder(1, 1), alone(batch.audio), alone(batch.vision))
+        assert_outputs_close({k: v[row : row + 1] for k, v in together.items()}, _adafn_outputs(model, single))
+
+
+def test_adafn_mixes_variances_like_the_official_train_mode_call():
+    from baselines.adafn_ag import adaptive_feature_normalization, style_statistics
+
+    fixture = load_fixture("adafn_ag")
+    x, out = fixture.inputs, fixture.outputs
+    others = {"video": x["A_audio"], "audio": x["A_video"]}
+    for name, other in others.items():
+        full = torch.ones(other.shape[:2], dtype=torch.bool)
+        mean, variance = style_statistics(other, full)
+        channels = out[f"adafn_{name}_aug_mean"].shape[1]
+        assert_outputs_close({"mean": mean.expand(-1, channels, -1), "var": variance.expand(-1, channels, -1)},
+                             {"mean": out[f"adafn_{name}_aug_mean"], "var": out[f"adafn_{name}_aug_var"]})
+        source = out[f"adafn_{name}_x"]
+        restyled = adaptive_feature_normalization(
+            source, torch.ones(source.shape[:2], dtype=torch.bool), other, full, out[f"adafn_{name}_alpha"].view(-1)
+        )
+        assert_outputs_close({"train_out": restyled}, {"train_out": out[f"adafn_{name}_train_out"]})
