@@ -1,4 +1,9 @@
-"""The ``msa-bench`` command line. Each command is a thin wrapper over the Python API."""
+"""The ``msa-bench`` command line. Each command is a thin wrapper over the Python API.
+
+Every command fails the same way on an expected error (:class:`msa_bench.errors.UserError`, or an
+OS error the user can fix): one paragraph on stderr and exit status 2. Other exceptions are bugs
+and keep their traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,39 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
+from msa_bench.errors import ConfigError, UserError, os_error_message, paragraph
 from msa_bench.scale.cluster import Engine
 
-app = typer.Typer(help="msa_bench: reproducible multimodal sentiment analysis benchmarks.", no_args_is_help=True)
+#: Exit status of every expected failure (click's own usage errors use it too).
+USER_ERROR_EXIT = 2
+
+
+def fail(message: str) -> None:
+    """Print ``message`` as one paragraph on stderr and exit with status 2."""
+    typer.echo(f"error: {paragraph(message)}", err=True)
+    raise typer.Exit(USER_ERROR_EXIT)
+
+
+class _Commands(TyperGroup):
+    """Turns expected failures of any command into :func:`fail`."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            fail(str(err))
+        except OSError as err:
+            message = os_error_message(err)
+            if message is None:
+                raise
+            fail(message)
+
+
+app = typer.Typer(
+    cls=_Commands, help="msa_bench: reproducible multimodal sentiment analysis benchmarks.", no_args_is_help=True
+)
 
 
 @app.command("datasets")
@@ -32,13 +66,8 @@ def info(
     """Split sizes, feature dimensions and label statistics of a dataset."""
     from msa_bench.info import dataset_info, format_info
     from msa_bench.loading import load_dataset
-    from msa_bench.sources import DataNotFoundError, SourceFileError
 
-    try:
-        dataset = load_dataset(name, data_dir=data_dir)
-    except (DataNotFoundError, SourceFileError) as err:  # missing or bad source files: the message says it all
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+    dataset = load_dataset(name, data_dir=data_dir)
     summary = dataset_info(name, dataset)
     typer.echo(json.dumps(summary, indent=2, sort_keys=True) if as_json else format_info(summary))
 
@@ -97,9 +126,7 @@ def extract_features(
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
     """Extract features from raw media into the unified dataset (resumable; failures go to errors.csv)."""
-    from msa_bench.features.base import CheckpointError
     from msa_bench.features.pipeline import extract, format_summary
-    from msa_bench.sources import SourceFileError
 
     if engine is Engine.ray:
         from msa_bench.scale.ray_extract import extract_on_ray
@@ -107,27 +134,23 @@ def extract_features(
         extract = partial(extract_on_ray, address=address)
 
     options = {"audio": {"layer": audio_layer}, "text": {"layer": text_layer}, "vision": {"layer": vision_layer}}
-    try:
-        result = extract(
-            dataset,
-            data_dir,
-            out,
-            audio=audio,
-            text=text,
-            vision=vision,
-            options={m: {k: v for k, v in o.items() if v is not None} for m, o in options.items()},
-            device=device,
-            fps=fps,
-            batch_size=batch_size,
-            workers=workers,
-            label_file=label_file,
-            word_timings=word_timings,
-            limit=limit,
-        )
-    except (CheckpointError, SourceFileError, FileNotFoundError) as err:  # the message says what to do
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(format_summary(result.summary))
+    result = extract(
+        dataset,
+        data_dir,
+        out,
+        audio=audio,
+        text=text,
+        vision=vision,
+        options={m: {k: v for k, v in o.items() if v is not None} for m, o in options.items()},
+        device=device,
+        fps=fps,
+        batch_size=batch_size,
+        workers=workers,
+        label_file=label_file,
+        word_timings=word_timings,
+        limit=limit,
+    )
+    typer.echo(format_summary(result.summary, result.source_checks))
     typer.echo(f"dataset: {out / 'dataset'}   errors: {out / 'errors.csv'} ({len(result.errors)} rows)")
 
 
@@ -155,8 +178,7 @@ def train(
     try:  # a misspelt option fails here, before any data is built
         resolve_configs(get_model_class(model), dataset, model_overrides, train_overrides)
     except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        raise ConfigError(f"--model-option / --train-option: {err}") from None
 
     if nproc_per_node > 1:
         from msa_bench.scale.data import DatasetSource
@@ -239,7 +261,7 @@ def submit(
     if (predictions is None) == (model is None) or (predictions is not None and name is None):
         raise typer.BadParameter("give either --predictions FILE.parquet --name NAME, or --model FILE.py:Class --config CFG.yaml")
     if model is not None:
-        from msa_bench.protocol import SubmissionRejected, submit_model
+        from msa_bench.protocol import submit_model
 
         if engine is Engine.ray:
             from msa_bench.scale.ray_sweep import submit_model_on_ray
@@ -247,18 +269,10 @@ def submit(
             submit_model = partial(submit_model_on_ray, address=address)
         if config is None:
             raise typer.BadParameter("--model needs --config CFG.yaml (with 'model:' and 'train:' keys)")
-        try:
-            submit_model(model, config, dataset, records, data_dir=data_dir)
-        except SubmissionRejected as err:
-            typer.echo(f"rejected: {err}", err=True)
-            raise typer.Exit(code=1) from None
+        submit_model(model, config, dataset, records, data_dir=data_dir)
         typer.echo(f"added the records of {model} on {dataset} to {records}; run `msa-bench leaderboard` to render")
         return
-    from msa_bench.submissions import SubmissionError, submit_predictions
+    from msa_bench.submissions import submit_predictions
 
-    try:
-        path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed)
-    except SubmissionError as err:
-        typer.echo(f"rejected: {err}", err=True)
-        raise typer.Exit(code=1) from None
+    path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed)
     typer.echo(f"added {path}; run `msa-bench leaderboard` to render")

@@ -12,6 +12,8 @@ from pathlib import Path
 import datasets
 import yaml
 
+from msa_bench.atomic import atomic_write, write_text
+from msa_bench.errors import MissingFileError
 from msa_bench.loading import canonical_name, load_dataset
 from msa_bench.schema import msa_metadata
 
@@ -78,7 +80,8 @@ def export_dataset(
 def write_export(
     dataset: datasets.DatasetDict, name: str, out_dir: str | Path, card_appendix: str | Path | None = None
 ) -> Path:
-    """Write an already built unified-schema ``DatasetDict`` as shards + card."""
+    """Write an already built unified-schema ``DatasetDict`` as shards + card, each file
+    atomically (a full disk leaves no truncated shard behind)."""
     out_dir = Path(out_dir)
     files = {}
     for split, rows in dataset.items():
@@ -86,13 +89,15 @@ def write_export(
             continue
         paths = _split_paths(split, len(rows))
         for index, path in enumerate(paths):
-            (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
-            rows.shard(num_shards=len(paths), index=index, contiguous=True).to_parquet(str(out_dir / path))
+            shard = rows.shard(num_shards=len(paths), index=index, contiguous=True)
+            atomic_write(out_dir / path, lambda temporary: shard.to_parquet(str(temporary)))
         files[split] = paths
     card = _card(name, dataset, files)
     if card_appendix is not None:
+        if not Path(card_appendix).is_file():
+            raise MissingFileError(f"{card_appendix}: card appendix not found; pass an existing Markdown file as --card-appendix")
         card += "\n" + Path(card_appendix).read_text(encoding="utf-8")
-    (out_dir / "README.md").write_text(card, encoding="utf-8")
+    write_text(out_dir / "README.md", card)
     return out_dir
 
 

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import datasets
+from datasets.exceptions import DatasetGenerationError
 
 from msa_bench.builders import DATASETS
+from msa_bench.errors import UserError
 
 NAMESPACE = "msa_bench/"
 
@@ -45,5 +47,10 @@ def load_dataset(
     >>> ds = load_dataset("msa_bench/synthetic", n_clips=300)  # doctest: +SKIP
     """
     builder = get_builder(name, data_dir=data_dir, cache_dir=cache_dir, **config)
-    builder.download_and_prepare()
+    try:
+        builder.download_and_prepare()
+    except DatasetGenerationError as err:  # a bad source file found mid-build: its own message, not datasets' wrapper
+        if isinstance(err.__cause__, UserError):
+            raise err.__cause__ from None
+        raise
     return builder.as_dataset()

@@ -12,10 +12,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+from msa_bench.errors import UserError
+
 SAMPLE_RATE = 16_000
 
 
-class MediaError(ValueError):
+class MediaError(UserError, ValueError):
     """A media file that cannot be decoded as asked (corrupt, no such stream, empty window)."""
 
 
@@ -34,11 +36,19 @@ class Window:
         return time >= self.start and (self.end is None or time < self.end)
 
 
+#: A decoded stream may fall short of its declared duration by this much (encoder padding,
+#: rounding to whole frames) before it is reported as truncated: 0.5 s plus 5 %.
+TRUNCATION_TOLERANCE_S = 0.5
+TRUNCATION_TOLERANCE_FRACTION = 0.05
+
+
 def _open(path: str | Path) -> av.container.InputContainer:
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise MediaError(f"{path}: corrupt or unreadable media file (empty, 0 bytes)")
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as err:
-        raise MediaError(f"{path}: cannot open media file ({err})") from err
+        raise MediaError(f"{path}: corrupt or unreadable media file, cannot open it ({err})") from err
 
 
 def _seek(container: av.container.InputContainer, stream: av.stream.Stream, start: float) -> None:
@@ -46,12 +56,43 @@ def _seek(container: av.container.InputContainer, stream: av.stream.Stream, star
         container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
 
 
+def declared_duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:
+    """The stream's duration in seconds as its container declares it (``None`` when unknown)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def check_complete(path: str | Path, window: Window, declared: float | None, decoded: float) -> None:
+    """Raise :class:`MediaError` when ``decoded`` seconds fall short of what ``window`` asks of a
+    file declaring ``declared`` seconds (a cut or half-written file), or when the window (a label
+    table's segment times) reaches past the file's end."""
+    if declared is None:
+        return
+    wanted_end = declared if window.end is None else window.end
+    expected = wanted_end - window.start
+    tolerance = TRUNCATION_TOLERANCE_S + TRUNCATION_TOLERANCE_FRACTION * expected
+    if window.end is not None and window.end > declared + tolerance:
+        raise MediaError(
+            f"{path}: truncated: the segment [{window.start:.1f}, {window.end:.1f}) s ends after the "
+            f"file's {declared:.1f} s"
+        )
+    if decoded < expected - tolerance:
+        raise MediaError(f"{path}: truncated: {decoded:.1f} s of {expected:.1f} s decoded")
+
+
 def read_audio(path: str | Path, window: Window = Window(), sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The audio track of ``path`` inside ``window`` as float32 mono samples at ``sample_rate``."""
+    """The audio track of ``path`` inside ``window`` as float32 mono samples at ``sample_rate``.
+
+    Raises :class:`MediaError` for a corrupt file and for one that decodes to less than its
+    declared duration (:func:`check_complete`)."""
     with _open(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path}: no audio track")
         stream = container.streams.audio[0]
+        declared = declared_duration(container, stream)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         _seek(container, stream, window.start)
         chunks: list[np.ndarray] = []
@@ -65,19 +106,25 @@ def read_audio(path: str | Path, window: Window = Window(), sample_rate: int = S
                 chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
             chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
         except av.error.FFmpegError as err:
-            raise MediaError(f"{path}: corrupt audio stream ({err})") from err
+            raise MediaError(f"{path}: corrupt or unreadable audio stream ({err})") from err
+    if first_time is None:
+        raise MediaError(f"{path}: corrupt or unreadable audio stream (no audio frame could be decoded)")
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    offset = max(0, round((window.start - (first_time or 0.0)) * sample_rate))
+    offset = max(0, round((window.start - first_time) * sample_rate))
     stop = None if window.end is None else offset + round((window.end - window.start) * sample_rate)
     samples = samples[offset:stop]
     if samples.size == 0:
         raise MediaError(f"{path}: no audio samples in [{window.start}, {window.end}) s")
+    check_complete(path, window, declared, samples.size / sample_rate)
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
 def read_frames(path: str | Path, fps: float, window: Window = Window()) -> tuple[np.ndarray, np.ndarray]:
     """RGB frames of ``path`` sampled at ``fps`` inside ``window``: ``(frames (T, H, W, 3) uint8,
-    times (T,) seconds from the window start)``."""
+    times (T,) seconds from the window start)``.
+
+    Raises :class:`MediaError` for a corrupt file and for one that decodes to less than its
+    declared duration (:func:`check_complete`)."""
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     with _open(path) as container:
@@ -85,23 +132,27 @@ def read_frames(path: str | Path, fps: float, window: Window = Window()) -> tupl
             raise MediaError(f"{path}: no video track")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        declared = declared_duration(container, stream)
+        frame_length = 1 / float(stream.average_rate) if stream.average_rate else 0.0
         _seek(container, stream, window.start)
         frames, times = [], []
-        next_time = window.start
+        next_time, decoded_end = window.start, window.start
         try:
             for frame in container.decode(stream):
                 time = float(frame.time) if frame.time is not None else next_time
                 if window.end is not None and time >= window.end:
                     break
+                decoded_end = max(decoded_end, time + frame_length)
                 if time + 1e-6 < next_time:
                     continue
                 frames.append(frame.to_ndarray(format="rgb24"))
                 times.append(time - window.start)
                 next_time = window.start + (np.floor((time - window.start) * fps + 1e-6) + 1) / fps
         except av.error.FFmpegError as err:
-            raise MediaError(f"{path}: corrupt video stream ({err})") from err
+            raise MediaError(f"{path}: corrupt or unreadable video stream ({err})") from err
     if not frames:
         raise MediaError(f"{path}: no video frames in [{window.start}, {window.end}) s")
+    check_complete(path, window, declared, decoded_end - window.start)
     return np.stack(frames), np.asarray(times, dtype=np.float64)
 
 

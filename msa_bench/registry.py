@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from msa_bench.errors import MissingFileError, UnknownNameError
+
 T = TypeVar("T")
 
 
@@ -27,7 +29,7 @@ def import_object(spec: str) -> object:
     if module_name.endswith(".py"):
         path = Path(module_name).resolve()
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file (from {spec!r})")
+            raise MissingFileError(f"{path}: no such file (from {spec!r})")
         unique_name = f"msa_bench_user_{abs(hash(str(path)))}_{path.stem}"
         module = sys.modules.get(unique_name)
         if module is None:
@@ -80,7 +82,7 @@ class Registry(Generic[T]):
         if name not in self._entries:
             self._load_entry_point(name)
         if name not in self._entries:
-            raise KeyError(self._unknown_message(name))
+            raise UnknownNameError(self._unknown_message(name))
         entry = self._entries[name]
         if isinstance(entry, str):
             entry = import_object(entry)

@@ -5,8 +5,9 @@ Layout under a records folder::
     <dataset>/<model>/seed<seed>.json                  the ResultRecord
     <dataset>/<model>/seed<seed>.predictions.parquet   the predictions table (msa_bench.metrics)
 
-Files are written atomically (a temporary file, then ``os.replace``), so a reader never sees a
-half-written record. JSON is stable: sorted keys, two-space indent, NaN written as ``null``.
+Files are written atomically (:mod:`msa_bench.atomic`), so a reader never sees a half-written
+record, and under a lock file, so two writers never take the same name. JSON is stable: sorted
+keys, two-space indent, NaN written as ``null``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import math
 import os
 import re
 import subprocess
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +27,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
+from msa_bench.atomic import stage, umask
+from msa_bench.errors import UserError
 from msa_bench.metrics import validate_predictions
 
 KINDS: tuple[str, ...] = ("full", "predictions_only")
@@ -184,27 +187,37 @@ def predictions_path(record_file: str | Path) -> Path:
     return record_file.with_name(record_file.name.removesuffix(".json") + PREDICTIONS_SUFFIX)
 
 
-def _staged(path: Path, write) -> Path:
-    """Write a temporary file beside ``path`` with ``write(temporary_path)``, fsynced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return Path(temporary)
+class RecordConflict(UserError):
+    """A record cannot be written where it would go: the slot is taken, or the name is used by
+    records of another kind. Nothing was written."""
 
 
-def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: str | Path) -> Path:
+def records_lock(records_dir: str | Path) -> FileLock:
+    """The lock that serialises every check-and-write of records under ``records_dir``
+    (across processes and machines sharing the folder)."""
+    Path(records_dir).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(records_dir) / ".records.lock"), mode=0o666 & ~umask())
+
+
+def check_name_free(records_dir: str | Path, record: ResultRecord) -> None:
+    """Refuse a record whose model name already holds records of another kind, on any dataset:
+    the leaderboard shows one kind per name."""
+    for path in sorted(Path(records_dir).glob(f"*/{record.model}/seed*.json")):
+        other = load_record(path)
+        if other.kind != record.kind:
+            raise RecordConflict(
+                f"{path.parent}: the name {record.model!r} already holds {other.kind} records, so a "
+                f"{record.kind} record cannot use it; choose another name"
+            )
+
+
+def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: str | Path, *, replace: bool = True) -> Path:
     """Write the record and its predictions; return the record's path.
 
-    Both files are written to temporary files first and then renamed into place (predictions,
-    then the record), so a failure while writing leaves any earlier pair untouched. An existing
-    record of the same (dataset, model, seed) is replaced.
+    Under :func:`records_lock`, the name is checked (:func:`check_name_free`; with
+    ``replace=False`` an existing record of the same (dataset, model, seed) is refused too, else
+    it is replaced) and both files are written to temporary files, then renamed into place
+    (predictions, then the record), so a failure leaves any earlier pair untouched.
     """
     validate_predictions(predictions, source=f"predictions of {record.model} on {record.dataset}")
     path = record_path(records_dir, record.dataset, record.model, record.seed)
@@ -213,16 +226,20 @@ def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: st
         (predictions_path(path), lambda tmp: predictions.to_parquet(tmp, index=False)),
         (path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")),
     ]
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for target, write in writers:
-            staged.append((_staged(target, write), target))
-    except BaseException:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
-        raise
-    for temporary, target in staged:
-        os.replace(temporary, target)
+    with records_lock(records_dir):
+        check_name_free(records_dir, record)
+        if not replace and path.exists():
+            raise RecordConflict(f"{path} already exists; submit under another name or seed")
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for target, write in writers:
+                staged.append((stage(target, write), target))
+        except BaseException:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
+            raise
+        for temporary, target in staged:
+            os.replace(temporary, target)
     return path
 
 

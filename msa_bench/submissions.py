@@ -16,6 +16,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from msa_bench.errors import UserError
 from msa_bench.metrics import (
     INT_COLUMNS,
     NO_CLASS,
@@ -24,7 +25,7 @@ from msa_bench.metrics import (
     compute_metrics,
     predictions_frame,
 )
-from msa_bench.results import ResultRecord, check_name, current_git_commit, load_record, record_path, save_record
+from msa_bench.results import RecordConflict, ResultRecord, check_name, check_name_free, current_git_commit, record_path, save_record
 from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES
 
 PREDICTED_COLUMNS: tuple[str, ...] = tuple(c for c in PREDICTION_COLUMNS if c.endswith("_pred") or "_pred_" in c)
@@ -32,7 +33,7 @@ LABEL_COLUMNS: tuple[str, ...] = tuple(c for c in PREDICTION_COLUMNS if c.endswi
 EMOTIONS_PRED = tuple(f"emotions_pred_{e}" for e in EKMAN_EMOTIONS)
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserError, ValueError):
     """A submission was rejected; the message says why. Nothing was written."""
 
 
@@ -156,7 +157,8 @@ def submit_predictions(
     ``seed`` tells apart several submitted runs of one model. ``dataset_config`` is passed to
     the dataset builder (e.g. ``{"n_clips": 300}`` for a smaller synthetic set). Returns the
     record's path; raises :class:`SubmissionError` (writing nothing) when the file is invalid, or
-    when ``name`` already holds a record for this dataset and seed or a full-protocol record.
+    when ``name`` is a built-in model's, holds full-protocol records (on any dataset) or already
+    has a record for this dataset and seed (also when a concurrent submission took it).
     """
     from msa_bench.loading import canonical_name, load_dataset
     from msa_bench.training import dataset_fingerprint
@@ -167,12 +169,7 @@ def submit_predictions(
         check_name("name", name)
     except ValueError as err:
         raise SubmissionError(str(err)) from None
-    target = record_path(records_dir, dataset, name, seed)
-    existing = sorted(target.parent.glob("seed*.json")) if target.parent.is_dir() else []
-    if target in existing:
-        raise SubmissionError(f"{target} already exists; submit under another --name or --seed")
-    if any(load_record(p).kind != "predictions_only" for p in existing):
-        raise SubmissionError(f"{target.parent} holds full-protocol records; submit under another --name")
+    _check_name_free(name, dataset, seed, records_dir)
     submission = _read_submission(path)
     data = load_dataset(dataset, data_dir=data_dir, cache_dir=cache_dir, **(dataset_config or {}))
     table = scored_table(submission, labels_of_test_split(data["test"]), source=str(path))
@@ -192,4 +189,24 @@ def submit_predictions(
         git_commit=current_git_commit(),
         device="none",
     )
-    return save_record(record, table, records_dir)
+    try:  # checked again under the records lock: another submission may have taken the name meanwhile
+        return save_record(record, table, records_dir, replace=False)
+    except RecordConflict as err:
+        raise SubmissionError(str(err)) from None
+
+
+def _check_name_free(name: str, dataset: str, seed: int, records_dir: str | Path) -> None:
+    """Fail early when ``name`` is a built-in model, holds full-protocol records, or already has
+    this seed on this dataset (``save_record`` checks again under its lock)."""
+    from msa_bench.models import model_names
+
+    if name in model_names():
+        raise SubmissionError(f"--name {name!r} is a built-in model's name; submit under another --name")
+    target = record_path(records_dir, dataset, name, seed)
+    if target.exists():
+        raise SubmissionError(f"{target} already exists; submit under another --name or --seed")
+    probe = ResultRecord(model=name, dataset=dataset, seed=seed, kind="predictions_only", metrics={})
+    try:
+        check_name_free(records_dir, probe)
+    except RecordConflict as err:
+        raise SubmissionError(str(err)) from None

@@ -131,7 +131,8 @@ def test_submit_command_rejects_with_the_reason(tmp_path):
     runner = CliRunner()
     common = ["submit", "--dataset", "synthetic", "--records", str(tmp_path / "records")]
     result = runner.invoke(app, [*common, "--predictions", str(garbage), "--name", "mine"])
-    assert result.exit_code == 1 and "rejected: " in result.output and "not a readable parquet file" in result.output
+    assert result.exit_code == 2 and "error: " in result.output and "not a readable parquet file" in result.output
+    assert "Traceback" not in result.output
     result = runner.invoke(app, [*common, "--predictions", str(garbage)])  # no --name
     assert result.exit_code != 0 and "--name" in result.output
     assert not (tmp_path / "records").exists()

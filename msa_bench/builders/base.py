@@ -11,6 +11,7 @@ from pathlib import Path
 import datasets
 
 from msa_bench.schema import MSAMetadata
+from msa_bench.sources.common import files_under
 
 
 class MSABuilder(datasets.GeneratorBasedBuilder):
@@ -67,13 +68,12 @@ def source_fingerprint(data_dir: str | Path) -> str:
     instead of serving the old build; only file metadata is read, which is cheap even for MOSEI.
     """
     root = Path(data_dir)
-    files = sorted(root.rglob("*")) if root.is_dir() else [root]
+    files = files_under(root) if root.is_dir() else [root]
     digest = hashlib.sha256()
     for path in files:
-        if path.is_file():
-            stat = path.stat()
-            name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        stat = path.stat()  # of the file a link points to
+        name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 

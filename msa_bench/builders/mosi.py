@@ -17,6 +17,8 @@ from pathlib import Path
 import datasets
 
 from msa_bench.builders.base import MSABuilder, example
+from msa_bench.config_types import check_field_types
+from msa_bench.errors import ConfigError
 from msa_bench.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.cmu import (
     CMUSource,
@@ -64,12 +66,13 @@ class CMUConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_field_types(type(self), vars(self), "config")
         if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+            raise ConfigError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.folds not in FOLDS:
-            raise ValueError(f"folds must be one of {FOLDS}, got {self.folds!r}")
+            raise ConfigError(f"folds must be one of {FOLDS}, got {self.folds!r}")
         if self.source == "mmsa" and self.folds == "standard":
-            raise ValueError("MMSA pickles keep their own splits: use folds='source' (or 'auto') with source='mmsa'")
+            raise ConfigError("MMSA pickles keep their own splits: use folds='source' (or 'auto') with source='mmsa'")
 
 
 class CMUBuilder(MSABuilder):

@@ -16,6 +16,8 @@ import datasets
 import numpy as np
 
 from msa_bench.builders.base import MSABuilder, example
+from msa_bench.config_types import check_field_types
+from msa_bench.errors import ConfigError
 from msa_bench.labels import labels_from_ravdess
 from msa_bench.schema import MSAMetadata
 from msa_bench.sources.common import SPLITS, DataNotFoundError, file_checksum
@@ -31,7 +33,6 @@ ZENODO_FILES = (
 )
 #: What is downloaded without ``data_dir``: the audio-only speech recordings (the usual benchmark).
 DEFAULT_DOWNLOAD = "Audio_Speech_Actors_01-24.zip"
-MAX_REPORTED = 20
 
 
 @dataclass
@@ -52,16 +53,17 @@ class RavdessConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_field_types(type(self), vars(self), "config")
         if self.split_scheme not in SPLIT_SCHEMES:
-            raise ValueError(f"split_scheme must be one of {SPLIT_SCHEMES}, got {self.split_scheme!r}")
+            raise ConfigError(f"split_scheme must be one of {SPLIT_SCHEMES}, got {self.split_scheme!r}")
         if not 3 <= self.n_folds <= len(ACTORS):
-            raise ValueError(f"n_folds must be between 3 and {len(ACTORS)}, got {self.n_folds}")
+            raise ConfigError(f"n_folds must be between 3 and {len(ACTORS)}, got {self.n_folds}")
         if not 0 <= self.fold < self.n_folds:
-            raise ValueError(f"fold must be in [0, {self.n_folds}), got {self.fold}")
+            raise ConfigError(f"fold must be in [0, {self.n_folds}), got {self.fold}")
         if self.vocal_channel not in ("all", *VOCAL_CHANNELS.values()):
-            raise ValueError(f"vocal_channel must be all, speech or song, got {self.vocal_channel!r}")
+            raise ConfigError(f"vocal_channel must be all, speech or song, got {self.vocal_channel!r}")
         if self.modality not in ("all", *MODALITIES.values()):
-            raise ValueError(f"modality must be all or one of {tuple(MODALITIES.values())}, got {self.modality!r}")
+            raise ConfigError(f"modality must be all or one of {tuple(MODALITIES.values())}, got {self.modality!r}")
 
     def actor_splits(self) -> dict[str, list[int]]:
         """Actor numbers per split."""
@@ -141,12 +143,7 @@ class RAVDESS(MSABuilder):
             by_modality=dict(Counter(r.name.describe()["modality"] for r in kept)),
             by_vocal_channel=dict(Counter(r.name.describe()["vocal_channel"] for r in kept)),
             by_format=dict(Counter(r.format for r in kept)),
-            malformed_names={"count": len(scan.malformed), "examples": dict(list(scan.malformed.items())[:MAX_REPORTED])},
-            duplicates_skipped={"count": len(scan.duplicates), "examples": scan.duplicates[:MAX_REPORTED]},
-            outside_actor_folders={
-                "count": len(scan.outside_actor_folders),
-                "examples": scan.outside_actor_folders[:MAX_REPORTED],
-            },
+            **scan.report(),
         )
         return [
             datasets.SplitGenerator(name=split, gen_kwargs={"recordings": rows}) for split, rows in by_split.items()

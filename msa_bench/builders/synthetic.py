@@ -21,6 +21,8 @@ import datasets
 import numpy as np
 
 from msa_bench.builders.base import MSABuilder, example
+from msa_bench.config_types import check_field_types
+from msa_bench.errors import ConfigError
 from msa_bench.labels import labels_from_sentiment
 from msa_bench.schema import MSAMetadata
 
@@ -49,11 +51,12 @@ class SyntheticConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_field_types(type(self), vars(self), "config")
         if self.n_clips < 30:
-            raise ValueError(f"n_clips must be at least 30 (three splits of whole videos), got {self.n_clips}")
+            raise ConfigError(f"n_clips must be at least 30 (three splits of whole videos), got {self.n_clips}")
         for name in ("max_text_len", "max_audio_len", "max_vision_len"):
             if getattr(self, name) < 8:
-                raise ValueError(f"{name} must be at least 8, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 8, got {getattr(self, name)}")
 
 
 def _unit(rng: np.random.Generator, dim: int) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from msa_bench.errors import UserError
 from msa_bench.registry import Registry
 
 #: Family name -> lazy ``"module:Class"`` of an :class:`Extractor` subclass.
@@ -65,7 +66,7 @@ class ExtractorConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """Weights that cannot be loaded here; the message says which and how to provide them."""
 
 

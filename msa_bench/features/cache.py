@@ -1,32 +1,65 @@
 """Per-clip feature cache, so an interrupted extraction resumes where it stopped.
 
 One ``.npz`` per clip and extractor: ``<root>/<modality>/<extractor>-<config hash>/<clip>-<key>.npz``
-where the key hashes the clip's media file, time window and the decoding options. Files are
-written atomically and read with ``allow_pickle=False``.
+where the key hashes the clip's media path, time window, transcript, the decoding options and the
+extractor library's version. Each file also stores the fingerprint of the media file it was
+computed from (size, modification time and a hash of its first and last MiB): when the file at
+that path has changed, the entry is stale, recomputed, and counted in :attr:`FeatureCache.changed`.
+Files are written atomically and read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
+from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from msa_bench.atomic import atomic_write
 from msa_bench.features.base import Extractor
 from msa_bench.features.clips import Clip
+
+#: Bytes hashed at each end of a media file.
+EDGE_BYTES = 1 << 20
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
 
 
+@lru_cache(maxsize=4096)
+def _content_hash(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of the size and the first and last :data:`EDGE_BYTES` (memoised per file version)."""
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(EDGE_BYTES))
+        if size > EDGE_BYTES:
+            handle.seek(max(EDGE_BYTES, size - EDGE_BYTES))
+            digest.update(handle.read(EDGE_BYTES))
+    return digest.hexdigest()
+
+
+def media_fingerprint(path: str | Path | None) -> str:
+    """``size:mtime_ns:content hash`` of a media file (``""`` for no file): cheap even for long
+    videos, and different after the file is replaced, re-encoded or truncated."""
+    if path is None:
+        return ""
+    stat = Path(path).stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{_content_hash(str(path), stat.st_size, stat.st_mtime_ns)}"
+
+
 class FeatureCache:
     def __init__(self, root: str | Path, extractor: Extractor, decode_options: dict[str, object]) -> None:
         self.dir = Path(root) / extractor.modality / f"{_safe(extractor.name)}-{extractor.config.config_hash()}"
         self.decode_options = decode_options
+        self.reads_media = extractor.modality != "text"
+        self.library_version = version(extractor.library)
+        #: Ids of clips whose cached entry was computed from another version of their media file.
+        self.changed: set[str] = set()
 
     def path(self, clip: Clip) -> Path:
         key = json.dumps(
@@ -34,6 +67,7 @@ class FeatureCache:
                 "media": str(clip.media),
                 "window": [clip.window.start, clip.window.end],
                 "text": clip.text,
+                "library_version": self.library_version,
                 **self.decode_options,
                 **({"words": [[w.text, w.start, w.end] for w in clip.words or []]} if self.decode_options.get("per_word") else {}),
             },
@@ -41,22 +75,30 @@ class FeatureCache:
         )
         return self.dir / f"{_safe(clip.id)}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz"
 
+    def _fingerprint(self, clip: Clip) -> str:
+        return media_fingerprint(clip.media) if self.reads_media and clip.media is not None else ""
+
     def get(self, clip: Clip) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The cached ``(values, times)`` of ``clip``, or ``None`` (absent, unreadable or stale)."""
         path = self.path(clip)
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as stored:
+                if str(stored["media"]) != self._fingerprint(clip):
+                    self.changed.add(clip.id)
+                    return None
                 return stored["values"], (stored["times"] if "times" in stored else None)
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a half-written file from a killed run: recompute it
             return None
 
     def put(self, clip: Clip, values: np.ndarray, times: np.ndarray | None) -> None:
-        path = self.path(clip)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"values": values} if times is None else {"values": values, "times": times}
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(partial, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(partial, path)
+        arrays = {"values": values, "media": np.array(self._fingerprint(clip))}
+        if times is not None:
+            arrays["times"] = times
+        def write(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:  # a file name would get ".npz" appended
+                np.savez(handle, **arrays)
+
+        atomic_write(self.path(clip), write)

@@ -12,6 +12,10 @@
   (:func:`msa_bench.sources.ravdess.scan_ravdess`).
 
 Word timings, when given, come from a CSV ``id,word,start,end`` (seconds from the clip start).
+
+What the dataset builders report about the same files (malformed RAVDESS names, labels out of
+range) is reported here too, with the media files no label row names and the label rows no media
+file was found for (:class:`SourceChecks`).
 """
 
 from __future__ import annotations
@@ -22,14 +26,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from msa_bench.labels import labels_from_ravdess, labels_from_sentiment
+from msa_bench.errors import MissingFileError
+from msa_bench.labels import labels_from_ravdess, labels_from_sentiment, out_of_range
 from msa_bench.media import Window
-from msa_bench.sources.common import SourceFileError
+from msa_bench.sources.common import SourceFileError, files_under
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".wav", ".flac", ".mp3", ".m4a")
 LABEL_TABLE_NAMES = ("label.csv", "labels.csv", "OpinionLevelSentiment.csv")
 #: RAVDESS's documented speaker-independent split (the RAVDESS builder uses the same one).
 RAVDESS_ACTOR_SPLITS = {"train": range(1, 17), "validation": range(17, 21), "test": range(21, 25)}
+#: How many examples a report lists for each kind of problem.
+REPORT_EXAMPLES = 20
+#: Folders of a clip-folder or full-video layout whose media files should all be labelled.
+MEDIA_FOLDERS = ("Raw", "clips", "videos")
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,20 @@ class Clip:
         return f"{self.video_id}_{self.clip_id}"
 
 
+@dataclass
+class SourceChecks:
+    """Problems found in the source files: ``report`` (count and examples per kind, under the
+    builders' keys) and ``errors`` (one ``(id or file, reason)`` per problem, for ``errors.csv``)."""
+
+    report: dict[str, dict] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, key: str, problems: dict[str, str]) -> None:
+        """Report ``problems`` (``{id or file: reason}``) under ``key``."""
+        self.report[key] = {"count": len(problems), "examples": dict(list(problems.items())[:REPORT_EXAMPLES])}
+        self.errors += list(problems.items())
+
+
 def _find_media(candidates: list[Path]) -> Path | None:
     for stem in candidates:
         for suffix in MEDIA_SUFFIXES:
@@ -69,7 +92,9 @@ def _find_media(candidates: list[Path]) -> Path | None:
 
 
 def table_clips(dataset: str, data_dir: Path, label_file: Path) -> list[Clip]:
-    """Clips of a label table: clip files, or windows of full videos when the table has times."""
+    """Clips of a label table: clip files, or windows of full videos when the table has times.
+
+    Clips without a media file are kept (every modality reports it in ``errors.csv``)."""
     from msa_bench.sources.cmu import unified_labels
     from msa_bench.sources.label_tables import read_label_table
 
@@ -126,12 +151,16 @@ def moud_clips(data_dir: Path) -> list[Clip]:
     return clips
 
 
-def ravdess_clips(data_dir: Path) -> list[Clip]:
-    """RAVDESS recordings found in ``Actor_XX/`` folders, split by actor (01-16 / 17-20 / 21-24)."""
+def ravdess_clips(data_dir: Path, checks: SourceChecks) -> list[Clip]:
+    """RAVDESS recordings found in ``Actor_XX/`` folders, split by actor (01-16 / 17-20 / 21-24);
+    what the scan found wrong goes to ``checks``, as the RAVDESS builder reports it."""
     from msa_bench.sources.ravdess import scan_ravdess
 
+    scan = scan_ravdess(data_dir)
+    checks.report.update(scan.report())
+    checks.errors += [(name, f"malformed RAVDESS file name, not extracted: {why}") for name, why in scan.malformed.items()]
     clips = []
-    for recording in scan_ravdess(data_dir).recordings:
+    for recording in scan.recordings:
         if "::" in recording.location:
             raise SourceFileError(recording.location.split("::")[0], "extract the RAVDESS zip archives first")
         name = recording.name
@@ -166,13 +195,34 @@ def read_word_timings(path: str | Path) -> dict[str, list[Word]]:
     return dict(words)
 
 
-def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None = None) -> list[Clip]:
-    """The clips of ``data_dir`` in whichever supported layout it holds (see the module docstring)."""
+def _label_checks(clips: list[Clip], data_dir: Path, checks: SourceChecks) -> None:
+    """Labels out of range (as the CMU builders flag them), label rows without media, and media
+    files under ``Raw/``, ``clips/`` or ``videos/`` that no label row names."""
+    checks.add(
+        "labels_out_of_range",
+        {c.id: f"label(s) {', '.join(bad)} out of range (kept)" for c in clips if (bad := out_of_range(c.labels))},
+    )
+    checks.add("labels_without_media", {c.id: "no media file found for this label row" for c in clips if c.media is None})
+    used = {c.media.resolve() for c in clips if c.media is not None}
+    unlabelled = {
+        path.relative_to(data_dir).as_posix(): "no label row names this media file; not extracted"
+        for folder in MEDIA_FOLDERS
+        if (data_dir / folder).is_dir()
+        for path in files_under(data_dir / folder)
+        if path.suffix.lower() in MEDIA_SUFFIXES and path.resolve() not in used
+    }
+    checks.add("media_without_labels", unlabelled)
+
+
+def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None = None) -> tuple[list[Clip], SourceChecks]:
+    """The clips of ``data_dir`` in whichever supported layout it holds (see the module docstring),
+    and what is wrong with its files."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"{data_dir}: data folder not found")
+        raise MissingFileError(f"{data_dir}: data folder not found; pass the folder holding the raw media as --data-dir")
+    checks = SourceChecks()
     if dataset == "ravdess":
-        clips = ravdess_clips(data_dir)
+        clips = ravdess_clips(data_dir, checks)
     elif label_file is not None:
         clips = table_clips(dataset, data_dir, data_dir / label_file)
     elif (data_dir / "transcriptions").is_dir():
@@ -180,14 +230,16 @@ def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None
     else:
         table = next((data_dir / n for n in LABEL_TABLE_NAMES if (data_dir / n).is_file()), None)
         if table is None:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{data_dir}: no label table ({', '.join(LABEL_TABLE_NAMES)}), transcriptions/ folder "
                 "or RAVDESS Actor_XX folders; see msa_bench.features.clips for the layouts read"
             )
         clips = table_clips(dataset, data_dir, table)
+    if dataset != "ravdess":
+        _label_checks(clips, data_dir, checks)
     if not clips:
-        raise FileNotFoundError(f"{data_dir}: no clips found")
-    return clips
+        raise MissingFileError(f"{data_dir}: no clips found; see msa_bench.features.clips for the layouts read")
+    return clips, checks
 
 
 def assign_splits(clips: list[Clip], dataset: str) -> tuple[list[Clip], dict[str, object]]:

@@ -5,10 +5,13 @@ writes to ``out``:
 
 * ``dataset/`` — the unified ``DatasetDict`` (``datasets.load_from_disk`` or :func:`load_extracted`),
   with every extractor's name, library version and config hash in ``msa_metadata(ds).provenance``;
-* ``errors.csv`` — one row per clip and modality that failed (``id, modality, extractor, reason``);
+* ``errors.csv`` — one row per clip and modality that failed (``id, modality, extractor, reason``),
+  and one per problem in the source files (modality ``source``: malformed names, labels out of
+  range, media without labels, labels without media — what the dataset builders report);
 * ``token_ids.parquet`` — with a transformers text encoder: MMSA-style ``input_ids``,
   ``attention_mask``, ``segment_ids`` per clip id, for models that fine-tune the encoder;
-* ``summary.json`` — clips succeeded / failed per modality;
+* ``summary.json`` — clips succeeded / failed per modality (and those recomputed because their
+  media file changed), and under ``source_checks`` the problems found in the source files;
 * ``cache/`` — per-clip results, so a second run resumes where an interrupted one stopped.
 
 CPU-bound extractors (openSMILE) run decode + extract in worker processes; torch extractors get
@@ -34,7 +37,8 @@ from msa_bench.builders.base import example
 from msa_bench.features.alignment import average_in_words
 from msa_bench.features.base import Extractor, Failure, build_extractor
 from msa_bench.features.cache import FeatureCache
-from msa_bench.features.clips import Clip, assign_splits, find_clips, read_word_timings
+from msa_bench.atomic import atomic_dir, atomic_write, write_text
+from msa_bench.features.clips import Clip, SourceChecks, assign_splits, find_clips, read_word_timings
 from msa_bench.media import SAMPLE_RATE, MediaError, read_audio, read_frames
 from msa_bench.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.common import SPLITS
@@ -42,6 +46,8 @@ from msa_bench.sources.common import SPLITS
 #: Feature-set name and placeholder dimension of a modality that was not extracted.
 NO_FEATURES = "none"
 NO_WORD_TIMINGS = "no word timings for this clip"
+#: ``errors.csv`` modality of a problem in the source files rather than in one modality.
+SOURCE = "source"
 
 Result = tuple[np.ndarray, np.ndarray | None] | Failure
 
@@ -52,6 +58,8 @@ class ExtractionResult:
     errors: pd.DataFrame
     summary: dict[str, dict[str, object]]
     out: Path
+    #: What is wrong with the source files (:class:`~msa_bench.features.clips.SourceChecks` report).
+    source_checks: dict[str, dict] | None = None
 
 
 # -- decoding and extraction of one clip (also run inside worker processes) ----------------------
@@ -200,10 +208,12 @@ def _aligned(result: Result, clip: Clip, modality: str) -> Result:
     return average_in_words(values, times, clip.words), None
 
 
-def _rows(clips: list[Clip], results: dict[str, dict[str, Result]], extractors: dict[str, Extractor], word_aligned: bool):
-    """Dataset rows per split, and the errors table."""
+def _rows(
+    clips: list[Clip], results: dict[str, dict[str, Result]], extractors: dict[str, Extractor], word_aligned: bool, checks: SourceChecks
+):
+    """Dataset rows per split, and the errors table (source problems first)."""
     rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    errors = []
+    errors = [{"id": item, "modality": SOURCE, "extractor": "", "reason": reason} for item, reason in checks.errors]
     for clip in clips:
         features = {}
         for modality, extractor in extractors.items():
@@ -246,15 +256,23 @@ def _write_token_ids(extractor: Extractor | None, clips: list[Clip], out: Path) 
     with_text = [c for c in clips if c.text.strip()]
     ids = extractor.token_ids([c.text for c in with_text])
     table = pd.DataFrame({"id": [c.id for c in with_text], **{k: [i[k] for i in ids] for k in ("input_ids", "attention_mask", "segment_ids")}})
-    table.to_parquet(out / "token_ids.parquet", index=False)
+    atomic_write(out / "token_ids.parquet", lambda temporary: table.to_parquet(temporary, index=False))
 
 
-def summarize(clips: list[Clip], errors: pd.DataFrame, extractors: dict[str, Extractor]) -> dict[str, dict[str, object]]:
+def summarize(
+    clips: list[Clip], errors: pd.DataFrame, extractors: dict[str, Extractor], changed: dict[str, set[str]] | None = None
+) -> dict[str, dict[str, object]]:
+    """Clips succeeded and failed per modality; ``recomputed_changed_media`` (only when non-zero):
+    clips whose cached features were computed from an earlier version of their media file."""
     failed = errors.groupby("modality").size().to_dict() if len(errors) else {}
-    return {
+    summary = {
         m: {"extractor": e.name, "succeeded": len(clips) - failed.get(m, 0), "failed": failed.get(m, 0), "total": len(clips)}
         for m, e in extractors.items()
     }
+    for modality, ids in (changed or {}).items():
+        if ids:
+            summary[modality]["recomputed_changed_media"] = len(ids)
+    return summary
 
 
 def extract(
@@ -285,11 +303,12 @@ def extract(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clips, split_report = list_clips(dataset, data_dir, label_file, word_timings, limit)
+    clips, split_report, checks = list_clips(dataset, data_dir, label_file, word_timings, limit)
     specs = modality_specs(audio, text, vision)
     extractors = {
         m: build_extractor(m, spec, **(options or {}).get(m, {})).to(device) for m, spec in specs.items() if spec is not None
     }
+    caches = {m: FeatureCache(out / "cache", e, cache_options(m, fps, word_timings is not None)) for m, e in extractors.items()}
     workers = os.cpu_count() if workers is None else workers
     pool = ProcessPoolExecutor(workers, mp_context=_worker_context()) if workers > 0 else None
     try:
@@ -297,7 +316,7 @@ def extract(
             m: run_modality(
                 e,
                 clips,
-                FeatureCache(out / "cache", e, cache_options(m, fps, word_timings is not None)),
+                caches[m],
                 fps=fps,
                 batch_size=batch_size,
                 pool=pool,
@@ -309,20 +328,23 @@ def extract(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+    changed = {m: cache.changed for m, cache in caches.items()}
+    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report, checks, changed)
 
 
 def list_clips(
     dataset: str, data_dir: str | Path, label_file: str | None, word_timings: str | Path | None, limit: int | None
-) -> tuple[list[Clip], dict]:
-    """The clips to extract, with their splits (and word timings when given), and the split report."""
-    clips, split_report = assign_splits(find_clips(dataset, data_dir, label_file), dataset)
+) -> tuple[list[Clip], dict, SourceChecks]:
+    """The clips to extract, with their splits (and word timings when given), the split report,
+    and what is wrong with the source files."""
+    found, checks = find_clips(dataset, data_dir, label_file)
+    clips, split_report = assign_splits(found, dataset)
     clips = clips[:limit] if limit is not None else clips
     if word_timings is not None:
         timings = read_word_timings(word_timings)
         for clip in clips:
             clip.words = timings.get(clip.id)
-    return clips, split_report
+    return clips, split_report, checks
 
 
 def modality_specs(audio, text, vision) -> dict[str, object]:
@@ -347,12 +369,24 @@ def _worker_context():
 
 
 def save_extraction(
-    dataset, clips, results, extractors, out: Path, fps: float, aligned: bool, split_report: dict
+    dataset,
+    clips,
+    results,
+    extractors,
+    out: Path,
+    fps: float,
+    aligned: bool,
+    split_report: dict,
+    checks: SourceChecks,
+    changed: dict[str, set[str]] | None = None,
 ) -> ExtractionResult:
-    """Assemble rows, the errors table and the summary from per-clip results and save them under ``out``."""
-    rows, errors = _rows(clips, results, extractors, aligned)
-    summary = summarize(clips, errors, extractors)
-    metadata = _metadata(extractors, fps, aligned, {"source": dataset, **split_report, "extraction": summary})
+    """Assemble rows, the errors table and the summary from per-clip results and save them under
+    ``out``. The source checks go into the metadata report under the builders' keys, so
+    ``msa-bench info`` shows them as it does for a dataset built from the same files."""
+    rows, errors = _rows(clips, results, extractors, aligned, checks)
+    summary = summarize(clips, errors[errors["modality"] != SOURCE], extractors, changed)
+    report = {"source": dataset, **split_report, **checks.report, "extraction": summary}
+    metadata = _metadata(extractors, fps, aligned, report)
     features = metadata.features()
     info = datasets.DatasetInfo(description=metadata.to_description(), features=features)
     dataset_dict = datasets.DatasetDict(
@@ -364,11 +398,12 @@ def save_extraction(
         }
     )
     # save_to_disk cannot read an empty split back: empty splits are rebuilt by load_extracted.
-    datasets.DatasetDict({k: v for k, v in dataset_dict.items() if len(v)}).save_to_disk(str(out / "dataset"))
-    errors.to_csv(out / "errors.csv", index=False)
+    with atomic_dir(out / "dataset") as folder:
+        datasets.DatasetDict({k: v for k, v in dataset_dict.items() if len(v)}).save_to_disk(str(folder))
+    atomic_write(out / "errors.csv", lambda temporary: errors.to_csv(temporary, index=False))
     _write_token_ids(extractors.get("text"), clips, out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    return ExtractionResult(dataset_dict, errors, summary, out)
+    write_text(out / "summary.json", json.dumps({**summary, "source_checks": checks.report}, indent=2, sort_keys=True))
+    return ExtractionResult(dataset_dict, errors, summary, out, checks.report)
 
 
 def load_extracted(out: str | Path) -> datasets.DatasetDict:
@@ -384,8 +419,17 @@ def load_extracted(out: str | Path) -> datasets.DatasetDict:
     )
 
 
-def format_summary(summary: dict[str, dict[str, object]]) -> str:
-    return "\n".join(
-        f"{m:>6}: {s['succeeded']}/{s['total']} clips succeeded ({s['failed']} failed) with {s['extractor']}"
-        for m, s in summary.items()
-    )
+def format_summary(summary: dict[str, dict[str, object]], source_checks: dict[str, dict] | None = None) -> str:
+    """The lines ``msa-bench extract`` prints: per modality, then each kind of source problem found."""
+    lines = []
+    for m, s in summary.items():
+        line = f"{m:>6}: {s['succeeded']}/{s['total']} clips succeeded ({s['failed']} failed) with {s['extractor']}"
+        if s.get("recomputed_changed_media"):
+            line += f"; {s['recomputed_changed_media']} recomputed because their media file changed"
+        lines.append(line)
+    for key, found in (source_checks or {}).items():
+        if found["count"]:
+            examples = found["examples"]
+            shown = "; ".join(f"{k}: {v}" for k, v in list(examples.items())[:3]) if isinstance(examples, dict) else ", ".join(examples[:3])
+            lines.append(f"{key}: {found['count']} (e.g. {shown}; all in errors.csv)" if isinstance(examples, dict) else f"{key}: {found['count']} (e.g. {shown})")
+    return "\n".join(lines)

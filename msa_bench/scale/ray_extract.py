@@ -171,23 +171,25 @@ def extract_on_ray(
         raise RuntimeError(f"--device {device} asked for, but the Ray cluster has no GPU")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clips, split_report = list_clips(dataset, data_dir, label_file, word_timings, limit)
+    clips, split_report, checks = list_clips(dataset, data_dir, label_file, word_timings, limit)
     specs = modality_specs(audio, text, vision)
     recipes = {m: partial(build_extractor, m, spec, **(options or {}).get(m, {})) for m, spec in specs.items() if spec is not None}
     extractors = {m: make() for m, make in recipes.items()}
-    results = {}
+    results, caches = {}, {}
     for modality, extractor in extractors.items():
+        caches[modality] = FeatureCache(out / "cache", extractor, cache_options(modality, fps, word_timings is not None))
         on_gpu = device.startswith("cuda") and not extractor.runs_in_workers
         default_workers = int(cluster_gpus()) if on_gpu else int(ray.cluster_resources().get("CPU", 1))
         results[modality] = run_modality_on_ray(
             extractor,
             recipes[modality],
             clips,
-            FeatureCache(out / "cache", extractor, cache_options(modality, fps, word_timings is not None)),
+            caches[modality],
             fps=fps,
             batch_size=batch_size,
             workers=max(1, workers or default_workers),
             device=device if on_gpu else "cpu",
             word_aligned=word_timings is not None,
         )
-    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report)
+    changed = {m: cache.changed for m, cache in caches.items()}
+    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report, checks, changed)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from msa_bench.errors import UserError
 
 #: Split names in the sources (MMSA ``valid``, MOSI label.csv ``dev``) -> unified split names.
 SPLIT_NAMES: dict[str, str] = {
@@ -20,7 +23,7 @@ SPLIT_NAMES: dict[str, str] = {
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 
-class SourceFileError(ValueError):
+class SourceFileError(UserError, ValueError):
     """A source file exists but cannot be used; the message names the file and the problem."""
 
     def __init__(self, path: str | Path, problem: str) -> None:
@@ -29,7 +32,7 @@ class SourceFileError(ValueError):
         self.problem = problem
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """A dataset's source files are neither in ``data_dir`` nor downloadable.
 
     The message lists the files needed, where they come from, and how to pass ``data_dir``.
@@ -91,6 +94,20 @@ def finite_features(array: np.ndarray) -> tuple[np.ndarray, int]:
     if count:
         array = np.where(bad, np.float32(0.0), array)
     return array, count
+
+
+def files_under(root: str | Path) -> list[Path]:
+    """Every file under ``root``, sorted, following symbolic links to folders and files (datasets
+    are often kept on a shared disk and linked); a link loop is walked once."""
+    found, seen = [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found += [Path(folder, name) for name in names if os.path.isfile(os.path.join(folder, name))]
+    return sorted(found)
 
 
 def file_checksum(path: str | Path) -> dict[str, object]:

@@ -75,6 +75,15 @@ def restricted_load(path: str | Path) -> object:
         raise SourceFileError(path, f"not a readable pickle (truncated or corrupt?): {err}") from None
 
 
+def _check_lengths(path: Path, split: str, part: dict) -> None:
+    """Every per-example array of a split has one entry per id (else examples would be misread)."""
+    n = len(part["id"])
+    for key, values in part.items():
+        length = len(values) if hasattr(values, "__len__") and not isinstance(values, (str, bytes)) else None
+        if length is not None and length != n:
+            raise SourceFileError(path, f"split {split!r}: {key!r} has {length} entries but 'id' has {n}; the pickle is inconsistent")
+
+
 class MMSAPickle:
     """One MMSA pickle, loaded (restricted) and checked: every split and its required keys."""
 
@@ -90,6 +99,7 @@ class MMSAPickle:
             absent = [k for k in REQUIRED_KEYS if k not in data[key]]
             if absent:
                 raise SourceFileError(self.path, f"split {key!r} lacks {absent}")
+            _check_lengths(self.path, key, data[key])
         self.data = {split: data[key] for split, key in SPLIT_KEYS.items()}
         self.aligned = "audio_lengths" not in self.data["train"] and "vision_lengths" not in self.data["train"]
 

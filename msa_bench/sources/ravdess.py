@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from msa_bench.sources.common import SourceFileError
+from msa_bench.sources.common import SourceFileError, files_under
 
 MEDIA_SUFFIXES = (".wav", ".flac", ".mp4")
 MODALITIES = {1: "audio-visual", 2: "video-only", 3: "audio-only"}
@@ -99,6 +99,10 @@ class Recording:
     format: str
 
 
+#: How many examples a report lists for each kind of problem.
+MAX_REPORTED = 20
+
+
 @dataclass
 class Scan:
     """What a folder holds: recordings, malformed names, duplicates and ignored files."""
@@ -108,15 +112,23 @@ class Scan:
     duplicates: list[str]
     outside_actor_folders: list[str]
 
+    def report(self) -> dict[str, dict]:
+        """The problems found, as the builder and ``msa-bench extract`` both report them."""
+        return {
+            "malformed_names": {"count": len(self.malformed), "examples": dict(list(self.malformed.items())[:MAX_REPORTED])},
+            "duplicates_skipped": {"count": len(self.duplicates), "examples": self.duplicates[:MAX_REPORTED]},
+            "outside_actor_folders": {"count": len(self.outside_actor_folders), "examples": self.outside_actor_folders[:MAX_REPORTED]},
+        }
+
 
 def _media_paths(root: Path) -> list[tuple[str, str]]:
     """``(location, path inside the distribution)`` of every media file in folders and zips."""
     found = []
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in MEDIA_SUFFIXES and path.is_file():
+    for path in files_under(root):
+        if path.suffix.lower() in MEDIA_SUFFIXES:
             relative = path.relative_to(root).as_posix()
             found.append((relative, relative))
-        elif path.suffix.lower() == ".zip" and path.is_file():
+        elif path.suffix.lower() == ".zip":
             try:
                 with zipfile.ZipFile(path) as archive:
                     members = sorted(archive.namelist())

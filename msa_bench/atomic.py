@@ -1,0 +1,76 @@
+"""Files and folders written whole or not at all, with the permissions the umask asks for.
+
+Everything msa_bench writes for later reading (records, predictions, checkpoints, export shards,
+dataset cards, extraction outputs, cached features) goes through here: the content is written to
+a temporary name beside the target, flushed to disk, and renamed into place, so a crash, a full
+disk or a concurrent reader never sees half a file. ``tempfile.mkstemp`` creates files with mode
+0600 whatever the umask; here the final mode is ``0666 & ~umask``, as ``open()`` would give.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def umask() -> int:
+    """The process umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def stage(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Run ``write(temporary)`` for a temporary file beside ``path``; return it flushed and with
+    the umask's mode, ready for ``os.replace``. The temporary file is removed if ``write`` fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.chmod(temporary, 0o666 & ~umask())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through ``write(temporary_path)`` atomically; return ``path``."""
+    os.replace(stage(path, write), path)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """``Path.write_text`` (UTF-8), atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it replaces ``path`` (an earlier
+    folder there is removed only after the new one is in place); on failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~umask())
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.{os.getpid()}.old")
+            os.replace(path, old)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
