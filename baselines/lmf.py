@@ -5,18 +5,20 @@ Modality-Specific Factors." ACL 2018. Official code: Justin1904/Low-rank-Multimo
 
 Architecture: audio and vision are averaged over their real frames and encoded by a subnet
 (BatchNorm → dropout → three Linear+ReLU layers); text goes through an LSTM whose final state
-is projected (dropout → Linear). Each unimodal vector gets a constant 1 appended and is mapped
+is projected by one Linear layer (MMSA's one-layer ``TextSubNet`` has no dropout). Each unimodal vector gets a constant 1 prepended and is mapped
 by ``rank`` modality-specific factors to the output (the score); the prediction is the
 element-wise product of the three modalities' factor outputs, summed over the rank with
 learned weights plus a bias (the tensor fusion of TFN without building the outer product).
 
-Deviations from the official code:
+Equal to MMSA's ``LMF`` (commit a94e65d) on full, unpadded inputs: the official weights load
+through :func:`official_state_dict` and reproduce its outputs (``tests/test_official_equivalence.py``).
+Where msa_bench differs (documented in ``fidelity``):
 
 - Averages are over real frames only and absent modalities are zero vectors (the official
-  code averages padded, aligned sequences).
-- Per-group learning rates follow the paper (a separate learning rate for the factors,
-  ``factor_lr``); the defaults are in the range of MMSA's LMF configuration (not verified
-  against its files here).
+  loader averages padded sequences, padding included).
+- The text LSTM reads only the real tokens (the official one runs over the padding too).
+- The "mosi"/"mosei" configs are MMSA's (``config_regression.json``). The paper's numbers are
+  Has0 binary accuracy and F1: the official evaluation scores ``y >= 0`` over all samples.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
-from msa_bench.models.layers import LSTMEncoder, frame_mask
+from baselines.lf_dnn import SUBNET_FIDELITY, SUBNET_RULES, SubNet, TextSubNet
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+from msa_bench.models.fidelity import FidelityRow, rename_official
 
 
 @dataclass(frozen=True)
@@ -41,41 +44,21 @@ class LMFConfig(ModelConfig):
     rank: int = 4
     audio_dropout: float = 0.2
     vision_dropout: float = 0.2
-    text_dropout: float = 0.2
     factor_lr: float = 5e-4
-
-
-class _SubNet(nn.Module):
-    """BatchNorm → dropout → Linear → ReLU ×3 on an utterance vector."""
-
-    def __init__(self, in_dim: int, hidden: int, dropout: float):
-        super().__init__()
-        self.norm = nn.BatchNorm1d(in_dim)
-        self.layers = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(in_dim, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.norm(x))
 
 
 @register_model("lmf")
 class LMF(MSAModel):
     config_class = LMFConfig
     default_configs = {
+        # MMSA config_regression.json (hidden_dims are text, audio, vision there).
         "mosi": {
-            "model": {"audio_hidden": 16, "vision_hidden": 16, "text_hidden": 128, "rank": 4},
-            "train": {"lr": 2e-3, "weight_decay": 5e-4, "batch_size": 32, "max_epochs": 100, "patience": 8},
+            "model": {"text_hidden": 128, "audio_hidden": 16, "vision_hidden": 128, "rank": 3, "audio_dropout": 0.3, "vision_dropout": 0.3, "factor_lr": 1e-3},
+            "train": {"lr": 1e-3, "weight_decay": 5e-3, "batch_size": 64, "max_epochs": 100, "patience": 8},
         },
         "mosei": {
-            "model": {"audio_hidden": 32, "vision_hidden": 32, "text_hidden": 128, "rank": 4},
-            "train": {"lr": 2e-3, "weight_decay": 1e-3, "batch_size": 128, "max_epochs": 100, "patience": 8},
+            "model": {"text_hidden": 128, "audio_hidden": 16, "vision_hidden": 128, "rank": 4, "audio_dropout": 0.2, "vision_dropout": 0.2, "factor_lr": 1e-3},
+            "train": {"lr": 1e-3, "weight_decay": 1e-3, "batch_size": 32, "max_epochs": 100, "patience": 8},
         },
         "synthetic": {
             "model": {"factor_lr": 3e-3, "text_hidden": 32, "text_out": 32},
@@ -85,17 +68,26 @@ class LMF(MSAModel):
     }
     #: Accuracies and F1 as fractions, like msa_bench.metrics.
     paper_results = {
-        "mosi": {"source": "Liu et al., ACL 2018, CMU-MOSI results table (LMF)", "mae": 0.912, "corr": 0.668,
-                 "acc2_non0": 0.764, "f1_non0": 0.757, "acc7": 0.328},
+        "mosi": {"source": "Liu et al., ACL 2018, Table 1 (CMU-MOSI, LMF); binary accuracy/F1 are Has0: the "
+                           "official evaluation thresholds y >= 0 over all test samples; Acc-7 rounds to 7 classes "
+                           "(table numbers unverified against the PDF here)",
+                 "mae": 0.912, "corr": 0.668, "acc2_has0": 0.764, "f1_has0": 0.757, "acc7": 0.328},
     }
+    fidelity = (
+        FidelityRow("forward pass (fixture lmf/)", "MMSA LMF at a94e65d", "LMF with official weights via official_state_dict",
+                    "equal"),
+        *SUBNET_FIDELITY,
+        FidelityRow("post-fusion dropout", "constructed, never applied", "not constructed", "equal"),
+        FidelityRow("MOSI/MOSEI hyperparameters", "config_regression.json lmf", "same values", "equal"),
+        FidelityRow("binary metric of paper_results", "y >= 0 over all samples (Has0)", "acc2_has0 / f1_has0", "equal"),
+    )
 
     def __init__(self, config: LMFConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.text = TextEncoder(spec.text_dim, config.text_encoder)
-        self.text_lstm = LSTMEncoder(self.text.out_dim, config.text_hidden)
-        self.text_out = nn.Sequential(nn.Dropout(config.text_dropout), nn.Linear(config.text_hidden, config.text_out))
-        self.audio = _SubNet(spec.audio_dim, config.audio_hidden, config.audio_dropout)
-        self.vision = _SubNet(spec.vision_dim, config.vision_hidden, config.vision_dropout)
+        self.text_subnet = TextSubNet(self.text.out_dim, config.text_hidden, config.text_out)
+        self.audio_subnet = SubNet(spec.audio_dim, config.audio_hidden, config.audio_dropout)
+        self.vision_subnet = SubNet(spec.vision_dim, config.vision_hidden, config.vision_dropout)
         dims = {"text": config.text_out, "audio": config.audio_hidden, "vision": config.vision_hidden}
         self.factors = nn.ParameterDict(
             {m: nn.Parameter(nn.init.xavier_normal_(torch.empty(config.rank, d + 1, 1))) for m, d in dims.items()}
@@ -103,14 +95,16 @@ class LMF(MSAModel):
         self.rank_weights = nn.Parameter(nn.init.xavier_normal_(torch.empty(1, config.rank)))
         self.fusion_bias = nn.Parameter(torch.zeros(1))
 
-    def forward(self, batch) -> ModelOutput:
+    def features(self, batch) -> dict[str, torch.Tensor]:
+        """The unimodal vectors (MMSA's ``Feature_t``, ``Feature_a``, ``Feature_v``)."""
         text = self.text(batch)
-        _, text_last = self.text_lstm(text.states, text.mask)
-        vectors = {"text": self.text_out(text_last) * text.present.unsqueeze(-1)}
-        for name in ("audio", "vision"):
-            modality = batch.modality(name)
-            pooled = masked_mean(modality.features, frame_mask(modality))
-            vectors[name] = getattr(self, name)(pooled) * modality.present.unsqueeze(-1)
+        vectors = {"text": self.text_subnet(text.states, text.mask) * text.present.unsqueeze(-1)}
+        vectors["audio"] = self.audio_subnet.encode(batch.audio)
+        vectors["vision"] = self.vision_subnet.encode(batch.vision)
+        return vectors
+
+    def forward(self, batch) -> ModelOutput:
+        vectors = self.features(batch)
         fused = None
         for name, vector in vectors.items():
             with_one = F.pad(vector, (1, 0), value=1.0)  # (B, d + 1)
@@ -127,3 +121,23 @@ class LMF(MSAModel):
             {"params": factors, "lr": self.config.factor_lr, "weight_decay": weight_decay},
             {"params": others, "lr": lr, "weight_decay": weight_decay},
         ]
+
+
+
+#: MMSA LMF (commit a94e65d) parameter names -> ours ("video" is "vision" here).
+_OFFICIAL_RULES = (
+    *SUBNET_RULES,
+    (r"audio_factor", "factors.audio"),
+    (r"video_factor", "factors.vision"),
+    (r"text_factor", "factors.text"),
+    (r"fusion_weights", "rank_weights"),
+    (r"fusion_bias", "fusion_bias"),
+)
+
+
+def official_state_dict(official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """MMSA's ``LMF`` state dict (regression, output_dim 1) as this module's: renames, and the
+    fusion bias (1, 1) -> (1,)."""
+    state = rename_official(official, _OFFICIAL_RULES, model="lmf")
+    state["fusion_bias"] = state["fusion_bias"].reshape(1)
+    return state

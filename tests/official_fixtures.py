@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pytest
 import torch
+
+from msa_bench.batching import Batch, ModalityBatch
 
 #: The official fixtures beside the checkout (``../shared/fixtures/official``); may be absent.
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"
@@ -74,6 +76,27 @@ def load_fixture(name: str) -> OfficialFixture:
         outputs=_tensors(folder / "outputs.safetensors"),
         losses=_tensors(losses) if losses.is_file() else {},
     )
+
+
+def full_modality(features: torch.Tensor) -> ModalityBatch:
+    """A modality whose every frame is real and every example has it (the official inputs are unpadded)."""
+    batch, length = features.shape[:2]
+    return ModalityBatch(features, torch.ones(batch, length, dtype=torch.bool), torch.ones(batch, dtype=torch.bool))
+
+
+def fixture_batch(text: torch.Tensor, audio: torch.Tensor, vision: torch.Tensor, raw_text: list[str] | None = None) -> Batch:
+    """The fixture inputs as a msa_bench ``Batch`` with full masks (inputs only)."""
+    size = text.shape[0]
+    values = {
+        "ids": [f"fixture_{i}" for i in range(size)],
+        "raw_text": raw_text if raw_text is not None else [""] * size,
+        "text": full_modality(text),
+        "audio": full_modality(audio),
+        "vision": full_modality(vision),
+    }
+    # Until labels leave Batch (the Targets API change), its label fields are filled as "not annotated".
+    unlabelled = {f.name: torch.full((size,), float("nan")) for f in fields(Batch) if f.name not in values}
+    return Batch(**values, **unlabelled)
 
 
 def assert_outputs_close(

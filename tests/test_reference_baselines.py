@@ -11,7 +11,7 @@ from msa_bench.models import build_config, get_model_class
 from msa_bench.training import TrainConfig, train_and_evaluate
 
 from baselines.ef_lstm import resample
-from baselines.tfn import with_one
+from baselines.tfn import tensor_fusion
 
 REFERENCE_BASELINES = ("text_only", "audio_only", "vision_only", "ef_lstm", "lf_dnn", "tfn")
 
@@ -70,9 +70,9 @@ def test_resample_gives_zeros_for_an_absent_modality():
 
 
 def test_tensor_fusion_holds_the_unimodal_terms():
-    """[h; 1] products keep each h itself: an absent modality (h = 0) leaves the others' terms."""
-    text, audio, vision = torch.randn(1, 3), torch.zeros(1, 2), torch.randn(1, 2)
-    fused = torch.einsum("bt,ba,bv->btav", with_one(text), with_one(audio), with_one(vision))
-    assert torch.allclose(fused[0, :3, -1, -1], text[0])
-    assert torch.allclose(fused[0, -1, -1, :2], vision[0])
-    assert (fused[0, :, :2, :] == 0).all()
+    """[1; h] products keep each h itself: an absent modality (h = 0) leaves the others' terms."""
+    audio, vision, text = torch.zeros(1, 2), torch.randn(1, 2), torch.randn(1, 3)
+    fused = tensor_fusion(audio, vision, text).view(1, 3, 3, 4)  # MMSA's [1; a] x [1; v] x [1; t] layout
+    assert torch.allclose(fused[0, 0, 0, 1:], text[0])
+    assert torch.allclose(fused[0, 0, 1:, 0], vision[0])
+    assert (fused[0, 1:] == 0).all()

@@ -12,8 +12,9 @@ files equal :func:`render_documents`.
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -45,6 +46,28 @@ class FidelityRow:
             raise ValueError(f"FidelityRow {self.component!r}: status {self.status!r} is not one of {STATUSES}")
         if self.status != "equal" and not self.reason:
             raise ValueError(f"FidelityRow {self.component!r}: status {self.status!r} needs a reason")
+
+
+def rename_official(
+    official: Mapping[str, object], rules: Sequence[tuple[str, str]], *, model: str
+) -> dict[str, object]:
+    """Official state-dict names -> ours by the first matching ``(pattern, replacement)`` rule
+    (``re.fullmatch``; a replacement of ``""`` drops the entry, e.g. an unused buffer).
+
+    The rules are a model's name mapping (timm ``checkpoint_filter_fn`` style); a name that no
+    rule matches is an error naming it, so a mapping cannot silently skip weights.
+    """
+    renamed = {}
+    for name, value in official.items():
+        for pattern, replacement in rules:
+            match = re.fullmatch(pattern, name)
+            if match:
+                if replacement:
+                    renamed[match.expand(replacement)] = value
+                break
+        else:
+            raise KeyError(f"{model}: official parameter {name!r} has no mapping rule")
+    return renamed
 
 
 def _cell(text: str) -> str:
