@@ -23,6 +23,7 @@ import datasets
 import torch
 import yaml
 
+from msa_bench.errors import UserError
 from msa_bench.models import DataSpec, ModelConfig, MSAModel, build_config, get_model_class, model_names
 from msa_bench.training import DEFAULT_SEEDS, TrainConfig, eval_batches, make_record, train_and_evaluate
 
@@ -117,7 +118,7 @@ def run_protocol(
 # --------------------------------------------------------------------------- submissions
 
 
-class SubmissionRejected(ValueError):
+class SubmissionRejected(UserError, ValueError):
     """A submitted model or config is invalid; the message says why."""
 
 

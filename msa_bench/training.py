@@ -37,6 +37,9 @@ import torch
 from tqdm.auto import tqdm
 
 from msa_bench.batching import Batch, ModalityBatch, TorchDataset, collate
+from msa_bench.atomic import atomic_write
+from msa_bench.config_types import check_field_types
+from msa_bench.errors import ConfigError
 from msa_bench.metrics import (
     METRICS,
     NO_CLASS,
@@ -121,6 +124,7 @@ class TrainConfig:
         unknown = sorted(set(values) - valid)
         if unknown:
             raise ValueError(f"TrainConfig has no field(s) {unknown}; valid fields: {sorted(valid)}")
+        check_field_types(cls, values, "train")
         return cls(**values)
 
 
@@ -529,9 +533,7 @@ class Trainer:
             "state": dataclasses.asdict(self.state),
             "rng": _rng_state(),
         }
-        partial_path = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(payload, partial_path)
-        os.replace(partial_path, self.checkpoint_path)
+        atomic_write(self.checkpoint_path, lambda temporary: torch.save(payload, temporary))
 
     def _resume(self) -> None:
         path = self.checkpoint_path
@@ -540,7 +542,10 @@ class Trainer:
         payload = torch.load(path, map_location=self.device, weights_only=True)
         config = json.dumps(dataclasses.asdict(self.config), sort_keys=True)
         if payload["config"] != config or payload["seed"] != self.seed:
-            raise ValueError(f"{path}: checkpoint of a different config or seed; remove it or use another run dir")
+            raise ConfigError(
+                f"{path}: checkpoint of a run with a different config or seed, so it cannot be resumed; "
+                "remove the file or pass another --run-dir"
+            )
         self.model.load_state_dict(payload["model"])
         self.best_model = payload["best_model"]
         self.optimizer.load_state_dict(payload["optimizer"])

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msa_bench.batching import MISSING_CLASS, Batch
+from msa_bench.config_types import check_field_types
 from msa_bench.models.fidelity import FidelityRow
 from msa_bench.registry import Registry
 from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, feature_dims
@@ -159,6 +160,7 @@ def build_config(model_class: type[MSAModel], overrides: dict | None = None) -> 
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise ValueError(f"{model_class.__name__} has no config field(s) {unknown}; valid fields: {sorted(valid)}")
+    check_field_types(model_class.config_class, overrides, "model")
     return model_class.config_class(**overrides)
 
 
