@@ -124,6 +124,7 @@ class CDML(MSAModel):
         )
         self.modality_attention = nn.Sequential(nn.Linear(2 * d, d), nn.Tanh(), nn.Linear(d, 1, bias=False))
         self.head = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(d, 1))
+        self.heads = self.task_heads(self.head[0].in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text_encoder(batch)
@@ -147,7 +148,7 @@ class CDML(MSAModel):
         scores = self.modality_attention(joint).squeeze(-1).masked_fill(~present, float("-inf"))
         weights = torch.where(present.any(dim=1, keepdim=True), scores, torch.zeros_like(scores)).softmax(dim=1)
         fused = (weights.unsqueeze(-1) * joint * present.unsqueeze(-1)).sum(dim=1)
-        return ModelOutput(
+        return self.heads(fused, ModelOutput(
             sentiment=self.head(fused).squeeze(-1),
             aux={
                 "present": present,
@@ -158,18 +159,18 @@ class CDML(MSAModel):
                     (a, b): (self.translators[f"{a}_{b}"](vectors[a]), vectors[b].detach()) for a, b in TRANSLATION_PAIRS
                 },
             },
-        )
+        ))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
         aux, c = output.aux, self.config
         present = aux["present"]
-        known = ~torch.isnan(batch.sentiment)
+        known = ~torch.isnan(targets.sentiment)
         total = output.sentiment.new_zeros(())
         if known.any():
-            total = total + F.l1_loss(output.sentiment[known], batch.sentiment[known])
+            total = total + F.l1_loss(output.sentiment[known], targets.sentiment[known])
             rows = present & known.unsqueeze(1)
             if rows.any():
-                target = batch.sentiment.unsqueeze(1).expand_as(aux["unimodal"])
+                target = targets.sentiment.unsqueeze(1).expand_as(aux["unimodal"])
                 total = total + c.unimodal_weight * F.l1_loss(aux["unimodal"][rows], target[rows])
         if present.any():
             labels = torch.arange(len(MODALITIES), device=present.device).expand_as(present)

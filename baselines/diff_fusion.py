@@ -200,6 +200,7 @@ class DiffFusion(MSAModel):
         )
         self.final_norm = nn.LayerNorm(c.d_model)
         self.head = nn.Sequential(nn.Linear(c.d_model, c.d_model), nn.GELU(), nn.Linear(c.d_model, 1))
+        self.heads = self.task_heads(self.head[0].in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text_encoder(batch)
@@ -211,7 +212,7 @@ class DiffFusion(MSAModel):
             for layer in self.layers:
                 stream = layer(stream, keys)
         pooled = masked_mean(self.final_norm(stream), stream_mask)
-        return ModelOutput(sentiment=self.head(pooled).squeeze(-1))
+        return self.heads(pooled, ModelOutput(sentiment=self.head(pooled).squeeze(-1)))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

@@ -180,6 +180,7 @@ class DJMF(MSAModel):
             nn.Linear(c.d_model, c.d_model), nn.ReLU(), nn.Linear(c.d_model, spec.n_emotions)
         )
         self.mi_critics = nn.ModuleDict({m: nn.Bilinear(c.d_model, c.d_model, 1) for m in ("audio", "vision")})
+        self.heads = self.task_heads(self.sentiment_head[0].in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text_encoder(batch)
@@ -198,14 +199,14 @@ class DJMF(MSAModel):
             info_nce(text_vector, masked_mean(features, masks[m]), self.mi_critics[m], text.present & batch.modality(m).present)
             for m, features in (("audio", audio), ("vision", vision))
         )
-        return ModelOutput(
+        return self.heads(levels[-1], ModelOutput(
             sentiment=self.sentiment_head(self.pyramids["sentiment"](levels)).squeeze(-1),
             emotions=self.emotion_head(self.pyramids["emotions"](levels)),
             aux={"mi_loss": mi_loss},
-        )
+        ))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        return task_loss(output, batch, self.tasks) + self.config.mi_weight * output.aux["mi_loss"]
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        return task_loss(output, targets, self.own_tasks) + self.config.mi_weight * output.aux["mi_loss"]
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

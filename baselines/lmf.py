@@ -94,6 +94,7 @@ class LMF(MSAModel):
         )
         self.rank_weights = nn.Parameter(nn.init.xavier_normal_(torch.empty(1, config.rank)))
         self.fusion_bias = nn.Parameter(torch.zeros(1))
+        self.heads = self.task_heads(config.text_out + config.audio_hidden + config.vision_hidden)
 
     def features(self, batch) -> dict[str, torch.Tensor]:
         """The unimodal vectors (MMSA's ``Feature_t``, ``Feature_a``, ``Feature_v``)."""
@@ -111,7 +112,7 @@ class LMF(MSAModel):
             factor_output = torch.einsum("bd,rdo->rbo", with_one, self.factors[name])
             fused = factor_output if fused is None else fused * factor_output
         prediction = torch.einsum("r,rbo->b", self.rank_weights[0], fused) + self.fusion_bias
-        return ModelOutput(sentiment=prediction)
+        return self.heads(torch.cat(list(vectors.values()), dim=-1), ModelOutput(sentiment=prediction))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         factor_ids = {id(p) for p in self.factors.parameters()} | {id(self.rank_weights), id(self.fusion_bias)}

@@ -138,6 +138,7 @@ class MISA(MSAModel):
         self.reconstruct = nn.ModuleDict({m: nn.Linear(h, h) for m in MODALITIES})
         self.transformer = nn.TransformerEncoderLayer(h, config.heads, dim_feedforward=config.transformer_ff, batch_first=True)
         self.fusion = nn.Sequential(nn.Linear(6 * h, 3 * h), nn.Dropout(config.dropout), nn.ReLU(), nn.Linear(3 * h, 1))
+        self.heads = self.task_heads(self.fusion[0].in_features)
 
     def _utterances(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         text = self.text(batch)
@@ -162,16 +163,16 @@ class MISA(MSAModel):
             shared[m] = self.shared(projected[m]) * keep
         sequence = torch.stack([*(private[m] for m in MODALITIES), *(shared[m] for m in MODALITIES)], dim=1)
         fused = self.transformer(sequence).flatten(1)
-        return ModelOutput(
+        return self.heads(fused, ModelOutput(
             sentiment=self.fusion(fused).squeeze(-1),
             aux={"projected": projected, "private": private, "shared": shared, "present": present},
-        )
+        ))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        known = ~torch.isnan(batch.sentiment)
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        known = ~torch.isnan(targets.sentiment)
         loss = output.sentiment.new_zeros(())
         if known.any():
-            loss = F.mse_loss(output.sentiment[known].float(), batch.sentiment[known])
+            loss = F.mse_loss(output.sentiment[known].float(), targets.sentiment[known])
         private, shared, present = output.aux["private"], output.aux["shared"], output.aux["present"]
 
         def pairs(pair_list):

@@ -157,6 +157,7 @@ class MMIM(MSAModel):
         dims = {"text": text_dim, "audio": config.audio_out, "vision": config.vision_out}
         self.cpc = nn.ModuleDict({m: nn.Linear(config.fusion_dim, d) for m, d in dims.items()})
         self.memory: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.heads = self.task_heads(self.head.in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text(batch)
@@ -167,12 +168,12 @@ class MMIM(MSAModel):
             vectors[name] = out(last) * modality.present.unsqueeze(-1)
             present[name] = modality.present
         fused = self.fusion(torch.cat([vectors["text"], vectors["audio"], vectors["vision"]], dim=-1))
-        return ModelOutput(
+        return self.heads(fused, ModelOutput(
             sentiment=self.head(fused).squeeze(-1), aux={"vectors": vectors, "present": present, "fused": fused}
-        )
+        ))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        loss = task_loss(output, batch, self.tasks)
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        loss = task_loss(output, targets, self.own_tasks)
         if not self.training:
             return loss
         c = self.config
@@ -184,7 +185,7 @@ class MMIM(MSAModel):
                 x, y = vectors["text"][rows], vectors[name][rows]
                 estimator_loss = estimator_loss - estimator.log_likelihood(x.detach(), y.detach())
                 lld = lld + estimator.log_likelihood(x, y, detach_parameters=True)
-                entropy = entropy + self._entropy(name, estimator, y, batch.sentiment[rows])
+                entropy = entropy + self._entropy(name, estimator, y, targets.sentiment[rows])
         for name, predictor in self.cpc.items():
             rows = present[name]
             if rows.sum() >= 2:

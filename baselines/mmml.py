@@ -200,6 +200,7 @@ class MMML(MSAModel):
             nn.ReLU(),
             nn.Linear(d // 2, 1),
         )
+        self.heads = self.task_heads(self.fused_head[1].in_features)
 
     def _audio(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         audio = batch.audio
@@ -235,17 +236,17 @@ class MMML(MSAModel):
             joint = self.fusion_encoder(torch.cat([text_x, audio_x], 1), src_key_padding_mask=~torch.cat([text_mask, audio_mask], 1))
             text_x, audio_x = joint[:, : text_x.shape[1]], joint[:, text_x.shape[1] :]
         fused = self.fused_head(torch.cat([text_x[:, 0], audio_x[:, 0]], dim=-1)).squeeze(-1)
-        return ModelOutput(sentiment=fused, aux={"unimodal": unimodal, "present": present})
+        return self.heads(torch.cat([text_x[:, 0], audio_x[:, 0]], dim=-1), ModelOutput(sentiment=fused, aux={"unimodal": unimodal, "present": present}))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        known = ~torch.isnan(batch.sentiment)
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        known = ~torch.isnan(targets.sentiment)
         loss = output.sentiment.sum() * 0.0
         if not known.any():
             return loss
-        loss = loss + F.l1_loss(output.sentiment[known].float(), batch.sentiment[known])
+        loss = loss + F.l1_loss(output.sentiment[known].float(), targets.sentiment[known])
         weights = {"text": self.config.text_weight, "audio": self.config.audio_weight}
         for name, prediction in output.aux["unimodal"].items():
             rows = known & output.aux["present"][name]
             if rows.any():
-                loss = loss + weights[name] * F.l1_loss(prediction[rows].float(), batch.sentiment[rows])
+                loss = loss + weights[name] * F.l1_loss(prediction[rows].float(), targets.sentiment[rows])
         return loss

@@ -135,6 +135,7 @@ class MulT(MSAModel):
         )
         self.proj1, self.proj2 = nn.Linear(6 * d, 6 * d), nn.Linear(6 * d, 6 * d)
         self.out = nn.Linear(6 * d, 1)
+        self.heads = self.task_heads(self.out.in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text(batch)
@@ -157,4 +158,4 @@ class MulT(MSAModel):
             last_states.append(last_real_step(fused, mask))
         last = torch.cat(last_states, dim=-1)
         hidden = self.proj2(F.dropout(F.relu(self.proj1(last)), self.config.out_dropout, self.training)) + last
-        return ModelOutput(sentiment=self.out(hidden).squeeze(-1))
+        return self.heads(hidden, ModelOutput(sentiment=self.out(hidden).squeeze(-1)))

@@ -168,7 +168,7 @@ class ULGM:
 
 
 #: MMSA's update_epochs: the official trainer sums the gradients of 4 batches per optimizer step.
-_ACCUMULATION = 4
+MMSA_ACCUMULATION = 4
 
 
 #: MMSA ``SELF_MM`` state-dict names (optionally under AMIO's ``Model.``) → msa_bench names.
@@ -249,7 +249,7 @@ class SelfMMConfig(ModelConfig):
     label_bound: float = 3.0
 
 
-class _Head(nn.Module):
+class MLPHead(nn.Module):
     """dropout → Linear(d, h) → ReLU → Linear(h, h) → ReLU → Linear(h, 1); also returns the first hidden layer."""
 
     def __init__(self, in_dim: int, hidden: int, dropout: float):
@@ -264,10 +264,11 @@ class _Head(nn.Module):
         return self.out(F.relu(self.second(hidden))).squeeze(-1), hidden
 
 
-def _weight_decays(encoder: float, audio: float, vision: float) -> dict:
-    """Per-group weight decays divided by the accumulation count (see the module docstring)."""
-    return {"encoder_weight_decay": encoder / _ACCUMULATION, "audio_weight_decay": audio / _ACCUMULATION,
-            "vision_weight_decay": vision / _ACCUMULATION}
+def mmsa_weight_decays(encoder: float, audio: float, vision: float) -> dict:
+    """MMSA's per-group weight decays for the harness's averaged accumulation: each divided by
+    :data:`MMSA_ACCUMULATION` (see the module docstring)."""
+    return {"encoder_weight_decay": encoder / MMSA_ACCUMULATION, "audio_weight_decay": audio / MMSA_ACCUMULATION,
+            "vision_weight_decay": vision / MMSA_ACCUMULATION}
 
 
 @register_model("self_mm")
@@ -275,15 +276,15 @@ class SelfMM(MSAModel):
     config_class = SelfMMConfig
     default_configs = {
         "mosi": {
-            "model": {"text_encoder": "bert-base-uncased", **_weight_decays(1e-3, 1e-3, 1e-3)},
-            "train": {"lr": 1e-3, "weight_decay": 1e-3 / _ACCUMULATION, "batch_size": 16,
-                      "grad_accum_steps": _ACCUMULATION, "patience": 8, "max_epochs": 100, "optimizer": "adam"},
+            "model": {"text_encoder": "bert-base-uncased", **mmsa_weight_decays(1e-3, 1e-3, 1e-3)},
+            "train": {"lr": 1e-3, "weight_decay": 1e-3 / MMSA_ACCUMULATION, "batch_size": 16,
+                      "grad_accum_steps": MMSA_ACCUMULATION, "patience": 8, "max_epochs": 100, "optimizer": "adam"},
         },
         "mosei": {
-            "model": {"text_encoder": "bert-base-uncased", "vision_lr": 1e-4, **_weight_decays(1e-3, 0.0, 0.0),
+            "model": {"text_encoder": "bert-base-uncased", "vision_lr": 1e-4, **mmsa_weight_decays(1e-3, 0.0, 0.0),
                       "fusion_dropout": 0.1, "text_dropout": 0.0, "audio_dropout": 0.0, "vision_dropout": 0.0},
-            "train": {"lr": 1e-3, "weight_decay": 1e-2 / _ACCUMULATION, "batch_size": 32,
-                      "grad_accum_steps": _ACCUMULATION, "patience": 8, "max_epochs": 100, "optimizer": "adam"},
+            "train": {"lr": 1e-3, "weight_decay": 1e-2 / MMSA_ACCUMULATION, "batch_size": 32,
+                      "grad_accum_steps": MMSA_ACCUMULATION, "patience": 8, "max_epochs": 100, "optimizer": "adam"},
         },
         "synthetic": {
             "model": {"audio_lr": 3e-3, "vision_lr": 3e-3, "encoder_weight_decay": 0.0, "audio_weight_decay": 0.0,
@@ -331,12 +332,13 @@ class SelfMM(MSAModel):
         self.vision_out = nn.Linear(c.vision_hidden, c.vision_out)
         self.lstm_dropout = nn.ModuleDict({"audio": nn.Dropout(c.audio_lstm_dropout), "vision": nn.Dropout(c.vision_lstm_dropout)})
         dims = {"text": self.text.out_dim, "audio": c.audio_out, "vision": c.vision_out}
-        self.fusion_head = _Head(sum(dims.values()), c.fusion_dim, c.fusion_dropout)
+        self.fusion_head = MLPHead(sum(dims.values()), c.fusion_dim, c.fusion_dropout)
         self.unimodal_heads = nn.ModuleDict(
-            {m: _Head(dims[m], getattr(c, f"{m}_head_dim"), getattr(c, f"{m}_dropout")) for m in UNIMODAL}
+            {m: MLPHead(dims[m], getattr(c, f"{m}_head_dim"), getattr(c, f"{m}_dropout")) for m in UNIMODAL}
         )
         self.ulgm = ULGM(UNIMODAL, c.label_bound)
         self.completed_epochs = 0
+        self.heads = self.task_heads(self.config.fusion_dim)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text(batch)
@@ -349,20 +351,20 @@ class SelfMM(MSAModel):
             present[name] = modality.present
         fused, fusion_hidden = self.fusion_head(torch.cat([vectors[m] for m in UNIMODAL], dim=-1))
         unimodal = {m: self.unimodal_heads[m](vectors[m]) for m in UNIMODAL}
-        return ModelOutput(
+        return self.heads(fusion_hidden, ModelOutput(
             sentiment=fused,
             aux={
                 "unimodal": {m: prediction for m, (prediction, _) in unimodal.items()},
                 "features": {"fusion": fusion_hidden, **{m: hidden for m, (_, hidden) in unimodal.items()}},
                 "present": present,
             },
-        )
+        ))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        loss = task_loss(output, batch, self.tasks)
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        loss = task_loss(output, targets, self.own_tasks)
         if not self.training:
             return loss
-        return loss + self.ulgm.training_loss(output, batch, epoch=self.completed_epochs + 1)
+        return loss + self.ulgm.training_loss(output, targets, epoch=self.completed_epochs + 1)
 
     def on_epoch_end(self, epoch: int) -> None:
         self.completed_epochs = epoch

@@ -24,8 +24,7 @@ import torch
 from torch import nn
 
 from baselines.lf_dnn import SUBNET_FIDELITY, SUBNET_RULES, FusionSizesConfig, SubNet, TextSubNet
-from baselines.unimodal import TaskHeads
-from msa_bench.models import DataSpec, ModelOutput, MSAModel, register_model
+from msa_bench.models import DataSpec, MSAModel, ModelOutput, TaskHeads, register_model
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import frame_mask
 

@@ -144,6 +144,7 @@ class UMDF(MSAModel):
         self.classifiers = nn.ModuleDict(
             {path: nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(d, 1)) for path in ("a", "b")}
         )
+        self.heads = self.task_heads(self.classifiers["a"][0].in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text_encoder(batch)
@@ -164,14 +165,14 @@ class UMDF(MSAModel):
         h_b = self.token_encoder(torch.stack(fine_tokens, dim=1), present)
         y_a = self.classifiers["a"](h_a).squeeze(-1)
         y_b = self.classifiers["b"](h_b).squeeze(-1)
-        return ModelOutput(sentiment=(y_a + y_b) / 2, aux={"h_a": h_a, "h_b": h_b, "y_a": y_a, "y_b": y_b})
+        return self.heads((h_a + h_b) / 2, ModelOutput(sentiment=(y_a + y_b) / 2, aux={"h_a": h_a, "h_b": h_b, "y_a": y_a, "y_b": y_b}))
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
         aux, c = output.aux, self.config
-        known = ~torch.isnan(batch.sentiment)
+        known = ~torch.isnan(targets.sentiment)
         task = output.sentiment.new_zeros(())
         if known.any():
-            task = F.l1_loss(aux["y_a"][known], batch.sentiment[known]) + F.l1_loss(aux["y_b"][known], batch.sentiment[known])
+            task = F.l1_loss(aux["y_a"][known], targets.sentiment[known]) + F.l1_loss(aux["y_b"][known], targets.sentiment[known])
         return task + c.feature_weight * self.feature_distillation(aux) + c.logit_weight * self.logit_distillation(aux)
 
     @staticmethod

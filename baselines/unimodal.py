@@ -9,7 +9,7 @@ best constant guess. They show how much each modality alone carries, and are the
 fusion model should beat.
 
 Also home of two building blocks the reference fusion baselines reuse: :class:`SequenceEncoder`
-(masked LSTM or mean pooling -> one vector) and :class:`TaskHeads` (one linear head per task).
+(masked LSTM or mean pooling -> one vector); the model API's :class:`~msa_bench.models.TaskHeads` predict every task.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from msa_bench.batching import ModalityBatch
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, masked_mean, register_model
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TaskHeads, masked_mean, register_model
+from msa_bench.models.layers import compact_frames
 
 
 ENCODERS = ("lstm", "mean")
@@ -47,9 +48,9 @@ class SequenceEncoder(nn.Module):
         self.hidden = hidden
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        lengths = mask.sum(dim=1)
         if self.kind == "mean":
             return self.dropout(masked_mean(self.project(self.norm(features)), mask))
+        features, lengths = compact_frames(features, mask)  # holes in the mask are skipped, not read
         packed = nn.utils.rnn.pack_padded_sequence(
             self.norm(features), lengths.clamp_min(1).cpu(), batch_first=True, enforce_sorted=False
         )
@@ -60,25 +61,6 @@ class SequenceEncoder(nn.Module):
         """(B, hidden); zero where the modality is absent."""
         mask = modality.mask & modality.present.unsqueeze(1)
         return self.forward(modality.features, mask)
-
-
-class TaskHeads(nn.Module):
-    """One linear head per predicted task: sentiment (1), emotion intensities (6), emotion class."""
-
-    def __init__(self, input_dim: int, tasks: tuple[str, ...], spec: DataSpec) -> None:
-        super().__init__()
-        sizes = {"sentiment": 1, "emotions": spec.n_emotions, "emotion": spec.n_emotion_classes}
-        self.heads = nn.ModuleDict({task: nn.Linear(input_dim, sizes[task]) for task in tasks})
-
-    def forward(self, hidden: torch.Tensor) -> ModelOutput:
-        output = ModelOutput()
-        if "sentiment" in self.heads:
-            output.sentiment = self.heads["sentiment"](hidden).squeeze(-1)
-        if "emotions" in self.heads:
-            output.emotions = self.heads["emotions"](hidden)
-        if "emotion" in self.heads:
-            output.emotion_logits = self.heads["emotion"](hidden)
-        return output
 
 
 @dataclass(frozen=True)

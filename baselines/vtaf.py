@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msa_bench.batching import MISSING_CLASS
+from msa_bench.targets import MISSING_CLASS
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
@@ -112,6 +112,7 @@ class VTAF(MSAModel):
         self.fusion = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Dropout(c.dropout))
         self.polarity_head = nn.Linear(d, len(POLARITY_CLASSES))
         self.sentiment_head = nn.Linear(d, 1)
+        self.heads = self.task_heads(self.sentiment_head.in_features)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text_encoder(batch)
@@ -126,9 +127,9 @@ class VTAF(MSAModel):
             aligned = self.alignment(torch.cat([states, aligned_vision], dim=-1))
         text_prime, vision_prime = self.correlate(aligned, text_mask, frames, vision_mask)
         fused = self.fusion(torch.cat([masked_mean(text_prime, text_mask), masked_mean(vision_prime, vision_mask)], dim=-1))
-        return ModelOutput(
+        return self.heads(fused, ModelOutput(
             sentiment=self.sentiment_head(fused).squeeze(-1), aux={"polarity_logits": self.polarity_head(fused)}
-        )
+        ))
 
     @staticmethod
     def correlate(
@@ -140,11 +141,11 @@ class VTAF(MSAModel):
         c_vision = masked_softmax(correlation.transpose(1, 2), text_mask.unsqueeze(1)) @ text
         return text + torch.tanh(c_text), vision + torch.tanh(c_vision)
 
-    def compute_loss(self, output: ModelOutput, batch) -> torch.Tensor:
-        total = task_loss(output, batch, self.tasks)
-        if (batch.polarity != MISSING_CLASS).any():
+    def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        total = task_loss(output, targets, self.own_tasks)
+        if (targets.polarity != MISSING_CLASS).any():
             logits = output.aux["polarity_logits"]
-            total = total + self.config.polarity_weight * F.cross_entropy(logits, batch.polarity, ignore_index=MISSING_CLASS)
+            total = total + self.config.polarity_weight * F.cross_entropy(logits, targets.polarity, ignore_index=MISSING_CLASS)
         return total
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:

@@ -1,8 +1,10 @@
 """msa_bench: a reproducible benchmark suite for multimodal sentiment analysis."""
 
-from msa_bench.batching import Batch, ModalityBatch, collate, make_dataloader
+from msa_bench.batching import Batch, ModalityBatch, collate
+from msa_bench.loader import make_dataloader
 from msa_bench.loading import load_dataset
 from msa_bench.schema import MSAMetadata, msa_metadata, unified_features
+from msa_bench.targets import Targets
 
 __version__ = "0.1.0"
 
@@ -10,6 +12,7 @@ __all__ = [
     "Batch",
     "MSAMetadata",
     "ModalityBatch",
+    "Targets",
     "__version__",
     "collate",
     "msa_metadata",

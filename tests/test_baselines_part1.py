@@ -13,7 +13,7 @@ from baselines.misa import cmd, difference
 from baselines.mmim import GaussianMILowerBound, cpc
 from baselines.self_mm import ULGM
 from msa_bench.models import DataSpec, build_config, get_model_class
-from test_models_contract import DIMS, SPEC, build, random_batch
+from test_models_contract import DIMS, SPEC, build, random_batch, random_targets
 
 PART1 = ("self_mm", "mmim", "almt", "mmml", "mult", "misa", "lmf")
 
@@ -99,12 +99,12 @@ def test_weighted_l1_uses_tanh_of_label_gap_and_skips_absent_modalities():
 
 def test_self_mm_label_memory_follows_batch_ids_in_training_only():
     model = build("self_mm")
-    batch = random_batch()
+    batch, targets = random_batch(), random_targets()
     model.eval()
-    model.compute_loss(model(batch), batch)
+    model.compute_loss(model(batch), targets)
     assert model.ulgm.index == {}
     model.train()
-    model.compute_loss(model(batch), batch)
+    model.compute_loss(model(batch), targets)
     assert set(model.ulgm.index) == set(batch.ids)
     for name in ("fusion", "text", "audio", "vision"):
         assert model.ulgm.feature_memory[name].shape[0] == len(batch)
@@ -112,21 +112,21 @@ def test_self_mm_label_memory_follows_batch_ids_in_training_only():
 
 def test_self_mm_unannotated_examples_stay_out_of_the_memory():
     model = build("self_mm").train()
-    batch = random_batch()
-    batch.sentiment[:2] = float("nan")
-    loss = model.compute_loss(model(batch), batch)
+    batch, targets = random_batch(), random_targets()
+    targets.sentiment[:2] = float("nan")
+    loss = model.compute_loss(model(batch), targets)
     assert torch.isfinite(loss) and set(model.ulgm.index) == set(batch.ids[2:])
 
 
 def test_self_mm_unimodal_labels_move_from_the_second_epoch():
     model = build("self_mm").train()
-    batch = random_batch(8)
-    model.compute_loss(model(batch), batch)
-    first = model.ulgm.labels(batch.ids, batch.sentiment)
+    batch, targets = random_batch(8), random_targets(8)
+    model.compute_loss(model(batch), targets)
+    first = model.ulgm.labels(batch.ids, targets.sentiment)
     assert torch.equal(first["text"], first["fusion"])
     model.on_epoch_end(1)
-    model.compute_loss(model(batch), batch)
-    second = model.ulgm.labels(batch.ids, batch.sentiment)
+    model.compute_loss(model(batch), targets)
+    second = model.ulgm.labels(batch.ids, targets.sentiment)
     assert not torch.equal(second["text"], second["fusion"])
     assert second["text"].abs().max() <= 3.0
 
@@ -150,9 +150,9 @@ def test_mmim_entropy_projection_stays_frozen_during_training():
     optimizer = torch.optim.Adam(model.parameter_groups(1e-2, 0.0))
     model.train()
     for seed in range(3):
-        batch = random_batch(8, seed)
+        batch, targets = random_batch(8, seed), random_targets(8, seed)
         optimizer.zero_grad()
-        model.compute_loss(model(batch), batch).backward()
+        model.compute_loss(model(batch), targets).backward()
         optimizer.step()
     assert "audio" in model.memory
     for before, after in zip(frozen, model.mi["audio"].entropy_projection.parameters()):
@@ -211,6 +211,7 @@ def tiny_data2vec(tmp_path_factory) -> str:
 
 def _waveform_batch(seconds: tuple[float, ...], samples_per_frame: int = 160):
     from msa_bench.batching import collate
+    from msa_bench.targets import collate_targets
 
     rng = np.random.default_rng(0)
     rows = []
@@ -226,7 +227,7 @@ def _waveform_batch(seconds: tuple[float, ...], samples_per_frame: int = 160):
                 "sentiment": float(rng.uniform(-3, 3)),
             }
         )
-    return collate(rows, {**DIMS, "audio": samples_per_frame})
+    return collate(rows, {**DIMS, "audio": samples_per_frame}), collate_targets(rows)
 
 
 def test_mmml_raw_audio_path_cuts_to_max_seconds_and_trains(tiny_data2vec):
@@ -234,24 +235,24 @@ def test_mmml_raw_audio_path_cuts_to_max_seconds_and_trains(tiny_data2vec):
     overrides = {**get_model_class("mmml").default_configs["test"]["model"], "audio_encoder": tiny_data2vec,
                  "max_audio_seconds": 0.1}
     model = get_model_class("mmml")(build_config(get_model_class("mmml"), overrides), spec)
-    batch = _waveform_batch((0.3, 0.05, 0.0))
+    batch, targets = _waveform_batch((0.3, 0.05, 0.0))
     states, mask = model._audio(batch)
     full = model.raw_audio.model._get_feat_extract_output_lengths(torch.tensor(1600)).item()
     assert mask.sum(1).tolist()[0] == full  # 0.3 s cut to 0.1 s = 1,600 samples
     assert 0 < mask.sum(1).tolist()[1] < full and mask.sum(1).tolist()[2] == 0
     output = model(batch)
     assert torch.isfinite(output.sentiment).all()
-    model.compute_loss(output, batch).backward()
+    model.compute_loss(output, targets).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.raw_audio.parameters())
 
 
 def test_mmml_transformer_fusion_variant_and_three_losses():
     model = build("mmml", fusion="transformer")
-    batch = random_batch()
+    batch, targets = random_batch(), random_targets()
     output = model(batch)
     assert set(output.aux["unimodal"]) == {"text", "audio"}
-    loss = model.compute_loss(output, batch)
-    fused_only = torch.nn.functional.l1_loss(output.sentiment, batch.sentiment)
+    loss = model.compute_loss(output, targets)
+    fused_only = torch.nn.functional.l1_loss(output.sentiment, targets.sentiment)
     assert loss > fused_only and torch.isfinite(loss)
     with pytest.raises(ValueError, match="fusion must be"):
         build("mmml", fusion="sum")
@@ -262,7 +263,8 @@ def test_mmml_transformer_fusion_variant_and_three_losses():
 
 def _validation_mae_vs_training_mean(name: str, dataset) -> tuple[float, float]:
     """Best validation MAE of ``name`` trained with its "synthetic" schedule, and that of the training mean."""
-    from msa_bench.training import TrainConfig, train_and_evaluate
+    from msa_bench.train_config import TrainConfig
+    from msa_bench.training import train_and_evaluate
 
     model_class = get_model_class(name)
     schedule = model_class.default_configs["synthetic"]

@@ -9,7 +9,10 @@ without any edit to this file. Conventions a model can rely on:
 - **Fine-tuned text path**: a model whose config has a ``text_encoder`` field (checkpoint name
   or local path, ``None`` = precomputed features) is also run with a tiny local BERT.
 
-Batches are built from random rows of variable length with ``msa_bench.batching.collate``.
+Batches are built from random rows of variable length with ``msa_bench.batching.collate`` (the
+model's inputs) and ``msa_bench.targets.collate_targets`` (the labels, for the loss only).
+Every model is also run on every task combination a dataset can be labelled for (sentiment
+only; emotions + emotion class, like RAVDESS; all three, like MOSEI) through the shared heads.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import torch
 
 from msa_bench.batching import Batch, ModalityBatch, collate
 from msa_bench.models import DataSpec, build_config, get_model_class, model_names, task_loss
-from msa_bench.schema import MODALITIES
+from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES
+from msa_bench.targets import Targets, collate_targets
+from msa_bench.trainer import training_loss
 
 SPEC = DataSpec(text_dim=12, audio_dim=6, vision_dim=5)
 DIMS = {"text": SPEC.text_dim, "audio": SPEC.audio_dim, "vision": SPEC.vision_dim}
@@ -41,12 +46,18 @@ def random_rows(n: int, seed: int = 0) -> list[dict]:
         for modality, (low, high) in zip(MODALITIES, ((3, 9), (4, 14), (4, 12))):
             row[f"{modality}_features"] = rng.standard_normal((rng.integers(low, high), DIMS[modality]))
         row["sentiment"] = float(rng.uniform(-3, 3))
+        row["emotions"] = rng.uniform(0, 3, len(EKMAN_EMOTIONS)).tolist()
+        row["emotion"] = int(rng.integers(0, len(EMOTION_CLASSES)))
         rows.append(row)
     return rows
 
 
 def random_batch(n: int = 6, seed: int = 0) -> Batch:
     return collate(random_rows(n, seed), DIMS)
+
+
+def random_targets(n: int = 6, seed: int = 0) -> Targets:
+    return collate_targets(random_rows(n, seed))
 
 
 def without(batch: Batch, modalities: tuple[str, ...], rows: torch.Tensor | None = None) -> Batch:
@@ -61,11 +72,11 @@ def without(batch: Batch, modalities: tuple[str, ...], rows: torch.Tensor | None
     return batch
 
 
-def build(name: str, seed: int = 0, **overrides):
+def build(name: str, seed: int = 0, spec: DataSpec = SPEC, **overrides):
     model_class = get_model_class(name)
     model_overrides = {**model_class.default_configs.get("test", {}).get("model", {}), **overrides}
     torch.manual_seed(seed)
-    return model_class(build_config(model_class, model_overrides), SPEC)
+    return model_class(build_config(model_class, model_overrides), spec)
 
 
 def sentiment(model, batch: Batch) -> torch.Tensor:
@@ -88,7 +99,30 @@ def test_forward_backward_with_variable_lengths(name):
     assert len(set(batch.audio.lengths.tolist())) > 1
     output = model(batch)
     assert torch.isfinite(output.sentiment).all()
-    loss = model.compute_loss(output, batch)
+    loss = model.compute_loss(output, random_targets())
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert_finite_gradients(model)
+
+
+TASK_SETS = [("sentiment",), ("emotions", "emotion"), ("sentiment", "emotions", "emotion")]
+
+
+@pytest.mark.parametrize("tasks", TASK_SETS, ids="+".join)
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_predicts_every_task_combination(name, tasks):
+    """Own tasks or shared heads: every task the dataset labels is predicted, finite, and trains."""
+    spec = dataclasses.replace(SPEC, tasks=tasks)
+    model = build(name, spec=spec)
+    assert set(model.tasks) == set(tasks) and set(model.own_tasks) | set(model.head_tasks) == set(tasks)
+    batch, targets = random_batch(), random_targets()
+    output = model(batch)
+    shapes = {"sentiment": (6,), "emotions": (6, len(EKMAN_EMOTIONS)), "emotion": (6, len(EMOTION_CLASSES))}
+    predicted = {"sentiment": output.sentiment, "emotions": output.emotions, "emotion": output.emotion_logits}
+    for task in tasks:
+        assert predicted[task] is not None and predicted[task].shape == shapes[task], task
+        assert torch.isfinite(predicted[task]).all(), task
+    loss = training_loss(model, output, targets, head_loss_weight=1.0)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
     assert_finite_gradients(model)
@@ -104,7 +138,7 @@ def test_every_absent_modality_combination_gives_finite_outputs(name):
     for absent in ABSENT_SETS:
         model.train()
         output = model(without(batch, absent))
-        loss = model.compute_loss(output, batch)
+        loss = model.compute_loss(output, random_targets())
         assert torch.isfinite(output.sentiment).all(), f"non-finite output without {absent}"
         assert torch.isfinite(loss), f"non-finite loss without {absent}"
         model.zero_grad()
@@ -144,19 +178,19 @@ def test_padding_frames_do_not_change_the_output(name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_overfits_one_small_batch(name):
     model = build(name)
-    batch = random_batch(8, seed=1)
+    batch, targets = random_batch(8, seed=1), random_targets(8, seed=1)
     model.eval()
     with torch.no_grad():
-        before = task_loss(model(batch), batch, ("sentiment",)).item()
+        before = task_loss(model(batch), targets, ("sentiment",)).item()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(60):
         model.train()
         optimizer.zero_grad()
-        model.compute_loss(model(batch), batch).backward()
+        model.compute_loss(model(batch), targets).backward()
         optimizer.step()
     model.eval()
     with torch.no_grad():
-        after = task_loss(model(batch), batch, ("sentiment",)).item()
+        after = task_loss(model(batch), targets, ("sentiment",)).item()
     assert after < 0.7 * before, f"L1 {before:.3f} -> {after:.3f}"
 
 
@@ -197,7 +231,7 @@ def test_fine_tuned_text_path(name, tiny_bert):
     batch = random_batch()
     output = model(batch)
     assert torch.isfinite(output.sentiment).all()
-    model.compute_loss(output, batch).backward()
+    model.compute_loss(output, random_targets()).backward()
     assert_finite_gradients(model)
     groups = model.parameter_groups(1e-3, 0.0)
     grouped = [id(p) for g in groups for p in g["params"]]
@@ -217,9 +251,9 @@ def test_parameter_groups_cover_every_trainable_parameter_once(name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_training_step_on_cuda(name):
     model = build(name).cuda()
-    batch = random_batch().to("cuda")
+    batch, targets = random_batch().to("cuda"), random_targets().to("cuda")
     optimizer = torch.optim.Adam(model.parameter_groups(1e-3, 0.0))
-    loss = model.compute_loss(model(batch), batch)
+    loss = model.compute_loss(model(batch), targets)
     loss.backward()
     optimizer.step()
     assert torch.isfinite(loss) and loss.device.type == "cuda"
@@ -251,7 +285,7 @@ BUILTIN_NAMES = [n for n in MODEL_NAMES if get_model_class(n).__module__.startsw
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_builtin_default_configs_and_paper_results_are_valid(name):
     """Every built-in baseline ships MOSI, MOSEI, synthetic and test settings that build."""
-    from msa_bench.training import TrainConfig
+    from msa_bench.train_config import TrainConfig
 
     model_class = get_model_class(name)
     assert {"mosi", "mosei", "synthetic", "test"} <= set(model_class.default_configs)

@@ -1,4 +1,5 @@
-"""The training protocol: config checks, determinism, the sealed test split, resuming."""
+"""The training protocol: config checks, determinism, the test split out of the trainer's reach,
+labels out of the model's reach, failing loudly instead of testing untrained weights, resuming."""
 
 from __future__ import annotations
 
@@ -8,20 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
-from msa_bench.batching import collate
+from msa_bench.batching import Batch, collate
+from msa_bench.errors import ConfigError
+from msa_bench.evaluation import predictions_of
+from msa_bench.loader import EVAL_BATCH_SIZE, eval_batches
 from msa_bench.models import DataSpec, build_config, get_model_class
-from msa_bench.results import load_predictions, load_record
 from msa_bench.protocol import run_protocol
-from msa_bench.training import (
-    EVAL_BATCH_SIZE,
-    SealedSplit,
-    SealedSplitError,
-    TrainConfig,
-    drop_modalities,
-    eval_batches,
-    predictions_of,
-    train_and_evaluate,
-)
+from msa_bench.results import load_predictions, load_record
+from msa_bench.train_config import TrainConfig
+from msa_bench.trainer import EpochSummary, Trainer, TrainingFailed, drop_modalities
+from msa_bench.training import train_and_evaluate
 
 SHORT = {"max_epochs": 3, "patience": 3, "lr": 3e-3, "batch_size": 32}
 
@@ -67,7 +64,7 @@ def test_same_seed_gives_identical_records_on_cpu(synthetic_small, tmp_path, mon
     first, second = (load_record(p) for p in paths)
     assert first.identity() == second.identity()
     pd.testing.assert_frame_equal(load_predictions(paths[0]), load_predictions(paths[1]))
-    assert first.robustness["modality_drop"] and first.dataset_fingerprint and first.config["train"]["lr"] == SHORT["lr"]
+    assert first.robustness and first.dataset_fingerprint and first.config["train"]["lr"] == SHORT["lr"]
 
 
 def test_different_seeds_give_different_models(synthetic_small):
@@ -75,26 +72,83 @@ def test_different_seeds_give_different_models(synthetic_small):
     assert not a.test_predictions["sentiment_pred"].equals(b.test_predictions["sentiment_pred"])
 
 
-def test_sealed_split_refuses_every_read(synthetic_small):
-    sealed = SealedSplit(synthetic_small["test"])
-    for read in (len, iter, lambda s: s[0], lambda s: s.features, lambda s: s.select([0])):
-        with pytest.raises(SealedSplitError):
-            read(sealed)
-    assert len(sealed.unseal()) == len(synthetic_small["test"])
+def test_the_trainer_takes_no_test_split_and_callbacks_get_a_frozen_summary(synthetic_small):
+    """The trainer is built from train and validation only; a callback sees a read-only summary."""
+    seen = []
+
+    def test_reading_callback(summary):
+        seen.append(summary)
+        for reach in ("trainer", "model", "test_split", "test_predictions", "dataset"):
+            assert not hasattr(summary, reach)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            summary.best_epoch = 0
+
+    run(synthetic_small, callbacks=[test_reading_callback])
+    assert [s.epoch for s in seen] == [1, 2, 3] and all(isinstance(s, EpochSummary) for s in seen)
+    with pytest.raises(TypeError):
+        Trainer(None, TrainConfig(), synthetic_small["train"], synthetic_small["validation"], synthetic_small["test"])
 
 
-def test_touching_the_test_split_during_training_fails_the_run(synthetic_small):
-    def peek_at_test(trainer, summary):
-        trainer.test_split[0]
+def test_a_callback_written_for_the_trainer_cannot_reach_the_test_split(synthetic_small):
+    def peek_at_test(summary):
+        summary.test_split[0]
 
-    with pytest.raises(SealedSplitError):
+    with pytest.raises(AttributeError):
         run(synthetic_small, callbacks=[peek_at_test])
 
-    def evaluate_test_early(trainer, summary):
-        trainer.test_predictions()
 
-    with pytest.raises(SealedSplitError):
-        run(synthetic_small, callbacks=[evaluate_test_early])
+def test_evaluation_hands_the_model_inputs_only(synthetic_small):
+    """At validation and test time a model receives a Batch, which has no label field."""
+    from msa_bench.models import ModelOutput, MSAModel, TaskHeads
+
+    received = []
+
+    class Spy(MSAModel):
+        def __init__(self, config, spec):
+            super().__init__(config, spec)
+            self.heads = TaskHeads(1, self.tasks, spec)
+
+        def forward(self, batch):
+            received.append(batch)
+            return self.heads(batch.audio.features.mean(dim=(1, 2)).unsqueeze(-1))
+
+    from msa_bench.models import ModelConfig
+
+    train_and_evaluate(Spy, ModelConfig(), synthetic_small, TrainConfig(**SHORT), seed=0, dataset_name="synthetic", progress=False)
+    assert received and all(type(b) is Batch for b in received)
+    label_fields = {"sentiment", "emotions", "emotion", "polarity"}
+    assert not label_fields & {f.name for f in dataclasses.fields(Batch)}
+
+
+def test_a_label_reading_model_cannot_be_written_against_the_api(synthetic_small):
+    from msa_bench.models import ModelConfig, ModelOutput, MSAModel
+
+    class Oracle(MSAModel):
+        def forward(self, batch):
+            return ModelOutput(sentiment=batch.sentiment)
+
+    with pytest.raises(AttributeError, match="sentiment"):
+        train_and_evaluate(Oracle, ModelConfig(), synthetic_small, TrainConfig(**SHORT), seed=0, dataset_name="synthetic", progress=False)
+
+
+def test_nan_validation_at_every_epoch_fails_instead_of_testing_initial_weights(synthetic_small):
+    from msa_bench.models import ModelConfig, MSAModel, TaskHeads
+
+    class Constant(MSAModel):
+        """Predicts the same value everywhere: Pearson correlation is NaN at every epoch."""
+
+        def __init__(self, config, spec):
+            super().__init__(config, spec)
+            self.heads = TaskHeads(1, self.tasks, spec)
+
+        def forward(self, batch):
+            return self.heads(torch.zeros(len(batch), 1))
+
+    with pytest.raises(TrainingFailed, match="NaN at every epoch"):
+        train_and_evaluate(
+            Constant, ModelConfig(), synthetic_small, TrainConfig(**{**SHORT, "select_metric": "corr"}),
+            seed=0, dataset_name="synthetic", progress=False,
+        )
 
 
 def test_test_metrics_come_from_the_best_validation_checkpoint(synthetic_small, tmp_path):
@@ -116,7 +170,7 @@ def test_interrupted_run_resumes_to_the_same_result(synthetic_small, tmp_path):
     class Interrupt(Exception):
         pass
 
-    def stop_after_epoch_2(trainer, summary):
+    def stop_after_epoch_2(summary):
         if summary.epoch == 2:
             raise Interrupt
 
@@ -130,7 +184,7 @@ def test_interrupted_run_resumes_to_the_same_result(synthetic_small, tmp_path):
 
 def test_resuming_with_another_config_is_refused(synthetic_small, tmp_path):
     run(synthetic_small, run_dir=tmp_path, max_epochs=1)
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ConfigError, match="another config"):
         run(synthetic_small, run_dir=tmp_path, max_epochs=2)
 
 

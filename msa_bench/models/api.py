@@ -3,7 +3,19 @@
 A model is an ``MSAModel`` subclass (a ``torch.nn.Module``) with a frozen config dataclass,
 registered by name with :func:`register_model`. It is built as ``Model(config, spec)`` where
 ``spec`` (:class:`DataSpec`) gives the dataset's feature dimensions and labelled tasks, and its
-``forward(batch)`` returns a :class:`ModelOutput` with predictions for the tasks it supports.
+``forward(batch)`` returns a :class:`ModelOutput` with predictions for every task the dataset
+is labelled for.
+
+Inputs and labels never meet in a model: ``forward`` receives a
+:class:`~msa_bench.batching.Batch` (features, masks, transcripts, ids) and nothing else; the
+labels (:class:`~msa_bench.targets.Targets`) reach a model only through
+``compute_loss(output, targets)`` in training steps.
+
+Tasks: a model predicts its *own* tasks (``supported_tasks``, with its own losses) and the rest
+of the dataset's tasks through shared :class:`TaskHeads` over its fused representation
+(``self.heads = self.task_heads(fused_dim)`` in ``__init__``, ``return self.heads(fused,
+output)`` at the end of ``forward``). The trainer adds the standard loss of every head task
+(:func:`task_loss`, weighted by ``TrainConfig.head_loss_weight``) to ``compute_loss``.
 """
 
 from __future__ import annotations
@@ -18,11 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msa_bench.batching import MISSING_CLASS, Batch
+from msa_bench.batching import Batch
 from msa_bench.config_types import check_field_types
 from msa_bench.models.fidelity import FidelityRow
 from msa_bench.registry import Registry
 from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, feature_dims
+from msa_bench.targets import MISSING_CLASS, Targets
 
 #: Tasks a dataset can be labelled for and a model can predict.
 TASKS: tuple[str, ...] = ("sentiment", "emotions", "emotion")
@@ -74,34 +87,62 @@ class ModelConfig:
     """Base class of model configs (frozen dataclasses of model hyperparameters)."""
 
 
-def task_loss(output: ModelOutput, batch: Batch, tasks: tuple[str, ...] = TASKS) -> torch.Tensor:
+def task_loss(output: ModelOutput, targets: Targets, tasks: Sequence[str] = TASKS) -> torch.Tensor:
     """The standard training loss: L1 on sentiment, MSE on emotion intensities and
-    cross-entropy on the emotion class, each over annotated examples only, summed over the
-    tasks that the model predicts and the dataset labels."""
+    cross-entropy on the emotion class, each over annotated examples only, summed over
+    ``tasks`` (those of them that ``output`` predicts)."""
     device = next(t.device for t in (output.sentiment, output.emotions, output.emotion_logits) if t is not None)
     total = torch.zeros((), device=device)
     if "sentiment" in tasks and output.sentiment is not None:
-        known = ~torch.isnan(batch.sentiment)
+        known = ~torch.isnan(targets.sentiment)
         if known.any():
-            total = total + F.l1_loss(output.sentiment[known].float(), batch.sentiment[known])
+            total = total + F.l1_loss(output.sentiment[known].float(), targets.sentiment[known])
     if "emotions" in tasks and output.emotions is not None:
-        known = ~torch.isnan(batch.emotions).any(dim=1)
+        known = ~torch.isnan(targets.emotions).any(dim=1)
         if known.any():
-            total = total + F.mse_loss(output.emotions[known].float(), batch.emotions[known])
+            total = total + F.mse_loss(output.emotions[known].float(), targets.emotions[known])
     if "emotion" in tasks and output.emotion_logits is not None:
-        if (batch.emotion != MISSING_CLASS).any():
-            total = total + F.cross_entropy(output.emotion_logits.float(), batch.emotion, ignore_index=MISSING_CLASS)
+        if (targets.emotion != MISSING_CLASS).any():
+            total = total + F.cross_entropy(output.emotion_logits.float(), targets.emotion, ignore_index=MISSING_CLASS)
     return total
+
+
+class TaskHeads(nn.Module):
+    """One linear head per task over a fused representation (B, input_dim).
+
+    ``forward(fused, output)`` fills the tasks of ``output`` (a new :class:`ModelOutput` when
+    ``None``) that the model left empty; a head set with no task has no parameters.
+    """
+
+    def __init__(self, input_dim: int, tasks: Sequence[str], spec: DataSpec) -> None:
+        super().__init__()
+        sizes = {"sentiment": 1, "emotions": spec.n_emotions, "emotion": spec.n_emotion_classes}
+        self.heads = nn.ModuleDict({task: nn.Linear(input_dim, sizes[task]) for task in tasks})
+
+    def forward(self, fused: torch.Tensor, output: ModelOutput | None = None) -> ModelOutput:
+        output = ModelOutput() if output is None else output
+        if "sentiment" in self.heads and output.sentiment is None:
+            output.sentiment = self.heads["sentiment"](fused).squeeze(-1)
+        if "emotions" in self.heads and output.emotions is None:
+            output.emotions = self.heads["emotions"](fused)
+        if "emotion" in self.heads and output.emotion_logits is None:
+            output.emotion_logits = self.heads["emotion"](fused)
+        return output
 
 
 class MSAModel(nn.Module):
     """Base class of every msa_bench model.
 
     Subclasses set ``config_class`` and implement ``forward``. Optional overrides:
-    ``compute_loss`` (multi-loss models), ``parameter_groups`` (per-group learning rates),
-    ``on_epoch_end`` (per-epoch state updates, e.g. Self-MM's label generation).
-    Class attributes ``default_configs`` and ``paper_results`` carry per-dataset
+    ``compute_loss`` (multi-loss models; it receives labels, ``forward`` never does),
+    ``parameter_groups`` (per-group learning rates), ``on_epoch_end`` (per-epoch state updates,
+    e.g. Self-MM's label generation), and ``training_state`` / ``load_training_state`` for state
+    a model keeps outside its parameters (label memories, counters), so that a resumed run is
+    exact. Class attributes ``default_configs`` and ``paper_results`` carry per-dataset
     hyperparameters and published numbers as data.
+
+    ``own_tasks`` are the dataset's tasks the model predicts itself; ``head_tasks`` the rest,
+    predicted by :class:`TaskHeads` (see the module docstring); ``tasks`` all of them.
     """
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
@@ -120,13 +161,27 @@ class MSAModel(nn.Module):
             raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
         self.spec = spec
-        self.tasks = tuple(t for t in self.supported_tasks if t in spec.tasks)
+        self.own_tasks = tuple(t for t in self.supported_tasks if t in spec.tasks)
+        self.head_tasks = tuple(t for t in spec.tasks if t not in self.own_tasks)
+        self.tasks = tuple(t for t in TASKS if t in spec.tasks)
+
+    def task_heads(self, fused_dim: int) -> TaskHeads:
+        """Heads for :attr:`head_tasks` over a (B, fused_dim) fused representation."""
+        return TaskHeads(fused_dim, self.head_tasks, self.spec)
 
     def forward(self, batch: Batch) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def compute_loss(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
-        return task_loss(output, batch, self.tasks)
+    def compute_loss(self, output: ModelOutput, targets: Targets) -> torch.Tensor:
+        """The loss of the model's own tasks (the trainer adds the head tasks' losses)."""
+        return task_loss(output, targets, self.own_tasks)
+
+    def training_state(self) -> dict:
+        """State outside the parameters that training changes (tensors and plain values only)."""
+        return {}
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore :meth:`training_state` when a run resumes from a checkpoint."""
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay}]
@@ -201,6 +256,7 @@ __all__ = [
     "MSAModel",
     "ModelConfig",
     "ModelOutput",
+    "TaskHeads",
     "build_config",
     "count_parameters",
     "learning_rate_groups",

@@ -42,19 +42,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from msa_bench.models import DataSpec, MSAModel, count_parameters, get_model_class
 from msa_bench.scale.data import DatasetSource
-from msa_bench.training import (
-    SealedSplit,
-    SealedSplitError,
-    TrainConfig,
-    Trainer,
-    TrainedRun,
-    compute_metrics,
-    dataset_fingerprint,
-    eval_batches,
-    peak_memory_mb,
-    predictions_of,
-    seed_everything,
-)
+from msa_bench.evaluation import predictions_of
+from msa_bench.loader import eval_batches
+from msa_bench.metrics import compute_metrics
+from msa_bench.runtime import seed_everything
+from msa_bench.train_config import TrainConfig
+from msa_bench.trainer import Trainer
+from msa_bench.training import TrainedRun, dataset_fingerprint, peak_memory_mb
 
 
 class DistributedModel(DistributedDataParallel):
@@ -85,7 +79,7 @@ class DistributedModel(DistributedDataParallel):
 
 
 class DistributedTrainer(Trainer):
-    """The protocol's :class:`Trainer`, with rank 0 deciding model selection and a gathered test."""
+    """The protocol's :class:`Trainer`, with rank 0 deciding model selection."""
 
     def _update_best(self, epoch: int, train_loss: float, val_value: float) -> None:
         losses = torch.tensor([train_loss], dtype=torch.float64)
@@ -94,20 +88,20 @@ class DistributedTrainer(Trainer):
         dist.broadcast_object_list(decided, src=0)
         super()._update_best(epoch, losses.item() / dist.get_world_size(), decided[0])
 
-    def test_predictions(self) -> pd.DataFrame:
-        """Each rank predicts its shard of the test split; every rank gets the whole table."""
-        if not self.finished:
-            raise SealedSplitError("the test split can be evaluated only after fit() has finished")
-        test = self.test_split.unseal()
-        self.model.sync_buffers()
-        start, stop = shard_bounds(len(test), self.config.batch_size, dist.get_rank(), dist.get_world_size())
-        mine = predictions_of(self.model, eval_batches(test.select(range(start, stop)), self.config.batch_size), self.device)
-        tables: list[pd.DataFrame | None] = [None] * dist.get_world_size()
-        dist.all_gather_object(tables, mine)
-        gathered = pd.concat(tables, ignore_index=True)
-        if gathered["id"].tolist() != test["id"]:
-            raise RuntimeError("gathered test predictions do not cover the test split exactly once, in order")
-        return gathered
+
+def gathered_test_predictions(
+    model: DistributedModel, test: datasets.Dataset, batch_size: int, device: torch.device
+) -> pd.DataFrame:
+    """Each rank predicts its shard of the test split; every rank gets the whole table."""
+    model.sync_buffers()
+    start, stop = shard_bounds(len(test), batch_size, dist.get_rank(), dist.get_world_size())
+    mine = predictions_of(model, eval_batches(test.select(range(start, stop)), batch_size), device)
+    tables: list[pd.DataFrame | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(tables, mine)
+    gathered = pd.concat(tables, ignore_index=True)
+    if gathered["id"].tolist() != test["id"]:
+        raise RuntimeError("gathered test predictions do not cover the test split exactly once, in order")
+    return gathered
 
 
 def shard_bounds(n: int, batch_size: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -151,8 +145,6 @@ def train_distributed(
     model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
     seed_everything(seed)
     model = model_class(model_config, DataSpec.from_dataset(dataset))
-    if not model.tasks:
-        raise ValueError(f"{model_class.__name__} predicts none of the tasks {dataset_name} is labelled for")
     wrapped = DistributedModel(
         model.to(device), device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
     )
@@ -161,14 +153,13 @@ def train_distributed(
         per_rank_config(train_config, world_size),
         training_shard(dataset["train"], rank, world_size),
         dataset["validation"],
-        SealedSplit(dataset["test"]),
         seed=seed,
         device=device,
         run_dir=None if run_dir is None else Path(run_dir) / f"rank{rank}",
         progress=progress and rank == 0,
     )
     trainer.fit()
-    predictions = trainer.test_predictions()
+    predictions = gathered_test_predictions(wrapped, dataset["test"], trainer.config.batch_size, device)
     backend = dist.get_backend()
     return TrainedRun(
         model=model,
