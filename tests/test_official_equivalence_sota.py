@@ -251,3 +251,36 @@ def test_adafn_mixes_variances_like_the_official_train_mode_call():
             source, torch.ones(source.shape[:2], dtype=torch.bool), other, full, out[f"adafn_{name}_alpha"].view(-1)
         )
         assert_outputs_close({"train_out": restyled}, {"train_out": out[f"adafn_{name}_train_out"]})
+
+
+# --- ALMT (Haoyu-ha/ALMT) --------------------------------------------------------------------
+
+
+def test_almt_reproduces_the_official_outputs(tmp_path):
+    from baselines.almt import ALMT, official_state_dict_map
+
+    fixture = load_fixture("almt")
+    c, x, w = fixture.config["effective_model_config"], fixture.inputs, fixture.weights
+    assert c["proj_heads"] == c["l_enc_heads"] == c["fusion_heads"], "msa_bench ALMT has one head count for these"
+    assert c["proj_mlp_dim"] == c["l_enc_mlp_dim"] == c["fusion_mlp_dim"], "msa_bench ALMT has one MLP width for these"
+    encoder = word_tokenizer_encoder(tmp_path / "bert", _tiny_bert(fixture))
+    model = build_model(
+        ALMT,
+        DataSpec(text_dim=c["l_input_dim"], audio_dim=c["a_input_dim"], vision_dim=c["v_input_dim"]),
+        text_encoder=str(encoder), dim=c["token_dim"], heads=c["proj_heads"],
+        dim_head=w["proj_l.1.encoder.layers.0.0.fn.to_q.weight"].shape[0] // c["proj_heads"],
+        mlp_dim=c["proj_mlp_dim"], ahl_depth=c["AHL_depth"], ahl_heads=c["ahl_heads"], ahl_dim_head=c["ahl_dim_head"],
+        fusion_depth=c["fusion_layer_depth"], text_frames=c["l_input_length"], audio_frames=c["a_input_length"],
+        vision_frames=c["v_input_length"],
+    )
+    load_official(model, official_state_dict_map(w))
+    text = x["x_text"]
+    batch = make_batch(transcripts(text[:, 0], text[:, 1]), text_placeholder(len(text), c["l_input_dim"]),
+                       modality(x["x_audio"]), modality(x["x_visual"]))
+    taps = {}
+    for name, official in (("text", "l"), ("audio", "a"), ("vision", "v")):
+        model.unimodal[name].register_forward_hook(lambda _m, _i, out, key=f"tap_h_{official}": taps.__setitem__(key, out))
+    with torch.no_grad():
+        out = model.eval()(batch)
+    expected = {k: v for k, v in fixture.outputs.items() if k in ("output", "tap_h_l", "tap_h_a", "tap_h_v")}
+    assert_outputs_close({"output": out.sentiment[:, None], **taps}, expected)
