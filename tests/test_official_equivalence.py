@@ -93,3 +93,14 @@ def test_mmsa_subnetwork_models_equal_mmsa(name):
     actual = {"M": run_fixture(model, fixture).sentiment.unsqueeze(1),
               **mmsa_features(model, fixture, ("Feature_t", "Feature_a", "Feature_v", "Feature_f"))}
     assert_outputs_close(actual, fixture.outputs)
+
+
+def test_ef_lstm_equals_mmsa():
+    fixture = load_fixture("ef_lstm")
+    config = fixture.config
+    model = build_official(
+        "ef_lstm", fixture,
+        {"steps": config["seq_lens"], "hidden": config["hidden_dims"], "num_layers": config["num_layers"],
+         "dropout": config["dropout"]},
+    )
+    assert_outputs_close({"M": run_fixture(model, fixture).sentiment.unsqueeze(1)}, fixture.outputs)
