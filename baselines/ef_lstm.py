@@ -26,8 +26,7 @@ import torch
 from torch import nn
 
 from msa_bench.batching import ModalityBatch
-from baselines.unimodal import TaskHeads
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, register_model
+from msa_bench.models import DataSpec, MSAModel, ModelConfig, ModelOutput, TaskHeads, register_model
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.schema import MODALITIES
 
