@@ -2,35 +2,51 @@
 
 Han, Chen, Poria. "Improving Multimodal Fusion with Hierarchical Mutual Information
 Maximization for Multimodal Sentiment Analysis." EMNLP 2021. Official code:
-declare-lab/Multimodal-Infomax.
+declare-lab/Multimodal-Infomax (``src/model.py``, ``src/modules/encoders.py``,
+``src/solver.py``); ``tests/test_official_equivalence_sota.py`` loads its weights through
+:func:`official_state_dict_map` and reproduces its predictions, ``lld``, ``nce`` and entropy
+``H`` with an empty and with a filled memory.
 
 Architecture: text is the [CLS] vector of a fine-tuned BERT (or the masked mean of precomputed
 features); audio and vision each go through a one-layer LSTM over their real frames (hidden
-16) whose final state is projected to 16. The fusion network (dropout → Linear → tanh → Linear
-→ tanh, width 128) gives the fused vector and Linear → the score.
+16) whose final state is projected to 16 (no dropout: the official ``dropout_a/v`` act only
+between stacked LSTM layers). The fusion network (dropout 0.1 → Linear → tanh → Linear → tanh,
+width 128) gives the fused vector and Linear → the score. Non-BERT weight matrices start
+xavier-normal, as the official solver initialises them.
 
 Two mutual-information terms are maximised. **Input level**: a lower bound on I(text; vision)
 and I(text; audio) with a Gaussian q(y|x) (two MLPs for mean and log-variance; ``lld`` is its
 log-likelihood) plus an entropy term ``H`` = ¼·(log det Σ₊ + log det Σ₋) of the unimodal
 vectors of positive and negative examples, projected to a quarter of their width, with the
-covariances estimated from this batch and a one-batch memory. **Fusion level**: contrastive
-predictive coding (CPC) between the fused vector and each unimodal vector (``nce``).
+covariances estimated from this batch and the previous one (the official memory of one batch,
+emptied at each epoch's start; ``H`` enters the loss from the epoch's third batch on).
+**Fusion level**: contrastive predictive coding (CPC) between the fused vector and each
+unimodal vector (``nce``).
 
-Optimisation. The official code runs two passes per epoch: first only the estimators' mean and
-log-variance MLPs on −lld (lr 1e-3), then everything else on L1 + 0.1·nce − 0.1·lld − 0.1·H.
-Here both updates happen in one step, on the same batch, from one loss whose parts reach
-disjoint parameters: −lld computed on detached inputs trains only the estimators, and
-0.1·(nce − lld − H) computed through detached estimator parameters trains only the encoders and
-fusion. As in the official code (whose optimisers never include it), the entropy projection is
-not trained: it is kept frozen at its random initialisation.
+Optimisation. The official solver runs two passes per epoch: first only the estimators' mean and
+log-variance MLPs on −lld (lr 1e-3, weight decay 1e-4; on MOSEI over the first half of the
+batches), each step clipped to norm 1 over that pass's gradients; then everything else on
+L1 + 0.1·nce − 0.1·lld − 0.1·H, clipped likewise, with a plateau schedule (factor 0.5, patience
+20) on the main optimiser. The harness has one optimisation step per batch, so here both
+updates happen in that step, on the same batch, from one loss whose parts reach disjoint
+parameters: −lld computed on detached inputs trains only the estimators (their own group at
+lr 1e-3, weight decay 1e-4), and 0.1·(nce − lld − H) computed through detached estimator
+parameters trains only the encoders and fusion. Declared differences (``fidelity``): the
+estimator is updated batch by batch beside the main step instead of in a full pass before it,
+on every MOSEI batch, and one norm clip covers both parts' gradients; the plateau schedule
+scales every group. As in the official code (whose optimisers never update it), the entropy
+projection is not trained: it stays at its initialisation.
 
-Other deviations from the official code: the covariances get 1e-4·I added (log det stays
-finite with few positive or negative examples); MI and CPC terms use only examples that have
-the modalities involved; validation-only checkpoint selection by the harness.
+Other deviations from the official code: MI and CPC terms use only examples that have the
+modalities involved; ``H`` is skipped while a class has fewer examples than the projection's
+width + 1 (its covariance is then singular and the official log det is −inf); the official
+code saved the checkpoint whose *test* loss was best among validation improvements; the
+harness selects on validation only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -44,10 +60,10 @@ from msa_bench.models import (
     ModelOutput,
     MSAModel,
     TextEncoder,
-    learning_rate_groups,
     register_model,
     task_loss,
 )
+from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import LSTMEncoder, frame_mask
 
 
@@ -60,13 +76,20 @@ class MMIMConfig(ModelConfig):
     audio_out: int = 16
     vision_out: int = 16
     fusion_dim: int = 128
-    audio_dropout: float = 0.1
-    vision_dropout: float = 0.1
+    #: Dropout on the LSTM's final state (the official code has none with one LSTM layer).
+    audio_dropout: float = 0.0
+    vision_dropout: float = 0.0
     fusion_dropout: float = 0.1
     nce_weight: float = 0.1
     lld_weight: float = 0.1
     entropy_weight: float = 0.1
-    covariance_eps: float = 1e-4
+    #: Added to the covariances' diagonal before log det (0 as in the official code).
+    covariance_eps: float = 0.0
+    #: The estimators' optimiser group (the official ``lr_mmilb`` / ``weight_decay_club``).
+    estimator_lr: float = 1e-3
+    estimator_weight_decay: float = 1e-4
+    #: The BERT group's weight decay (``weight_decay_bert``); the rest uses the harness's.
+    encoder_weight_decay: float = 1e-4
 
 
 class GaussianMILowerBound(nn.Module):
@@ -106,33 +129,80 @@ def log_det_covariance(samples: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.logdet(covariance + eps * torch.eye(len(covariance), device=samples.device))
 
 
+#: The official ``src/config.py`` defaults (README command): Adam, batch 32, 40 epochs, patience
+#: 10, clip 1.0, plateau schedule on the validation loss (``when`` 20, factor 0.5).
+_OFFICIAL_TRAIN = {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 40, "patience": 10,
+                   "grad_clip": 1.0, "scheduler": "plateau", "plateau_factor": 0.5, "plateau_patience": 20}
+
+#: Official ``MMIM`` state-dict names → msa_bench names.
+OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
+    (r"text_enc\.bertmodel\.(.+)", r"text.pretrained.\1"),
+    (r"acoustic_enc\.rnn\.(.+)", r"audio.forward_lstm.\1"),
+    (r"acoustic_enc\.linear_1\.(.+)", r"audio_out.\1"),
+    (r"visual_enc\.rnn\.(.+)", r"vision.forward_lstm.\1"),
+    (r"visual_enc\.linear_1\.(.+)", r"vision_out.\1"),
+    (r"mi_tv\.mlp_mu\.(.+)", r"mi.vision.mu.\1"),
+    (r"mi_tv\.mlp_logvar\.(.+)", r"mi.vision.logvar.\1"),
+    (r"mi_tv\.entropy_prj\.(.+)", r"mi.vision.entropy_projection.\1"),
+    (r"mi_ta\.mlp_mu\.(.+)", r"mi.audio.mu.\1"),
+    (r"mi_ta\.mlp_logvar\.(.+)", r"mi.audio.logvar.\1"),
+    (r"mi_ta\.entropy_prj\.(.+)", r"mi.audio.entropy_projection.\1"),
+    (r"cpc_zt\.net\.(.+)", r"cpc.text.\1"),
+    (r"cpc_za\.net\.(.+)", r"cpc.audio.\1"),
+    (r"cpc_zv\.net\.(.+)", r"cpc.vision.\1"),
+    (r"fusion_prj\.linear_1\.(.+)", r"fusion.1.\1"),
+    (r"fusion_prj\.linear_2\.(.+)", r"fusion.3.\1"),
+    (r"fusion_prj\.linear_3\.(.+)", r"head.\1"),
+)
+
+
+def official_state_dict_map(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The official ``MMIM`` state dict under msa_bench names (renames only)."""
+    return rename_official(official, OFFICIAL_NAMES, model="mmim")
+
+
 @register_model("mmim")
 class MMIM(MSAModel):
     config_class = MMIMConfig
     default_configs = {
-        "mosi": {
-            "model": {"text_encoder": "bert-base-uncased"},
-            "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 40, "patience": 10,
-                      "grad_clip": 1.0},
-        },
-        "mosei": {
-            "model": {"text_encoder": "bert-base-uncased"},
-            "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 40, "patience": 10,
-                      "grad_clip": 1.0},
-        },
+        "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_OFFICIAL_TRAIN)},
+        "mosei": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_OFFICIAL_TRAIN)},
         "synthetic": {
             "model": {"fusion_dim": 64},
             "train": {"lr": 3e-3, "batch_size": 32, "max_epochs": 6, "patience": 3, "grad_clip": 1.0},
         },
         "test": {"model": {"audio_hidden": 6, "vision_hidden": 6, "audio_out": 8, "vision_out": 8, "fusion_dim": 16}},
     }
-    #: Accuracies and F1 as fractions, like msa_bench.metrics.
+    #: Accuracies and F1 as fractions, like msa_bench.metrics. The official solver saved the
+    #: checkpoint with the best *test* loss among validation improvements (test-split selection).
     paper_results = {
-        "mosi": {"source": "Han et al., EMNLP 2021, main results table (MMIM, non-0 accuracies)", "mae": 0.700,
+        "mosi": {"source": "Han et al., EMNLP 2021, main results table (MMIM, non-0 accuracies); official code "
+                           "selected the checkpoint on the test split", "mae": 0.700,
                  "corr": 0.800, "acc2_non0": 0.8606, "f1_non0": 0.8598, "acc7": 0.4665},
-        "mosei": {"source": "Han et al., EMNLP 2021, main results table (MMIM, non-0 accuracies)", "mae": 0.526,
+        "mosei": {"source": "Han et al., EMNLP 2021, main results table (MMIM, non-0 accuracies); official code "
+                            "selected the checkpoint on the test split", "mae": 0.526,
                   "corr": 0.772, "acc2_non0": 0.8597, "f1_non0": 0.8594, "acc7": 0.5424},
     }
+    fidelity = (
+        FidelityRow("forward (BERT [CLS], packed LSTMs, fusion SubNet), lld, nce, H", "MMIM (model.py, encoders.py)",
+                    "same layers and terms; official weights load through official_state_dict_map", "equal"),
+        FidelityRow("LSTM projection dropout", "none with one LSTM layer", "none by default (audio_dropout/vision_dropout)",
+                    "equal"),
+        FidelityRow("initialisation", "xavier-normal for non-BERT weight matrices", "the same", "equal"),
+        FidelityRow("entropy memory", "previous batch, emptied each epoch; H in the loss from the 3rd batch",
+                    "the same", "equal"),
+        FidelityRow("two-stage epoch", "a full −lld pass (estimators only; MOSEI: first 50 % of batches), then the main pass",
+                    "both updates in each step from disjoint-parameter losses, on every batch", "deviation",
+                    "the harness has one optimisation step per batch"),
+        FidelityRow("clipping", "norm 1 per stage", "norm 1 over both parts' gradients", "deviation",
+                    "one step per batch"),
+        FidelityRow("plateau schedule", "main optimiser only (factor 0.5, patience 20)", "every group", "deviation",
+                    "one optimiser in the harness"),
+        FidelityRow("singular covariance", "log det −inf", "H skipped while a class has ≤ width examples",
+                    "deviation", "keeps the loss finite"),
+        FidelityRow("checkpoint selection", "best test loss among validation improvements", "validation only",
+                    "deviation", "test-split selection is not a fair benchmark"),
+    )
 
     def __init__(self, config: MMIMConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -140,8 +210,9 @@ class MMIM(MSAModel):
         text_dim = self.text.out_dim
         self.audio = LSTMEncoder(spec.audio_dim, config.audio_hidden)
         self.vision = LSTMEncoder(spec.vision_dim, config.vision_hidden)
-        self.audio_out = nn.Sequential(nn.Dropout(config.audio_dropout), nn.Linear(config.audio_hidden, config.audio_out))
-        self.vision_out = nn.Sequential(nn.Dropout(config.vision_dropout), nn.Linear(config.vision_hidden, config.vision_out))
+        self.lstm_dropout = nn.ModuleDict({"audio": nn.Dropout(config.audio_dropout), "vision": nn.Dropout(config.vision_dropout)})
+        self.audio_out = nn.Linear(config.audio_hidden, config.audio_out)
+        self.vision_out = nn.Linear(config.vision_hidden, config.vision_out)
         self.mi = nn.ModuleDict(
             {"vision": GaussianMILowerBound(text_dim, config.vision_out), "audio": GaussianMILowerBound(text_dim, config.audio_out)}
         )
@@ -156,8 +227,19 @@ class MMIM(MSAModel):
         self.head = nn.Linear(config.fusion_dim, 1)
         dims = {"text": text_dim, "audio": config.audio_out, "vision": config.vision_out}
         self.cpc = nn.ModuleDict({m: nn.Linear(config.fusion_dim, d) for m, d in dims.items()})
+        for name, p in self.named_parameters():
+            if p.dim() > 1 and not name.startswith("text.pretrained."):
+                nn.init.xavier_normal_(p)
         self.memory: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.steps_in_epoch = 0
         self.heads = self.task_heads(self.head.in_features)
+
+    def training_state(self) -> dict:
+        return {"memory": {name: list(pair) for name, pair in self.memory.items()}, "steps_in_epoch": self.steps_in_epoch}
+
+    def load_training_state(self, state: dict) -> None:
+        self.memory = {name: tuple(pair) for name, pair in state["memory"].items()}
+        self.steps_in_epoch = state.get("steps_in_epoch", 0)
 
     def forward(self, batch) -> ModelOutput:
         text = self.text(batch)
@@ -165,7 +247,7 @@ class MMIM(MSAModel):
         for name, out in (("audio", self.audio_out), ("vision", self.vision_out)):
             modality = batch.modality(name)
             _, last = getattr(self, name)(modality.features, frame_mask(modality))
-            vectors[name] = out(last) * modality.present.unsqueeze(-1)
+            vectors[name] = out(self.lstm_dropout[name](last)) * modality.present.unsqueeze(-1)
             present[name] = modality.present
         fused = self.fusion(torch.cat([vectors["text"], vectors["audio"], vectors["vision"]], dim=-1))
         return self.heads(fused, ModelOutput(
@@ -185,15 +267,24 @@ class MMIM(MSAModel):
                 x, y = vectors["text"][rows], vectors[name][rows]
                 estimator_loss = estimator_loss - estimator.log_likelihood(x.detach(), y.detach())
                 lld = lld + estimator.log_likelihood(x, y, detach_parameters=True)
-                entropy = entropy + self._entropy(name, estimator, y, targets.sentiment[rows])
+                entropy = entropy + self.entropy_term(name, estimator, y, targets.sentiment[rows])
         for name, predictor in self.cpc.items():
             rows = present[name]
             if rows.sum() >= 2:
                 nce = nce + cpc(vectors[name][rows], fused[rows], predictor)
-        return loss + estimator_loss + c.nce_weight * nce - c.lld_weight * lld - c.entropy_weight * entropy
+        self.steps_in_epoch += 1
+        total = loss + estimator_loss + c.nce_weight * nce - c.lld_weight * lld
+        # The official loss takes H from the epoch's third batch on.
+        return total - c.entropy_weight * entropy if self.steps_in_epoch > 2 else total
 
-    def _entropy(self, name: str, estimator: GaussianMILowerBound, y: torch.Tensor, labels: torch.Tensor):
-        """¼·(log det Σ₊ + log det Σ₋) over this batch and the previous one; 0 without a memory."""
+    def on_epoch_end(self, epoch: int) -> None:
+        """The official memory lives for one training pass: each epoch starts empty."""
+        self.memory.clear()
+        self.steps_in_epoch = 0
+
+    def entropy_term(self, name: str, estimator: GaussianMILowerBound, y: torch.Tensor, labels: torch.Tensor):
+        """¼·(log det Σ₊ + log det Σ₋) over this batch and the previous one (then remembered);
+        0 without a memory or while a class has too few examples for a regular covariance."""
         projected = estimator.entropy_projection(y)
         positive, negative = projected[labels > 0], projected[labels < 0]
         previous = self.memory.get(name)
@@ -201,10 +292,21 @@ class MMIM(MSAModel):
         if previous is None:
             return y.new_zeros(())
         positive_all, negative_all = torch.cat([previous[0], positive]), torch.cat([previous[1], negative])
-        if len(positive_all) < 2 or len(negative_all) < 2:
+        if min(len(positive_all), len(negative_all)) <= projected.shape[1]:
             return y.new_zeros(())
         eps = self.config.covariance_eps
         return 0.25 * (log_det_covariance(positive_all, eps) + log_det_covariance(negative_all, eps))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return learning_rate_groups(self, lr, weight_decay, [(self.text.pretrained_parameters(), self.config.encoder_lr)])
+        """The official groups: BERT, the estimators' mean/log-variance MLPs, and the rest."""
+        c = self.config
+        encoder = self.text.pretrained_parameters()
+        estimators = [p for estimator in self.mi.values() for p in (*estimator.mu.parameters(), *estimator.logvar.parameters())]
+        special = {id(p) for p in (*encoder, *estimators)}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in special]
+        groups = [
+            {"params": encoder, "lr": c.encoder_lr, "weight_decay": c.encoder_weight_decay},
+            {"params": estimators, "lr": c.estimator_lr, "weight_decay": c.estimator_weight_decay},
+            {"params": rest, "lr": lr, "weight_decay": weight_decay},
+        ]
+        return [g for g in groups if g["params"]]

@@ -284,3 +284,81 @@ def test_almt_reproduces_the_official_outputs(tmp_path):
         out = model.eval()(batch)
     expected = {k: v for k, v in fixture.outputs.items() if k in ("output", "tap_h_l", "tap_h_a", "tap_h_v")}
     assert_outputs_close({"output": out.sentiment[:, None], **taps}, expected)
+
+
+# --- MMIM (declare-lab/Multimodal-Infomax) ----------------------------------------------------
+
+
+def _mmim(tmp_path):
+    from baselines.mmim import MMIM, official_state_dict_map
+
+    fixture = load_fixture("mmim")
+    c, w = fixture.config["model_relevant"], fixture.weights
+    encoder = word_tokenizer_encoder(tmp_path / "bert", _tiny_bert_from_shim(fixture))
+    model = build_model(
+        MMIM,
+        DataSpec(text_dim=c["d_tin"], audio_dim=c["d_ain"], vision_dim=c["d_vin"]),
+        text_encoder=str(encoder), audio_hidden=c["d_ah"], vision_hidden=c["d_vh"], audio_out=c["d_aout"],
+        vision_out=c["d_vout"], fusion_dim=c["d_prjh"],
+    )
+    assert c["n_layer"] == 1 and not c["bidirectional"] and c["cpc_layers"] == 1 and not c["add_va"]
+    load_official(model, official_state_dict_map(w))
+    return fixture, model.eval()
+
+
+def _tiny_bert_from_shim(fixture) -> dict:
+    config = _tiny_bert(fixture)
+    shim = next(s for s in fixture.meta["shims"] if "BertConfig(" in s)
+    config["num_attention_heads"] = int(shim.split("num_attention_heads=")[1].split(",")[0])
+    return config
+
+
+def _mmim_batch(x: dict, prefix: str = "") -> Batch:
+    ids, mask = x[f"{prefix}bert_sent"], x[f"{prefix}bert_sent_mask"]
+    return make_batch(
+        transcripts(ids, mask),
+        text_placeholder(len(ids), 1),
+        modality(x[f"{prefix}acoustic"].transpose(0, 1), x[f"{prefix}a_len"]),  # the fixture is time-major
+        modality(x[f"{prefix}visual"].transpose(0, 1), x[f"{prefix}v_len"]),
+    )
+
+
+def _mmim_terms(model, batch: Batch, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """Predictions, lld, nce and (with labels) H and the entropy samples, from our modules."""
+    from baselines.mmim import cpc
+
+    with torch.no_grad():
+        out = model(batch)
+        v, fused = out.aux["vectors"], out.aux["fused"]
+        terms = {"preds": out.sentiment[:, None],
+                 "lld": sum(model.mi[m].log_likelihood(v["text"], v[m]) for m in ("vision", "audio")),
+                 "nce": sum(cpc(v[m], fused, model.cpc[m]) for m in ("text", "vision", "audio")),
+                 "tap_text": v["text"], "tap_acoustic": v["audio"], "tap_visual": v["vision"], "tap_fusion": fused}
+        if labels is not None:
+            terms["H"] = sum(model.entropy_term(m, model.mi[m], v[m], labels) for m in ("vision", "audio"))
+            for pair, m in (("tv", "vision"), ("ta", "audio")):
+                terms[f"pn_{pair}_pos"], terms[f"pn_{pair}_neg"] = model.memory[m]
+    return terms
+
+
+def test_mmim_reproduces_the_official_outputs_without_labels(tmp_path):
+    fixture, model = _mmim(tmp_path)
+    expected = {k.removeprefix("A_"): v for k, v in fixture.outputs.items() if k.startswith(("A_", "tap_"))}
+    expected.pop("H")  # no labels: the official H is the constant 0.0
+    assert_outputs_close(_mmim_terms(model, _mmim_batch(fixture.inputs), None), expected)
+
+
+@pytest.mark.parametrize("variant", ["B", "C"])
+def test_mmim_reproduces_the_official_entropy_with_empty_and_filled_memory(tmp_path, variant):
+    fixture, model = _mmim(tmp_path)
+    x, outputs = fixture.inputs, fixture.outputs
+    model.memory.clear()
+    if variant == "C":  # the memory is the membatch's positive/negative samples
+        _mmim_terms(model, _mmim_batch(x, "membatch_"), x["membatch_y"].view(-1))
+        for pair, m in (("tv", "vision"), ("ta", "audio")):
+            torch.testing.assert_close(model.memory[m], (outputs[f"C_mem_{pair}_pos"], outputs[f"C_mem_{pair}_neg"]),
+                                       rtol=1e-4, atol=1e-5)
+    actual = _mmim_terms(model, _mmim_batch(x), x["y"].view(-1))
+    expected = {k.removeprefix(f"{variant}_"): v for k, v in outputs.items()
+                if k.startswith(f"{variant}_") and not k.startswith("C_mem_")}
+    assert_outputs_close(actual, expected)
