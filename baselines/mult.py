@@ -4,19 +4,26 @@ Tsai, Bai, Liang, Kolter, Morency, Salakhutdinov. "Multimodal Transformer for Un
 Multimodal Language Sequences." ACL 2019. Official code: yaohungt/Multimodal-Transformer.
 
 Architecture: each modality is projected to a common width ``d`` by a temporal convolution
-(kernel 1 as in the official defaults). For every ordered pair (source → target) a crossmodal
-Transformer lets the target sequence attend to the source sequence (pre-LayerNorm blocks,
-sinusoidal positions, feed-forward 4·d). The two crossmodal outputs of each target are
-concatenated (2·d) and passed through a self-attention Transformer; the last real time step of
-the three targets (6·d) goes through a residual two-layer MLP and a linear output.
+without padding (kernel 1 as in the official code; MMSA's port uses 5/5/5 on MOSI, so a kernel
+``k`` shortens a sequence by ``k - 1``); an input already ``d`` wide is used as it is. For every
+ordered pair (source -> target) a crossmodal Transformer lets the target sequence attend to the
+source sequence: inputs scaled by sqrt(d) plus fairseq sinusoidal positions (positions 1..L,
+sines then cosines), pre-LayerNorm blocks in which ONE LayerNorm normalises the query and the
+key/value streams, feed-forward 4·d, a final LayerNorm. By default the attention carries the
+official ``--attn_mask`` mask (``causal=True``): query step i sees key steps j <= i + |Lk - Lq|.
+The two crossmodal outputs of each target are concatenated (2·d) and passed through a
+self-attention Transformer (max(layers, 3) layers); the last time step of the three targets
+(6·d) goes through a residual two-layer MLP and a linear output.
 
-Deviations from the official code:
-
-- Padding: keys at padded frames are masked (``key_padding_mask``) and the "last" step is each
-  example's last real frame (the official code reads position −1 of zero-padded sequences).
-- An absent source contributes a zero crossmodal output; an absent target's final state is zero.
-- Defaults are the official code's defaults (d 30, 5 layers, 5 heads); the paper's appendix
-  tunes some of them per dataset. Validation-only checkpoint selection by the harness.
+Both official variants are configurations of this model, each proven on its fixture
+(``tests/test_official_equivalence.py``, weights through :func:`official_state_dict`): the
+default is yaohungt's (d 30, positions, text dropout = embed dropout); MMSA's ``MULT`` is
+``positions=False`` with its kernels, widths and separate ``text_dropout``.
+msa_bench-only behaviour (listed in ``fidelity``): keys at padded frames are masked
+(``key_padding_mask``), the "last" step is each example's last real frame, positions follow the
+frame mask (the official code gives position 0 to any frame whose first channel is exactly 0),
+an absent source contributes a zero crossmodal output. ``causal=False`` is the non-causal
+variant.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
-from msa_bench.models.layers import attend, frame_mask, last_real_step, sinusoidal_positions
+from msa_bench.models.fidelity import FidelityRow, rename_official
+from msa_bench.models.layers import attention_padding, frame_mask, last_real_step
 
 MODALITIES = ("text", "audio", "vision")
 
@@ -48,55 +56,120 @@ class MulTConfig(ModelConfig):
     relu_dropout: float = 0.1
     res_dropout: float = 0.1
     embed_dropout: float = 0.25
+    #: Dropout on the text features before the projection; None = embed_dropout (yaohungt), MMSA sets its own.
+    text_dropout: float | None = None
     out_dropout: float = 0.0
+    #: The official ``--attn_mask`` (on by default there): query step i attends to key steps j <= i + |Lk - Lq|.
+    causal: bool = True
+    #: fairseq sinusoidal positions (yaohungt); MMSA's port has none.
+    positions: bool = True
+    kernel_text: int = 1
+    kernel_audio: int = 1
+    kernel_vision: int = 1
+
+    def __post_init__(self) -> None:
+        if self.dim % self.heads or (2 * self.dim) % self.heads:
+            raise ValueError(f"dim {self.dim} (and 2 * dim) must be divisible by heads {self.heads}")
+        for name in ("kernel_text", "kernel_audio", "kernel_vision"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def fairseq_positions(mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """(B, L, dim) fairseq sinusoidal embeddings: frame t has position t + 1, embedded as
+    [sin(p·w), cos(p·w)] with w_i = 10000^(-i / (dim/2 - 1)) (zero column for odd dim); frames
+    outside ``mask`` get position 0, a zero vector."""
+    half = dim // 2
+    frequency = torch.exp(torch.arange(half, device=mask.device, dtype=torch.float32) * -(math.log(10000.0) / (half - 1)))
+    position = torch.arange(1, mask.shape[1] + 1, device=mask.device, dtype=torch.float32)
+    angles = position[:, None] * frequency[None, :]
+    table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    table = F.pad(table, (0, dim - 2 * half))
+    return table.unsqueeze(0) * mask.unsqueeze(-1).to(table.dtype)
+
+
+def crossmodal_mask(query_mask: torch.Tensor, key_mask: torch.Tensor, heads: int, causal: bool) -> torch.Tensor:
+    """(B·heads, Lq, Lk) boolean attention mask, True = blocked: padded keys and, when
+    ``causal``, the official future mask: query step i sees key steps j <= i + |Lk - Lq|, with
+    each example's real lengths (the official code, which has no padding, uses the tensor
+    lengths). A row left with no key keeps the real keys only, so attention stays finite."""
+    blocked = attention_padding(key_mask)[:, None, :].expand(-1, query_mask.shape[1], -1)
+    if causal:
+        offset = (key_mask.sum(dim=1) - query_mask.sum(dim=1)).abs()  # (B,)
+        query_step = torch.arange(query_mask.shape[1], device=key_mask.device)
+        key_step = torch.arange(key_mask.shape[1], device=key_mask.device)
+        future = key_step[None, None, :] > query_step[None, :, None] + offset[:, None, None]
+        combined = blocked | future
+        blocked = torch.where(combined.all(dim=-1, keepdim=True), blocked, combined)
+    return blocked.repeat_interleave(heads, dim=0)
 
 
 class _Block(nn.Module):
-    """Pre-LayerNorm attention block: the query sequence attends to a (possibly other) source."""
+    """Pre-LayerNorm attention block; ``norm`` normalises the query and the key/value streams (one
+    LayerNorm, as officially), ``ff_norm`` the feed-forward input."""
 
     def __init__(self, dim: int, heads: int, attn_dropout: float, relu_dropout: float, res_dropout: float):
         super().__init__()
         self.attention = nn.MultiheadAttention(dim, heads, dropout=attn_dropout, batch_first=True)
-        self.query_norm, self.source_norm, self.ff_norm = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.norm, self.ff_norm = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(), nn.Dropout(relu_dropout), nn.Linear(4 * dim, dim))
         self.dropout = nn.Dropout(res_dropout)
 
-    def forward(self, x: torch.Tensor, source: torch.Tensor | None, source_mask: torch.Tensor) -> torch.Tensor:
-        query = self.query_norm(x)
-        keys = query if source is None else self.source_norm(source)
-        x = x + self.dropout(attend(self.attention, query, keys, source_mask))
+    def forward(self, x, key, value, blocked: torch.Tensor) -> torch.Tensor:
+        query = self.norm(x)
+        key, value = (query, query) if key is None else (self.norm(key), self.norm(value))
+        attended, _ = self.attention(query, key, value, attn_mask=blocked, need_weights=False)
+        x = x + self.dropout(attended)
         return x + self.dropout(self.ff(self.ff_norm(x)))
 
 
 class _Encoder(nn.Module):
-    """Scaled input + sinusoidal positions, ``layers`` blocks, final LayerNorm (crossmodal when a source is given)."""
+    """Scaled input (+ positions), ``layers`` blocks, final LayerNorm; crossmodal when a source is
+    given (its key and value streams get their own embedding dropout, as officially)."""
 
     def __init__(self, dim: int, heads: int, layers: int, config: MulTConfig, attn_dropout: float):
         super().__init__()
-        self.dim = dim
+        self.dim, self.heads, self.causal, self.positions = dim, heads, config.causal, config.positions
         self.blocks = nn.ModuleList(
             _Block(dim, heads, attn_dropout, config.relu_dropout, config.res_dropout) for _ in range(layers)
         )
         self.embed_dropout = nn.Dropout(config.embed_dropout)
         self.norm = nn.LayerNorm(dim)
 
-    def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed_dropout(math.sqrt(self.dim) * x + sinusoidal_positions(x.shape[1], self.dim, x.device))
+    def _embed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = math.sqrt(self.dim) * x
+        return x + fairseq_positions(mask, self.dim).to(x.dtype) if self.positions else x
 
     def forward(self, x, mask, source=None, source_mask=None) -> torch.Tensor:
-        x = self._embed(x)
-        source = None if source is None else self._embed(source)
+        embedded = self._embed(x, mask)
+        x = self.embed_dropout(embedded)
+        key = value = None
+        if source is not None:
+            source = self._embed(source, source_mask)
+            key, value = self.embed_dropout(source), self.embed_dropout(source)
+        blocked = crossmodal_mask(mask, mask if source is None else source_mask, self.heads, self.causal)
         for block in self.blocks:
-            x = block(x, source, mask if source is None else source_mask)
-        return self.norm(x)
+            x = block(x, key, value, blocked)
+        x = self.norm(x)
+        return x if source is None else x * source_mask.any(dim=1).to(x.dtype)[:, None, None]
+
+
+def convolved_mask(mask: torch.Tensor, kernel: int) -> torch.Tensor:
+    """The frame mask after an unpadded convolution of width ``kernel``: a window is real when
+    all its frames are."""
+    return mask if kernel == 1 else mask.unfold(1, kernel, 1).all(dim=-1)
 
 
 @register_model("mult")
 class MulT(MSAModel):
     config_class = MulTConfig
+    # yaohungt main.py / src/train.py: Adam lr 1e-3, batch 24, clip 0.8, 40 epochs keeping the best
+    # validation loss (no early stop), ReduceLROnPlateau(factor 0.1, patience --when 20) on it.
+    _OFFICIAL_TRAIN = {"lr": 1e-3, "batch_size": 24, "grad_clip": 0.8, "max_epochs": 40, "patience": 40,
+                       "select_metric": "mae", "scheduler": "plateau", "plateau_factor": 0.1, "plateau_patience": 20}
     default_configs = {
-        "mosi": {"train": {"lr": 1e-3, "batch_size": 24, "grad_clip": 0.8, "max_epochs": 40, "patience": 10}},
-        "mosei": {"train": {"lr": 1e-3, "batch_size": 24, "grad_clip": 0.8, "max_epochs": 40, "patience": 10}},
+        "mosi": {"train": _OFFICIAL_TRAIN},
+        "mosei": {"train": _OFFICIAL_TRAIN},
         "synthetic": {
             "model": {"dim": 16, "heads": 2, "layers": 1, "memory_layers": 1, "attn_dropout": 0.0, "relu_dropout": 0.0,
                       "res_dropout": 0.0, "embed_dropout": 0.1},
@@ -104,6 +177,28 @@ class MulT(MSAModel):
         },
         "test": {"model": {"dim": 8, "heads": 2, "layers": 1, "memory_layers": 1}},
     }
+    fidelity = (
+        FidelityRow("forward pass (fixture mult_yaohungt/)", "yaohungt MULTModel at a670936",
+                    "MulT defaults with official weights via official_state_dict", "equal"),
+        FidelityRow("forward pass (fixture mult_mmsa/)", "MMSA MULT at a94e65d",
+                    "MulT with positions=False, MMSA kernels/width/text_dropout", "equal"),
+        FidelityRow("crossmodal mask", "--attn_mask (store_false, on): triu(1 + |Lk - Lq|) future mask",
+                    "causal=True by default (Lk, Lq: each example's real lengths); causal=False non-causal", "option",
+                    "non-causal attention kept as a named variant"),
+        FidelityRow("LayerNorm before attention", "one LayerNorm for query and key/value", "same", "equal"),
+        FidelityRow("positions", "fairseq sinusoidal, positions 1..L; 0 where the first channel is exactly 0",
+                    "fairseq sinusoidal, positions 1..L; 0 on padded frames", "deviation",
+                    "a real frame whose first feature is 0 keeps its position; identical without exact zeros"),
+        FidelityRow("padding", "none (attends to padded frames, reads position -1)",
+                    "padded keys masked, last real frame read", "deviation",
+                    "padding must not change the prediction; identical on unpadded input"),
+        FidelityRow("absent source modality", "not handled", "zero crossmodal output", "deviation",
+                    "missing-modality evaluation"),
+        FidelityRow("learning-rate schedule", "ReduceLROnPlateau factor 0.1, patience 20 on validation loss",
+                    "scheduler=plateau, factor 0.1, patience 20 on validation MAE", "equal"),
+        FidelityRow("emotion tasks", "not in the official code", "shared task heads on the residual MLP output",
+                    "deviation", "msa_bench also scores MOSEI/RAVDESS emotions"),
+    )
     #: Unaligned setting (as msa_bench's data); accuracies and F1 as fractions, like msa_bench.metrics.
     # Binary accuracy and F1 leave out zero labels: the official code evaluates with
     # eval_mosei_senti(..., exclude_zero=True) (src/train.py, src/eval_metrics.py).
@@ -119,8 +214,13 @@ class MulT(MSAModel):
         d = config.dim
         self.text = TextEncoder(spec.text_dim, config.text_encoder)
         in_dims = {"text": self.text.out_dim, "audio": spec.audio_dim, "vision": spec.vision_dim}
-        self.projections = nn.ModuleDict({m: nn.Conv1d(in_dims[m], d, kernel_size=1, bias=False) for m in MODALITIES})
-        self.text_dropout = nn.Dropout(config.embed_dropout)
+        self.kernels = {m: getattr(config, f"kernel_{m}") for m in MODALITIES}
+        # As officially, an input already d wide is used as it is (no projection).
+        self.projections = nn.ModuleDict(
+            {m: nn.Conv1d(in_dims[m], d, kernel_size=self.kernels[m], bias=False) for m in MODALITIES if in_dims[m] != d}
+        )
+        text_dropout = config.embed_dropout if config.text_dropout is None else config.text_dropout
+        self.text_dropout = nn.Dropout(text_dropout)
         attn_dropout = {"text": config.attn_dropout, "audio": config.attn_dropout_audio, "vision": config.attn_dropout_vision}
         self.crossmodal = nn.ModuleDict(
             {
@@ -137,16 +237,20 @@ class MulT(MSAModel):
         self.out = nn.Linear(6 * d, 1)
         self.heads = self.task_heads(self.out.in_features)
 
-    def forward(self, batch) -> ModelOutput:
+    def _project(self, name: str, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if name not in self.projections:
+            return x, mask
+        return self.projections[name](x.transpose(1, 2)).transpose(1, 2), convolved_mask(mask, self.kernels[name])
+
+    def features(self, batch) -> dict[str, torch.Tensor]:
+        """Each target's last state (MMSA's ``Feature_t/a/v``) and their concatenation (``fusion``)."""
         text = self.text(batch)
         inputs = {"text": (self.text_dropout(text.states), text.mask)}
         for name in ("audio", "vision"):
             modality = batch.modality(name)
             inputs[name] = (modality.features, frame_mask(modality))
-        sequences = {
-            m: (self.projections[m](x.transpose(1, 2)).transpose(1, 2), mask) for m, (x, mask) in inputs.items()
-        }
-        last_states = []
+        sequences = {m: self._project(m, x, mask) for m, (x, mask) in inputs.items()}
+        last = {}
         for target in MODALITIES:
             x, mask = sequences[target]
             crossed = [
@@ -154,8 +258,43 @@ class MulT(MSAModel):
                 for source in MODALITIES
                 if source != target
             ]
-            fused = self.memory[target](torch.cat(crossed, dim=-1), mask)
-            last_states.append(last_real_step(fused, mask))
-        last = torch.cat(last_states, dim=-1)
+            last[target] = last_real_step(self.memory[target](torch.cat(crossed, dim=-1), mask), mask)
+        last["fusion"] = torch.cat([last[m] for m in MODALITIES], dim=-1)
+        return last
+
+    def forward(self, batch) -> ModelOutput:
+        last = self.features(batch)["fusion"]
         hidden = self.proj2(F.dropout(F.relu(self.proj1(last)), self.config.out_dropout, self.training)) + last
         return self.heads(hidden, ModelOutput(sentiment=self.out(hidden).squeeze(-1)))
+
+
+_SHORT = {"l": "text", "a": "audio", "v": "vision"}
+
+
+def official_state_dict(official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """yaohungt's ``MULTModel`` or MMSA's ``MULT`` state dict (all three targets, regression)
+    as this module's: renames; the unused ``version``/``_float_tensor`` buffers are dropped, and
+    so is a projection the official forward skips (input already ``d`` wide)."""
+    rules = [(r"trans_\w+\.(version|embed_positions\._float_tensor)", "")]
+    for short, name in _SHORT.items():
+        weight = official.get(f"proj_{short}.weight")
+        if weight is not None and weight.shape[0] == weight.shape[1]:  # input already d wide: skipped officially
+            rules.append((rf"proj_{short}\.weight", ""))
+        rules.append((rf"proj_{short}\.weight", f"projections.{name}.weight"))
+        rules.append((rf"trans_{short}_mem\.(.*)", rf"memory.{name}.\1"))
+        for source_short, source in _SHORT.items():
+            if source_short != short:
+                rules.append((rf"trans_{short}_with_{source_short}\.(.*)", rf"crossmodal.{source}_to_{name}.\1"))
+    block = [
+        (r"(.*)\.layers\.(\d+)\.self_attn\.(.*)", r"\1.blocks.\2.attention.\3"),
+        (r"(.*)\.layers\.(\d+)\.layer_norms\.0\.(.*)", r"\1.blocks.\2.norm.\3"),
+        (r"(.*)\.layers\.(\d+)\.layer_norms\.1\.(.*)", r"\1.blocks.\2.ff_norm.\3"),
+        (r"(.*)\.layers\.(\d+)\.fc1\.(.*)", r"\1.blocks.\2.ff.0.\3"),
+        (r"(.*)\.layers\.(\d+)\.fc2\.(.*)", r"\1.blocks.\2.ff.3.\3"),
+        (r"(.*)\.layer_norm\.(.*)", r"\1.norm.\2"),
+        (r"(.*)", r"\1"),
+    ]
+    renamed = rename_official(official, [*rules, (r"(proj1|proj2)\.(.*)", r"\1.\2"), (r"out_layer\.(.*)", r"out.\1")],
+                              model="mult")
+    return rename_official(renamed, block, model="mult")
+

@@ -8,12 +8,14 @@ generated text.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 import pytest
 import torch
 from official_fixtures import OfficialFixture, assert_outputs_close, fixture_batch, load_fixture
 
+from msa_bench.batching import ModalityBatch
 from msa_bench.models import DataSpec, MSAModel, build_config, get_model_class
 from msa_bench.models.fidelity import FidelityRow, fidelity_markdown, render_documents
 
@@ -32,12 +34,13 @@ def test_fidelity_rows_need_a_known_status_and_a_reason_when_not_equal():
     assert table.splitlines()[2] == "| mask | causal | a\\|b | option (ours is non-causal) |"
 
 
-def build_official(name: str, fixture: OfficialFixture, model: dict, text_dim: int | None = None) -> MSAModel:
-    """The msa_bench model ``name`` with ``model`` config values, the fixture's feature sizes,
-    and the official weights loaded (strictly) through the module's ``official_state_dict``."""
+def build_official(name: str, fixture: OfficialFixture, model: dict, dims: list[int] | None = None) -> MSAModel:
+    """The msa_bench model ``name`` with ``model`` config values, the feature sizes ``dims``
+    (text, audio, vision; default the MMSA config's ``feature_dims``), and the official weights
+    loaded (strictly) through the module's ``official_state_dict``."""
     model_class = get_model_class(name)
-    dims = fixture.config["feature_dims"]  # MMSA order: text, audio, vision
-    spec = DataSpec(text_dim=text_dim if text_dim is not None else dims[0], audio_dim=dims[1], vision_dim=dims[2])
+    text_dim, audio_dim, vision_dim = dims if dims is not None else fixture.config["feature_dims"]
+    spec = DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim)
     built = model_class(build_config(model_class, model), spec)
     module = importlib.import_module(model_class.__module__)
     built.load_state_dict(module.official_state_dict(fixture.weights), strict=True)
@@ -104,3 +107,69 @@ def test_ef_lstm_equals_mmsa():
          "dropout": config["dropout"]},
     )
     assert_outputs_close({"M": run_fixture(model, fixture).sentiment.unsqueeze(1)}, fixture.outputs)
+
+
+def mult_config(fixture: OfficialFixture) -> dict:
+    """MulT's config from either official variant's fixture (yaohungt ``MULTModel`` or MMSA ``MULT``)."""
+    config, weights = fixture.config, fixture.weights
+    dim = weights["trans_l_with_a.layers.0.self_attn.out_proj.weight"].shape[0]
+    levels = config["nlevels"]
+    memory = sum(1 for name in weights if name.startswith("trans_l_mem.layers.") and name.endswith("fc1.weight"))
+    yaohungt = "dst_feature_dim_nheads" not in config
+    values = {
+        "dim": dim, "heads": config["num_heads"] if yaohungt else config["dst_feature_dim_nheads"][1], "layers": levels,
+        "memory_layers": memory, "attn_dropout": config["attn_dropout"], "attn_dropout_audio": config["attn_dropout_a"],
+        "attn_dropout_vision": config["attn_dropout_v"], "relu_dropout": config["relu_dropout"],
+        "res_dropout": config["res_dropout"], "embed_dropout": config["embed_dropout"],
+        "out_dropout": config["out_dropout"] if yaohungt else config["output_dropout"], "causal": config["attn_mask"],
+        "positions": yaohungt,
+    }
+    for short, name in (("l", "text"), ("a", "audio"), ("v", "vision")):
+        values[f"kernel_{name}"] = weights[f"proj_{short}.weight"].shape[-1]
+    if not yaohungt:
+        values["text_dropout"] = config["text_dropout"]
+    return values
+
+
+@pytest.mark.parametrize("name", ["mult_yaohungt", "mult_mmsa"])
+def test_mult_equals_each_official_variant(name):
+    fixture = load_fixture(name)
+    dims = fixture.config.get("feature_dims")
+    model = build_official("mult", fixture, mult_config(fixture), dims=dims or [fixture.config[f"orig_d_{m}"] for m in "lav"])
+    inputs = fixture.inputs
+    with torch.no_grad():
+        batch = fixture_batch(inputs["text"], inputs["audio"], inputs["vision"])
+        output, features = model(batch), model.features(batch)
+    if name == "mult_yaohungt":
+        actual = {"output": output.sentiment.unsqueeze(1), "last_hs": features["fusion"]}
+    else:
+        actual = {"M": output.sentiment.unsqueeze(1), "Feature_t": features["text"], "Feature_a": features["audio"],
+                  "Feature_v": features["vision"], "Feature_f": features["fusion"]}
+    assert_outputs_close(actual, fixture.outputs)
+
+
+def test_mult_causal_mask_changes_the_output_and_can_be_switched_off():
+    fixture = load_fixture("mult_yaohungt")
+    dims = [fixture.config[f"orig_d_{m}"] for m in "lav"]
+    causal = build_official("mult", fixture, mult_config(fixture), dims=dims)
+    open_ = build_official("mult", fixture, {**mult_config(fixture), "causal": False}, dims=dims)
+    assert causal.config.causal and get_model_class("mult").config_class().causal  # the official default
+    first, second = run_fixture(causal, fixture).sentiment, run_fixture(open_, fixture).sentiment
+    assert (first - second).abs().max() > 1e-4
+
+
+def test_mult_causal_offset_ignores_padding_of_one_modality():
+    """The future mask's |Lk - Lq| uses real lengths, so padding audio alone changes nothing."""
+    fixture = load_fixture("mult_yaohungt")
+    model = build_official("mult", fixture, mult_config(fixture), dims=[fixture.config[f"orig_d_{m}"] for m in "lav"])
+    inputs = fixture.inputs
+    batch = fixture_batch(inputs["text"], inputs["audio"], inputs["vision"])
+    audio = batch.audio
+    padded_audio = ModalityBatch(
+        torch.cat([audio.features, torch.full_like(audio.features[:, :3], 5.0)], dim=1),
+        torch.cat([audio.mask, torch.zeros_like(audio.mask[:, :3])], dim=1),
+        audio.present,
+    )
+    with torch.no_grad():
+        padded = model(dataclasses.replace(batch, audio=padded_audio)).sentiment
+    assert_outputs_close({"M": padded}, {"M": run_fixture(model, fixture).sentiment})
