@@ -353,8 +353,15 @@ class AdaFNAG(MSAModel):
             return loss
         return loss + self.ulgm.training_loss(output, targets, epoch=self.completed_epochs + 1)
 
+    def training_state(self) -> dict:
+        return {"ulgm": self.ulgm.state(), "completed_epochs": self.completed_epochs}
+
+    def load_training_state(self, state: dict) -> None:
+        self.ulgm.load_state(state["ulgm"])
+        self.completed_epochs = state["completed_epochs"]
+
     def on_epoch_end(self, epoch: int) -> None:
-        self.completed_epochs += 1
+        self.completed_epochs = epoch
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         c, encoder = self.config, self.text_encoder.pretrained

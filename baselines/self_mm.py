@@ -83,6 +83,21 @@ class ULGM:
         self.feature_memory: dict[str, torch.Tensor] = {}
         self.centres: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
+    def state(self) -> dict:
+        """The memories as tensors and plain values (saved in checkpoints, see ``training_state``)."""
+        return {
+            "ids": list(self.index),
+            "label_memory": dict(self.label_memory),
+            "feature_memory": dict(self.feature_memory),
+            "centres": {name: list(pair) for name, pair in self.centres.items()},
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.index = {example: row for row, example in enumerate(state["ids"])}
+        self.label_memory = dict(state["label_memory"])
+        self.feature_memory = dict(state["feature_memory"])
+        self.centres = {name: tuple(pair) for name, pair in state["centres"].items()}
+
     def _rows(self, ids: list[str], device: torch.device) -> torch.Tensor:
         return torch.tensor([self.index[i] for i in ids], dtype=torch.long, device=device)
 
@@ -365,6 +380,13 @@ class SelfMM(MSAModel):
         if not self.training:
             return loss
         return loss + self.ulgm.training_loss(output, targets, epoch=self.completed_epochs + 1)
+
+    def training_state(self) -> dict:
+        return {"ulgm": self.ulgm.state(), "completed_epochs": self.completed_epochs}
+
+    def load_training_state(self, state: dict) -> None:
+        self.ulgm.load_state(state["ulgm"])
+        self.completed_epochs = state["completed_epochs"]
 
     def on_epoch_end(self, epoch: int) -> None:
         self.completed_epochs = epoch
