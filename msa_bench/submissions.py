@@ -202,11 +202,11 @@ def _check_name_free(name: str, dataset: str, seed: int, records_dir: str | Path
 
     if name in model_names():
         raise SubmissionError(f"--name {name!r} is a built-in model's name; submit under another --name")
-    target = record_path(records_dir, dataset, name, seed)
-    if target.exists():
-        raise SubmissionError(f"{target} already exists; submit under another --name or --seed")
     probe = ResultRecord(model=name, dataset=dataset, seed=seed, kind="predictions_only", metrics={})
     try:
         check_name_free(records_dir, probe)
     except RecordConflict as err:
         raise SubmissionError(str(err)) from None
+    target = record_path(records_dir, dataset, name, seed)
+    if target.exists():
+        raise SubmissionError(f"{target} already exists; submit under another --name or --seed")

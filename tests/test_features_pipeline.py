@@ -178,7 +178,10 @@ def test_moud_full_video_cut_by_timestamps(shared_data, tmp_path):
     train = result.dataset["train"]
     with_video = [row for row in train if row["video_id"] == "101_movies"]
     assert with_video and all(row["audio_features"] is not None for row in with_video)
-    assert set(result.errors["reason"]) == {"no media file found for this clip"}  # the other four videos
+    per_modality = result.errors[result.errors["modality"] != "source"]
+    assert set(per_modality["reason"]) == {"no media file found for this clip"}  # the other four videos
+    without_media = result.source_checks["labels_without_media"]
+    assert without_media["count"] == len(per_modality) and without_media["count"] > 0
 
 
 def test_real_mosi_clip_through_the_full_pipeline(shared_data, models, tmp_path):

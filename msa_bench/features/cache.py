@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -31,9 +30,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
 
 
-@lru_cache(maxsize=4096)
-def _content_hash(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of the size and the first and last :data:`EDGE_BYTES` (memoised per file version)."""
+def _content_hash(path: str, size: int) -> str:
+    """sha256 of the size and the first and last :data:`EDGE_BYTES` of a file."""
     digest = hashlib.sha256(str(size).encode())
     with open(path, "rb") as handle:
         digest.update(handle.read(EDGE_BYTES))
@@ -43,13 +41,11 @@ def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def media_fingerprint(path: str | Path | None) -> str:
-    """``size:mtime_ns:content hash`` of a media file (``""`` for no file): cheap even for long
-    videos, and different after the file is replaced, re-encoded or truncated."""
-    if path is None:
-        return ""
+def media_fingerprint(path: str | Path) -> str:
+    """``size:mtime_ns:content hash`` of a media file: cheap even for long videos, and different
+    after the file is replaced (even by one of the same size and time), re-encoded or truncated."""
     stat = Path(path).stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}:{_content_hash(str(path), stat.st_size, stat.st_mtime_ns)}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{_content_hash(str(path), stat.st_size)}"
 
 
 class FeatureCache:
@@ -60,6 +56,8 @@ class FeatureCache:
         self.library_version = version(extractor.library)
         #: Ids of clips whose cached entry was computed from another version of their media file.
         self.changed: set[str] = set()
+        #: Fingerprint per media file, computed once per run (many clips may cut one video).
+        self._fingerprints: dict[Path, str] = {}
 
     def path(self, clip: Clip) -> Path:
         key = json.dumps(
@@ -76,7 +74,11 @@ class FeatureCache:
         return self.dir / f"{_safe(clip.id)}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz"
 
     def _fingerprint(self, clip: Clip) -> str:
-        return media_fingerprint(clip.media) if self.reads_media and clip.media is not None else ""
+        if not self.reads_media or clip.media is None:
+            return ""
+        if clip.media not in self._fingerprints:
+            self._fingerprints[clip.media] = media_fingerprint(clip.media)
+        return self._fingerprints[clip.media]
 
     def get(self, clip: Clip) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The cached ``(values, times)`` of ``clip``, or ``None`` (absent, unreadable or stale)."""

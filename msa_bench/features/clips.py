@@ -77,8 +77,8 @@ class SourceChecks:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, key: str, problems: dict[str, str]) -> None:
-        """Report ``problems`` (``{id or file: reason}``) under ``key``."""
-        self.report[key] = {"count": len(problems), "examples": dict(list(problems.items())[:REPORT_EXAMPLES])}
+        """Report ``problems`` (``{id or file: reason}``) under ``key``, as the CMU builders do."""
+        self.report[key] = {"count": len(problems), "examples": list(problems)[:REPORT_EXAMPLES]}
         self.errors += list(problems.items())
 
 

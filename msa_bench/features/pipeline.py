@@ -430,6 +430,6 @@ def format_summary(summary: dict[str, dict[str, object]], source_checks: dict[st
     for key, found in (source_checks or {}).items():
         if found["count"]:
             examples = found["examples"]
-            shown = "; ".join(f"{k}: {v}" for k, v in list(examples.items())[:3]) if isinstance(examples, dict) else ", ".join(examples[:3])
-            lines.append(f"{key}: {found['count']} (e.g. {shown}; all in errors.csv)" if isinstance(examples, dict) else f"{key}: {found['count']} (e.g. {shown})")
+            shown = [f"{k}: {v}" for k, v in examples.items()] if isinstance(examples, dict) else examples
+            lines.append(f"{key}: {found['count']} (e.g. {'; '.join(shown[:3])})")
     return "\n".join(lines)

@@ -84,7 +84,9 @@ class ComputationalSequence:
             intervals = np.asarray(group["intervals"][()], dtype=np.float64)
             features = group["features"][()]
         except KeyError as err:
-            raise SourceFileError(self.path, f"video {video_id!r} lacks 'features' or 'intervals' ({err})") from None
+            raise SourceFileError(
+                self.path, f"video {video_id!r}: no readable 'features' and 'intervals' (missing, or the file is corrupt: {err})"
+            ) from None
         except OSError as err:
             raise SourceFileError(self.path, f"cannot read video {video_id!r} (truncated file?): {err}") from None
         if intervals.ndim != 2 or intervals.shape[1] != 2 or len(intervals) != len(features):
