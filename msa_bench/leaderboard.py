@@ -4,7 +4,7 @@ Per dataset and task, one table of mean ± sample std over seeds, the 95% bootst
 seed-mean (resampling test examples, all models on the same resamples), the model's published
 number beside the reproduced one, and marks for the best entry and the entries not
 significantly worse than it (one-sided paired bootstrap on the saved predictions, p >= 0.05).
-Robustness results become tables and inline SVG curves.
+Robustness results are rendered by :mod:`msa_bench.robustness_report`.
 
 Rendering is deterministic: the same records give byte-identical files (sorted everything, a
 fixed bootstrap seed, fixed number formatting, no timestamps).
@@ -22,15 +22,12 @@ import pandas as pd
 
 from msa_bench.metrics import METRICS, PRIMARY_METRIC, TASKS, bootstrap_scores, paired_pvalue, task_metrics
 from msa_bench.results import MetricSummary, ResultRecord, aggregate, load_predictions, load_record, record_files
-from msa_bench.svgplot import Series, line_plot
+from msa_bench.robustness import training_tags
 
 SIGNIFICANCE_LEVEL = 0.05
 #: Tag of an entry scored on other test examples than the table's top entry (not compared).
 OTHER_TEST_SET = "other test examples, not compared"
 TASK_TITLES = {"sentiment": "Sentiment regression", "emotions": "Emotion intensities", "emotion": "Categorical emotion"}
-DROP_CONDITIONS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
-CURVE_KEYS = {"missing_rate": ("all", "text", "audio", "vision"), "noise": ("text", "audio", "vision")}
-CURVE_AXES = {"missing_rate": ("rates", "missing rate"), "noise": ("levels", "noise level")}
 
 
 # --- the data behind the pages ------------------------------------------------------------------
@@ -163,57 +160,6 @@ def _task_table(entries: list[Entry], task: str) -> Table | None:
     return Table(task, metrics, rows, members[0].ids)
 
 
-# --- robustness ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Robustness:
-    """Robustness of the full-protocol entries of a dataset, for one metric."""
-
-    metric: str
-    entries: list[Entry]
-
-    def drop(self, entry: Entry, condition: str) -> MetricSummary | None:
-        values = [r.robustness.get("modality_drop", {}).get(condition, {}).get(self.metric) for r in self._runs(entry)]
-        return _summary(values)
-
-    def curve(self, entry: Entry, part: str, key: str) -> tuple[list[float], list[float], MetricSummary] | None:
-        """(x, mean y over seeds, AUC summary) of one curve, or None when the entry lacks it."""
-        axis = CURVE_AXES[part][0]
-        curves = [r.robustness.get(part, {}).get(key) for r in self._runs(entry)]
-        curves = [c for c in curves if c]
-        if not curves:
-            return None
-        x = [float(v) for v in curves[0][axis]]
-        if any([float(v) for v in c[axis]] != x for c in curves):
-            raise ValueError(f"{entry.model}: the seeds' {part} {key} curves use different {axis}")
-        y = np.mean([[_float(v) for v in c["values"]] for c in curves], axis=0)
-        return x, [float(v) for v in y], _summary([c.get("auc") for c in curves])
-
-    def _runs(self, entry: Entry) -> list[ResultRecord]:
-        return [r for r in entry.records if r.robustness.get("metric") == self.metric]
-
-
-def _float(value) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _summary(values: list) -> MetricSummary | None:
-    values = [_float(v) for v in values if v is not None]
-    if not values:
-        return None
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-    return MetricSummary(float(np.mean(values)), std, len(values))
-
-
-def _robustness(entries: list[Entry]) -> list[Robustness]:
-    metrics = sorted({r.robustness["metric"] for e in entries for r in e.records if r.robustness.get("metric")})
-    return [
-        Robustness(metric, [e for e in entries if any(r.robustness.get("metric") == metric for r in e.records)])
-        for metric in metrics
-    ]
-
-
 # --- formatting ---------------------------------------------------------------------------------
 
 
@@ -273,31 +219,13 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _markdown_label(entry: Entry, other_test_set: bool = False) -> str:
     tags = [tag for tag, on in (("predictions only", entry.predictions_only), (OTHER_TEST_SET, other_test_set)) if on]
+    tags += training_tags(entry.records[0].config)
     return entry.model + "".join(f" *({tag})*" for tag in tags)
 
 
-def _markdown_robustness(robustness: Robustness) -> list[str]:
-    lines = [f"### Robustness ({robustness.metric} {_arrow(robustness.metric)})", ""]
-    header = ["model", "clean", *(f"−{c}" for c in DROP_CONDITIONS)]
-    rows = [
-        [e.model, _mean_std(e.summary.get(robustness.metric)), *(_mean_std(robustness.drop(e, c)) for c in DROP_CONDITIONS)]
-        for e in robustness.entries
-    ]
-    lines += ["Modality dropping (−: modalities removed at test time):", "", *_markdown_table(header, rows)]
-    for part, keys in CURVE_KEYS.items():
-        present = [k for k in keys if any(robustness.curve(e, part, k) for e in robustness.entries)]
-        if not present:
-            continue
-        rows = []
-        for e in robustness.entries:
-            curves = [robustness.curve(e, part, k) for k in present]
-            rows.append([e.model, *(_mean_std(c[2]) if c else "—" for c in curves)])
-        title = f"Area under the {CURVE_AXES[part][1]} curve (normalised to [0, 1]):"
-        lines += [title, "", *_markdown_table(["model", *present], rows)]
-    return lines
-
-
 def render_markdown(entries: dict[str, list[Entry]]) -> str:
+    from msa_bench import robustness_report  # it builds on this module's formatting
+
     lines = ["# msa_bench leaderboard", "", "Rendered by `msa-bench leaderboard` from the result records.", "", LEGEND, ""]
     if not entries:
         lines += ["No records yet.", ""]
@@ -314,8 +242,7 @@ def render_markdown(entries: dict[str, list[Entry]]) -> str:
             lines += [f"Paper numbers for {model}: {source}" for model, source in _paper_sources(table)]
             if _paper_sources(table):
                 lines.append("")
-        for robustness in _robustness(members):
-            lines += _markdown_robustness(robustness)
+        lines += robustness_report.render_markdown(dataset, members)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -383,6 +310,7 @@ def _html_cell(cell: Cell) -> str:
 
 def _html_label(entry: Entry, other_test_set: bool = False) -> str:
     tags = [tag for tag, on in (("predictions only", entry.predictions_only), (OTHER_TEST_SET, other_test_set)) if on]
+    tags += training_tags(entry.records[0].config)
     shown = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in tags)
     return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{shown}</td>'
 
@@ -411,55 +339,21 @@ def _html_task_table(dataset: str, table: Table) -> str:
     return "\n".join(html)
 
 
-def _html_summary_cell(summary: MetricSummary | None) -> str:
-    return f'<td data-value="{_value_attribute(summary.mean if summary else None)}">{escape(_mean_std(summary))}</td>'
-
-
-def _html_robustness(dataset: str, robustness: Robustness) -> str:
-    metric = robustness.metric
-    html = [f"<h3>Robustness ({escape(metric)} {_arrow(metric)})</h3>"]
-    header = [("model", "model name"), ("clean", "no modality removed")]
-    header += [(f"−{c}", f"{c} removed at test time") for c in DROP_CONDITIONS]
-    rows = [
-        _html_label(e)
-        + _html_summary_cell(e.summary.get(metric))
-        + "".join(_html_summary_cell(robustness.drop(e, c)) for c in DROP_CONDITIONS)
-        for e in robustness.entries
-    ]
-    html.append(_html_table(header, rows, f"{dataset}: modality dropping ({metric})"))
-    for part, keys in CURVE_KEYS.items():
-        axis_label = CURVE_AXES[part][1]
-        plots, auc_rows = [], {e.model: _html_label(e) for e in robustness.entries}
-        present = []
-        for key in keys:
-            curves = [(e, robustness.curve(e, part, key)) for e in robustness.entries]
-            if not any(curve for _, curve in curves):
-                continue
-            present.append(key)
-            series = [Series(e.model, curve[0], curve[1]) for e, curve in curves if curve]
-            plots.append(line_plot(f"{dataset}: {axis_label} ({key})", axis_label, metric, series))
-            for e, curve in curves:
-                auc_rows[e.model] += _html_summary_cell(curve[2] if curve else None)
-        if present:
-            header = [("model", "model name")] + [(k, f"area under the {axis_label} curve ({k})") for k in present]
-            html.append(_html_table(header, list(auc_rows.values()), f"{dataset}: area under the {axis_label} curves"))
-            html.append('<div class="plots">' + "\n".join(plots) + "</div>")
-    return "\n".join(html)
-
-
 def render_html(entries: dict[str, list[Entry]]) -> str:
+    from msa_bench import robustness_report  # it builds on this module's formatting
+
     sections = []
     for dataset, members in sorted(entries.items()):
         parts = [f'<section id="{escape(dataset)}"><h2>{escape(dataset)}</h2>']
         parts += [_html_task_table(dataset, table) for table in _tasks_of(members)]
-        parts += [_html_robustness(dataset, robustness) for robustness in _robustness(members)]
+        parts.append(robustness_report.render_html(dataset, members))
         sections.append("\n".join(parts) + "\n</section>")
     navigation = " · ".join(f'<a href="#{escape(d)}">{escape(d)}</a>' for d in sorted(entries))
     body = "\n".join(sections) if sections else "<p>No records yet.</p>"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>msa_bench leaderboard</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
+        f"<title>msa_bench leaderboard</title>\n<style>\n{STYLE}\n{robustness_report.STYLE}\n</style>\n</head>\n<body>\n"
         f"<h1>msa_bench leaderboard</h1>\n<p>{escape(LEGEND).replace('*', '')}</p>\n<nav>{navigation}</nav>\n"
         f"{body}\n<script>\n{SCRIPT}\n</script>\n</body>\n</html>\n"
     )

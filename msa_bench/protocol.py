@@ -7,11 +7,12 @@
 - :func:`run_main` is ``msa-bench run``: the registered models on the embedded synthetic dataset
   with their short "synthetic" schedules, robustness, and the rendered leaderboard.
 
-Records of all seeds are written together at the end, so a run that fails writes nothing.
+Each seed's record is written as soon as its training ends, before its robustness sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -25,7 +26,9 @@ import yaml
 
 from msa_bench.errors import UserError
 from msa_bench.models import DataSpec, ModelConfig, MSAModel, build_config, get_model_class, model_names
-from msa_bench.training import DEFAULT_SEEDS, TrainConfig, eval_batches, make_record, train_and_evaluate
+from msa_bench.loader import eval_batches
+from msa_bench.train_config import TrainConfig
+from msa_bench.training import DEFAULT_SEEDS, make_record, train_and_evaluate
 
 #: Training schedule of a model that declares no "synthetic" default config (``msa-bench run``).
 FALLBACK_SYNTHETIC = {"train": {"max_epochs": 5, "patience": 3}}
@@ -53,6 +56,22 @@ def resolve_configs(
     return model_config, train_config
 
 
+def schedule_name(
+    model_class: type[MSAModel],
+    dataset_name: str,
+    model_overrides: dict | None = None,
+    train_overrides: dict | None = None,
+) -> str:
+    """The name of the training schedule :func:`resolve_configs` gives: the ``default_configs``
+    entry (``"fallback"`` for a synthetic run of a model without one, ``"defaults"`` for none),
+    with ``"+overrides"`` when overrides were given."""
+    if dataset_name in model_class.default_configs:
+        name = dataset_name
+    else:
+        name = "fallback" if dataset_name == "synthetic" else "defaults"
+    return name + ("+overrides" if model_overrides or train_overrides else "")
+
+
 def _load(dataset_name: str, data_dir: str | Path | None) -> datasets.DatasetDict:
     from msa_bench.loading import load_dataset
 
@@ -74,23 +93,37 @@ def run_protocol(
     data_dir: str | Path | None = None,
     run_root: str | Path | None = None,
     progress: bool = True,
+    track: str = "default",
 ) -> list[Path]:
     """Train and evaluate one model on one dataset for every seed; write and return the records.
 
     ``run_root`` keeps per-run checkpoints (``<run_root>/<dataset>/<model>/seed<seed>``) so an
     interrupted run resumes; without it nothing but the records is written.
     ``robustness_levels`` is the grid of missing rates and noise levels (default: the full
-    :data:`msa_bench.robustness.LEVELS`).
+    :data:`msa_bench.robustness.LEVELS`). ``track`` is the benchmark's training regime
+    (:data:`msa_bench.robustness.TRACKS`): ``"lnln"`` trains with a random per-example missing
+    rate; its records are named ``<model>+lnln``.
+
+    Each seed's record and test predictions are written as soon as its training ends; the
+    robustness sweep is then added to the record. A failing sweep leaves the finished run on disk
+    (and, with ``run_root``, a run started again resumes both training and sweep where they were).
     """
     from msa_bench.results import save_record
+    from msa_bench.robustness import LEVELS, TRACKS, evaluate_robustness
 
+    if track not in TRACKS:
+        raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
     model_class = (
         model_name_or_spec if isinstance(model_name_or_spec, type) else get_model_class(model_name_or_spec)
     )
+    schedule = schedule_name(model_class, dataset_name, model_overrides, train_overrides)
+    train_overrides = {**TRACKS[track], **(train_overrides or {})}
     model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
     dataset = dataset if dataset is not None else _load(dataset_name, data_dir)
-    name = model_name_of(model_class)
-    finished = []
+    name = model_name_of(model_class) + ("" if track == "default" else f"+{track}")
+    paper = model_class.paper_results.get(dataset_name)
+    levels = LEVELS if robustness_levels is None else robustness_levels
+    paths = []
     for seed in seeds:
         run_dir = None if run_root is None else Path(run_root) / dataset_name / name / f"seed{seed}"
         run = train_and_evaluate(
@@ -104,15 +137,24 @@ def run_protocol(
             run_dir=run_dir,
             progress=progress,
             model_name=name,
+            schedule=schedule,
         )
-        sweep = None
+        run = dataclasses.replace(run, config={**run.config, "track": track})
+        path = save_record(make_record(run, None, paper), run.test_predictions, records_dir)
+        paths.append(path)
         if robustness:
-            from msa_bench.robustness import LEVELS, evaluate_robustness
-
-            levels = LEVELS if robustness_levels is None else robustness_levels
-            sweep = evaluate_robustness(run.model, dataset["test"], device=device, seed=seed, levels=levels)
-        finished.append((make_record(run, sweep, model_class.paper_results.get(dataset_name)), run.test_predictions))
-    return [save_record(record, predictions, records_dir) for record, predictions in finished]
+            progress_file = None if run_dir is None else run_dir / "robustness_progress.json"
+            try:
+                sweep = evaluate_robustness(
+                    run.model, dataset["test"], dataset["train"], device=device, seed=seed, levels=levels, progress=progress_file
+                )
+            except Exception as err:
+                raise RuntimeError(
+                    f"{path}: the robustness sweep of {name} (seed {seed}) failed after the record and test "
+                    f"predictions were written ({type(err).__name__}: {err})"
+                ) from err
+            save_record(make_record(run, sweep, paper), run.test_predictions, records_dir)
+    return paths
 
 
 # --------------------------------------------------------------------------- submissions
@@ -145,21 +187,17 @@ def read_submission_config(config_path: str | Path) -> dict[str, dict]:
 
 def check_submission(model_class: type[MSAModel], model_config: ModelConfig, dataset: datasets.DatasetDict) -> None:
     """Build the model and run one training batch forward and backward: catch a broken model early."""
-    from msa_bench.training import seed_everything
+    from msa_bench.runtime import seed_everything
+    from msa_bench.trainer import training_loss
 
     seed_everything(0)
     model = model_class(model_config, DataSpec.from_dataset(dataset))
-    if not model.tasks:
-        raise SubmissionRejected(
-            f"{model_class.__name__} predicts {model_class.supported_tasks}; the dataset is labelled for "
-            f"{DataSpec.from_dataset(dataset).tasks}"
-        )
-    batch = eval_batches(dataset["validation"], 8)[0]
+    batch, targets = eval_batches(dataset["validation"], 8)[0]
     output = model(batch)
     for task, value in (("sentiment", output.sentiment), ("emotions", output.emotions), ("emotion", output.emotion_logits)):
         if task in model.tasks and (value is None or not torch.isfinite(value).all()):
             raise SubmissionRejected(f"{model_class.__name__}.forward gave no finite {task} prediction on a real batch")
-    loss = model.compute_loss(output, batch)
+    loss = training_loss(model, output, targets, head_loss_weight=1.0)
     if loss.ndim != 0 or not torch.isfinite(loss):
         raise SubmissionRejected(f"{model_class.__name__}.compute_loss must return a finite scalar, got {loss!r}")
     loss.backward()

@@ -51,8 +51,8 @@ def tiny_bert(tmp_path_factory) -> str:
 
     folder = tmp_path_factory.mktemp("tiny_bert")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *NEUTRAL_WORDS, *POSITIVE_WORDS, *NEGATIVE_WORDS]
-    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+    # transformers 5 ignores vocab_file= here (every word became [UNK]): pass the vocabulary itself
+    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(dict.fromkeys(vocab))})
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,

@@ -10,30 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msa_bench.leaderboard import DROP_CONDITIONS, render_leaderboard
+from msa_bench.leaderboard import render_leaderboard
 from msa_bench.metrics import compute_metrics, predictions_frame
 from msa_bench.results import ResultRecord, save_record
+from test_robustness_report import fake_sweep
 
 N_TEST = 150
-RATES = [round(0.1 * k, 1) for k in range(10)]
 IDS = [f"video{i // 10}_{i % 10}" for i in range(N_TEST)]
 TRUTH = np.round(np.random.default_rng(0).normal(0, 1.5, N_TEST), 1)
 
-
-def _curve(start: float) -> dict:
-    values = [start - 0.3 * r for r in RATES]
-    return {"rates": RATES, "values": values, "auc": float(np.trapezoid(values, RATES) / 0.9)}
-
-
-def _robustness(clean: float) -> dict:
-    return {
-        "metric": "acc2_non0",
-        "modality_drop": {c: {"acc2_non0": clean - 0.1 * len(c.split("+"))} for c in DROP_CONDITIONS},
-        "missing_rate": {key: _curve(clean) for key in ("all", "text", "audio", "vision")},
-        "noise": {m: {"levels": RATES, "values": _curve(clean)["values"], "auc": 0.5} for m in ("audio", "vision")},
-    }
-
-
+N_TEST = 150
 def write_sentiment(records_dir: Path, model: str, noise: float, seeds=(1111, 1112), kind="full", paper=None) -> None:
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -45,7 +31,7 @@ def write_sentiment(records_dir: Path, model: str, noise: float, seeds=(1111, 11
             seed=seed,
             kind=kind,
             metrics=metrics,
-            robustness=_robustness(metrics["acc2_non0"]) if kind == "full" else {},
+            robustness=fake_sweep(metrics["acc2_non0"]) if kind == "full" else {},
             config={"noise": noise},
             paper_results=paper or {},
             wall_time_s=float(seed),  # volatile fields must not reach the pages
@@ -108,18 +94,18 @@ def test_markdown_tables_marks_and_labels(rendered):
 
 def test_markdown_robustness_tables(rendered):
     markdown = rendered["markdown"].read_text()
-    assert "### Robustness (acc2_non0 ↑)" in markdown
+    assert "### Robustness: default track, full grid (acc2_non0 ↑)" in markdown
     assert "| model | clean | −text | −audio | −vision | −text+audio |" in markdown
-    assert "| model | all | text | audio | vision |" in markdown
+    assert "| model | AUILC all | AUILC text | AUILC audio | AUILC vision | effective (all) | relative (all) |" in markdown
     robustness = markdown.split("### Robustness")[1]
     assert "submitted" not in robustness  # predictions-only entries have no robustness
 
 
 def test_html_page_has_tables_plots_and_no_external_resources(rendered):
     html = rendered["html"].read_text()
-    assert html.count('<table class="sortable">') == 5  # 2 task tables; modality drop; 2 AUC tables
-    assert html.count("<svg") == 6  # 4 missing-rate curves + 2 noise curves
-    assert html.count('<g class="series"') == 6 * 3  # three full-protocol models per plot
+    assert html.count('<table class="sortable">') == 9  # 2 task tables; 3 robustness tables per protocol; noise
+    assert html.count("<svg") == 11  # 4 missing-rate curves per protocol + 3 noise curves
+    assert html.count('<g class="series"') == 11 * 3  # three full-protocol models per plot
     assert '<span class="tag">predictions only</span>' in html
     assert 'class="best"' in html and 'class="tied"' in html and "paper 1.019" in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
@@ -179,8 +165,8 @@ def test_page_in_headless_chromium_has_tables_plots_and_sorts(rendered, tmp_path
     page = tmp_path / "index.html"
     page.write_text(clicking, encoding="utf-8")
     dom = _dump_dom(page)
-    assert dom.count('data-sortable="ready"') == 5  # the sorting script ran on every table
-    assert dom.count("<svg") == 6 and dom.count("<polyline") >= 18
+    assert dom.count('data-sortable="ready"') == 9  # the sorting script ran on every table
+    assert dom.count("<svg") == 11 and dom.count("<polyline") >= 33
     sentiment_table = dom.split('<section id="synthetic">')[1].split("</table>")[0]
     models = re.findall(r'<tr><td data-value="([^"]+)"', sentiment_table)
     assert models[0] == "text_only"  # highest MAE first after sorting descending

@@ -1,36 +1,34 @@
-"""Robustness conditions: the transforms, and the sweep on a model trained on synthetic data."""
+"""The robustness sweep: on a model trained on synthetic data, on every registered model's text
+path, on text-only MOSI transcripts, and its place in the protocol (record first, resumable)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
+import datasets
 import pytest
 import torch
 
 from msa_bench.batching import collate
-from msa_bench.models import build_config, get_model_class
-from msa_bench.robustness import (
-    DROP_CONDITIONS,
-    LEVELS,
-    QUICK_LEVELS,
-    area_under_curve,
-    drop,
-    evaluate_robustness,
-    gaussian_noise,
-    missing_frames,
-    primary_metric,
-    token_corruption,
-)
-from msa_bench.training import TrainConfig, train_and_evaluate
+from msa_bench.corruption import PROTOCOLS, missing, unk_token
+from msa_bench.models import DataSpec, build_config, get_model_class, model_names
+from msa_bench.protocol import run_protocol
+from msa_bench.results import load_predictions, load_record
+from msa_bench.robustness import LEVELS, QUICK_LEVELS, RobustnessSweep, auilc, evaluate_robustness
+from msa_bench.train_config import TrainConfig
+from msa_bench.training import train_and_evaluate
 
 #: Tolerance of "monotone within noise": one curve step may rise by this much (about 15 of the
 #: ~580 non-neutral test examples of the default synthetic dataset).
 TOLERANCE = 0.025
+DROPS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
 
 
 @pytest.fixture(scope="module")
 def trained(synthetic_default):
-    """LF-DNN trained with its ``msa-bench run`` schedule; the sweep on the 625 test clips."""
+    """LF-DNN trained with its ``msa-bench run`` schedule; the full sweep on the 625 test clips."""
     model_class = get_model_class("lf_dnn")
     defaults = model_class.default_configs["synthetic"]
     config = build_config(model_class, defaults["model"])
@@ -38,115 +36,164 @@ def trained(synthetic_default):
         model_class, config, synthetic_default, TrainConfig.from_dict(defaults["train"]),
         seed=1111, dataset_name="synthetic", progress=False,
     )
-    return run.model, evaluate_robustness(run.model, synthetic_default["test"], seed=1111)
+    return run.model, evaluate_robustness(run.model, synthetic_default["test"], synthetic_default["train"], seed=1111)
 
 
-@pytest.fixture
-def batch(synthetic_small):
-    return collate([synthetic_small["test"][i] for i in range(8)])
-
-
-def test_drop_marks_the_modalities_absent(batch):
-    dropped = drop(("audio", "vision"))(batch)
-    for name in ("audio", "vision"):
-        m = dropped.modality(name)
-        assert not m.present.any() and not m.mask.any() and (m.features == 0).all()
-    assert torch.equal(dropped.text.features, batch.text.features)
-
-
-def test_missing_frames_at_rate_zero_and_one(batch):
-    unchanged = missing_frames(("text", "audio", "vision"), 0.0, torch.Generator().manual_seed(0))(batch)
-    assert torch.equal(unchanged.audio.mask, batch.audio.mask)
-    emptied = missing_frames(("audio",), 1.0, torch.Generator().manual_seed(0))(batch)
-    assert not emptied.audio.mask.any() and not emptied.audio.present.any()
-    assert torch.equal(emptied.vision.mask, batch.vision.mask)
-
-
-def test_missing_frames_drops_about_the_rate(batch):
-    half = missing_frames(("audio",), 0.5, torch.Generator().manual_seed(0))(batch)
-    kept = half.audio.mask.sum() / batch.audio.mask.sum()
-    assert 0.4 < kept < 0.6
-    assert not (half.audio.mask & ~batch.audio.mask).any()
-
-
-def test_noise_touches_only_real_frames(batch):
-    std = torch.ones(batch.audio.features.shape[-1])
-    noisy = gaussian_noise("audio", 0.5, std, torch.Generator().manual_seed(0))(batch)
-    padding = ~batch.audio.mask
-    assert (noisy.audio.features[padding] == 0).all()
-    assert not torch.equal(noisy.audio.features[batch.audio.mask], batch.audio.features[batch.audio.mask])
-
-
-def test_token_corruption_at_level_one_replaces_every_token_from_the_pool(batch):
-    pool = torch.full((3, batch.text.features.shape[-1]), 7.0)
-    corrupted = token_corruption(1.0, pool, torch.Generator().manual_seed(0))(batch)
-    assert (corrupted.text.features[batch.text.mask] == 7.0).all()
-    assert (corrupted.text.features[~batch.text.mask] == 0).all()
-
-
-def test_area_under_curve_is_the_mean_level():
-    assert area_under_curve(LEVELS, [0.8] * len(LEVELS)) == pytest.approx(0.8)
-    assert area_under_curve([0.0, 1.0], [1.0, 0.0]) == pytest.approx(0.5)
-
-
-def test_primary_metric_per_task():
-    assert primary_metric(("sentiment", "emotions")) == "acc2_non0"
-    assert primary_metric(("emotion",)) == "emotion_wa"
-
-
-def test_sweep_has_every_condition(trained):
+def test_sweep_has_every_condition_under_both_protocols(trained):
     _, sweep = trained
-    assert sweep["metric"] == "acc2_non0"
-    assert sorted(sweep["modality_drop"]) == sorted("+".join(c) for c in DROP_CONDITIONS)
-    assert sorted(sweep["missing_rate"]) == ["all", "audio", "text", "vision"]
+    assert sweep["metric"] == "acc2_non0" and sweep["grid"] == "full" and sweep["levels"] == list(LEVELS)
+    assert sorted(sweep["protocols"]) == sorted(PROTOCOLS) and sweep["skipped"] == {}
+    for protocol in PROTOCOLS:
+        part = sweep["protocols"][protocol]
+        assert sorted(part["modality_drop"]) == sorted(DROPS)
+        assert sorted(part["missing_rate"]) == ["all", "audio", "text", "vision"]
+        for key, curve in part["missing_rate"].items():
+            assert curve["values"]["acc2_non0"][0] == sweep["clean"]["acc2_non0"]
+            # rate 1.0 is the removal of those modalities
+            removed = "text+audio+vision" if key == "all" else key
+            assert curve["values"]["mae"][-1] == part["modality_drop"][removed]["mae"]
     assert sorted(sweep["noise"]) == ["audio", "text", "vision"]
-    for curve in [*sweep["missing_rate"].values(), *sweep["noise"].values()]:
-        assert len(curve["values"]) == len(LEVELS) and 0.0 <= curve["auc"] <= 1.0
-        assert curve["values"][0] == sweep["clean"]
+    for curve in [*sweep["noise"].values(), *(c for p in sweep["protocols"].values() for c in p["missing_rate"].values())]:
+        assert set(curve["auilc"]) >= {"mae", "corr", "acc2_has0", "acc2_non0", "f1_has0", "f1_non0", "acc7"}
+        assert len(curve["values"]["mae"]) == len(LEVELS)
+        assert curve["auilc"]["acc2_non0"] == pytest.approx(auilc(LEVELS, curve["values"]["acc2_non0"]))
 
 
 def test_dropping_a_modality_that_carries_signal_lowers_the_score(trained):
     """In the synthetic data text carries the largest share of the label, audio and vision the rest."""
     _, sweep = trained
-    metric, clean = sweep["metric"], sweep["clean"]
-    dropped = {condition: values[metric] for condition, values in sweep["modality_drop"].items()}
+    clean = sweep["clean"]["acc2_non0"]
     assert clean > 0.75
-    assert dropped["text"] < clean - 0.05
-    assert dropped["audio+vision"] < clean - 0.02
-    assert dropped["text+audio+vision"] < min(v for k, v in dropped.items() if k != "text+audio+vision")
-    assert dropped["text+audio+vision"] < 0.65  # near chance with nothing to read
+    for protocol in PROTOCOLS:
+        dropped = {c: v["acc2_non0"] for c, v in sweep["protocols"][protocol]["modality_drop"].items()}
+        assert dropped["text"] < clean - 0.05
+        assert dropped["audio+vision"] < clean - 0.02
+        assert dropped["text+audio+vision"] < 0.65  # near chance with nothing to read
 
 
-@pytest.mark.parametrize("part,key", [("missing_rate", k) for k in ("all", "text", "audio", "vision")] + [("noise", k) for k in ("text", "audio", "vision")])
-def test_curves_are_monotone_within_noise(trained, part, key):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("key", ["all", "text", "audio", "vision"])
+def test_missing_rate_curves_fall_within_noise(trained, protocol, key):
     _, sweep = trained
-    values = sweep[part][key]["values"]
+    values = sweep["protocols"][protocol]["missing_rate"][key]["values"]["acc2_non0"]
     assert all(later <= earlier + TOLERANCE for earlier, later in zip(values, values[1:])), values
-    assert values[-1] <= values[0] + TOLERANCE
-
-
-def test_losing_most_of_every_modality_costs_accuracy(trained):
-    _, sweep = trained
-    values = sweep["missing_rate"]["all"]["values"]
     assert values[-1] < values[0]
+    mae = sweep["protocols"][protocol]["missing_rate"][key]["values"]["mae"]
+    assert mae[-1] > mae[0]
 
 
 def test_sweep_is_deterministic(trained, synthetic_default):
     model, sweep = trained
-    again = evaluate_robustness(model, synthetic_default["test"], seed=1111)
+    again = evaluate_robustness(model, synthetic_default["test"], synthetic_default["train"], seed=1111)
     assert json.dumps(again, sort_keys=True) == json.dumps(sweep, sort_keys=True)  # NaN-safe comparison
 
 
 def test_quick_grid_points_equal_the_full_grid(trained, synthetic_default):
     model, sweep = trained
-    quick = evaluate_robustness(model, synthetic_default["test"], seed=1111, levels=QUICK_LEVELS)
-    assert _same(quick["modality_drop"], sweep["modality_drop"])
-    for part, axis in (("missing_rate", "rates"), ("noise", "levels")):
-        for key, curve in quick[part].items():
-            full = sweep[part][key]
-            assert curve[axis] == list(QUICK_LEVELS)
-            assert _same(curve["values"], [full["values"][full[axis].index(level)] for level in QUICK_LEVELS])
+    quick = evaluate_robustness(model, synthetic_default["test"], synthetic_default["train"], seed=1111, levels=QUICK_LEVELS)
+    assert quick["grid"] == "quick"
+    at = [LEVELS.index(level) for level in QUICK_LEVELS]
+    pairs = [(quick["noise"][k], sweep["noise"][k]) for k in quick["noise"]]
+    for protocol in PROTOCOLS:
+        assert _same(quick["protocols"][protocol]["modality_drop"], sweep["protocols"][protocol]["modality_drop"])
+        pairs += [(c, sweep["protocols"][protocol]["missing_rate"][k]) for k, c in quick["protocols"][protocol]["missing_rate"].items()]
+    for curve, full in pairs:
+        assert curve["levels"] == list(QUICK_LEVELS)
+        assert _same(curve["values"], {m: [v[i] for i in at] for m, v in full["values"].items()})
 
 
 def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN-safe
+
+
+# --- every text-using model ---------------------------------------------------------------------
+
+
+def _text_models() -> list[tuple[str, bool]]:
+    cases = []
+    for name in model_names():
+        model_class = get_model_class(name)
+        if getattr(model_class, "modality", "text") != "text":
+            continue  # audio-only and vision-only read no text
+        cases.append((name, False))
+        if any(f.name == "text_encoder" for f in dataclasses.fields(model_class.config_class)):
+            cases.append((name, True))
+    return cases
+
+
+@pytest.mark.parametrize("name,encoder", _text_models(), ids=lambda v: str(v))
+def test_text_missing_at_rate_0_9_changes_every_text_models_predictions(name, encoder, synthetic_small, tiny_bert):
+    """Token-level corruption reaches both text paths: feature rows and the tokenized transcript."""
+    model_class = get_model_class(name)
+    options = {**model_class.default_configs.get("synthetic", {}).get("model", {}), **({"text_encoder": tiny_bert} if encoder else {})}
+    torch.manual_seed(0)
+    model = model_class(build_config(model_class, options), DataSpec.from_dataset(synthetic_small)).eval()
+    rows = [synthetic_small["test"][i] for i in range(16)]
+    batch = collate(rows)
+    corrupted = missing(("text",), 0.9, torch.Generator().manual_seed(0), "unannounced", unk_token(model))(batch)
+    if encoder:  # only the transcript changes: the encoder path must read it
+        corrupted = dataclasses.replace(corrupted, text=batch.text)
+    with torch.no_grad():
+        before, after = model(batch), model(corrupted)
+    assert not torch.allclose(before.sentiment, after.sentiment)
+
+
+# --- real text-only data, and the protocol -------------------------------------------------------
+
+
+def test_encoder_path_model_on_mosi_transcripts_goes_through_the_full_sweep(shared_data, tmp_path, tiny_bert):
+    """MOSI from ``label.csv``: transcripts only (no features), so audio/vision conditions are skipped."""
+    from msa_bench import load_dataset
+
+    source = shared_data / "mosi" / "label.csv"
+    if not source.is_file():
+        pytest.skip(f"{source} is absent")
+    (tmp_path / "mosi").mkdir()
+    shutil.copy(source, tmp_path / "mosi" / "label.csv")
+    dataset = load_dataset("mosi", data_dir=tmp_path / "mosi", cache_dir=tmp_path / "cache")
+    dataset = datasets.DatasetDict({name: split.select(range(min(len(split), 160))) for name, split in dataset.items()})
+    model_class = get_model_class("self_mm")
+    config = build_config(model_class, {**model_class.default_configs["test"]["model"], "text_encoder": tiny_bert})
+    model = model_class(config, DataSpec.from_dataset(dataset))
+    sweep = RobustnessSweep(model, dataset["test"], dataset["train"], seed=1).run()
+    assert set(sweep["skipped"]) == {"modality audio", "modality vision"}
+    assert sorted(sweep["noise"]) == ["text"]  # words drawn from the training transcripts
+    for protocol in PROTOCOLS:
+        assert sorted(sweep["protocols"][protocol]["missing_rate"]) == ["all", "text"]
+        assert sorted(sweep["protocols"][protocol]["modality_drop"]) == ["text"]
+
+
+def test_a_failing_sweep_keeps_the_finished_record_and_predictions(synthetic_small, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("msa_bench.robustness.evaluate_robustness", broken)
+    with pytest.raises(RuntimeError, match="robustness sweep .* failed after the record"):
+        run_protocol("audio_only", "synthetic", [5], train_overrides={"max_epochs": 1}, records_dir=tmp_path, dataset=synthetic_small, progress=False)
+    path = tmp_path / "synthetic" / "audio_only" / "seed5.json"
+    record = load_record(path)
+    assert record.robustness == {} and record.metrics["mae"] > 0 and len(load_predictions(path)) == len(synthetic_small["test"])
+
+
+def test_sweep_resumes_from_its_progress_file(synthetic_small, tmp_path, monkeypatch):
+    model_class = get_model_class("lf_dnn")
+    model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), DataSpec.from_dataset(synthetic_small))
+    progress = tmp_path / "progress.json"
+    first = evaluate_robustness(model, synthetic_small["test"], synthetic_small["train"], seed=3, levels=QUICK_LEVELS, progress=progress)
+
+    def no_more_predictions(*args, **kwargs):
+        raise AssertionError("a resumed sweep evaluated a finished condition again")
+
+    monkeypatch.setattr("msa_bench.robustness.predict", no_more_predictions)
+    again = evaluate_robustness(model, synthetic_small["test"], synthetic_small["train"], seed=3, levels=QUICK_LEVELS, progress=progress)
+    assert _same(first, again)
+
+
+def test_lnln_track_trains_with_missing_frames_and_is_recorded_as_such(synthetic_small, tmp_path):
+    [path] = run_protocol(
+        "lf_dnn", "synthetic", [5], train_overrides={"max_epochs": 1}, records_dir=tmp_path, dataset=synthetic_small,
+        progress=False, robustness=False, track="lnln",
+    )
+    record = load_record(path)
+    assert record.model == "lf_dnn+lnln" and record.config["track"] == "lnln"
+    assert record.config["train"]["missing_frame_rate"] == 1.0

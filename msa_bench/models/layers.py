@@ -13,13 +13,15 @@ from msa_bench.batching import ModalityBatch
 
 
 class LSTMEncoder(nn.Module):
-    """An LSTM that reads only the real frames of each end-padded sequence.
+    """An LSTM that reads only the real frames of each sequence, in order.
 
-    It runs on the padded batch (one fused kernel; about 3x faster on CPU than packed
-    sequences) and reads each example's state at its last real frame, which padding cannot
-    reach. The backward direction reads each example's real frames reversed in place, so
-    padding never enters it either. ``forward`` returns per-frame outputs (B, L, H·dirs), zero
-    on padding, and the final state (B, H·dirs), zero for examples without frames.
+    Real frames are first moved to the front (:func:`compact_frames`), so holes in the mask
+    (frames dropped mid-sequence) are skipped exactly like end padding. It then runs on the
+    padded batch (one fused kernel; about 3x faster on CPU than packed sequences) and reads each
+    example's state at its last real frame, which padding cannot reach. The backward direction
+    reads each example's real frames reversed in place, so padding never enters it either.
+    ``forward`` returns per-frame outputs (B, L, H·dirs) at the real frames' own positions, zero
+    elsewhere, and the final state (B, H·dirs), zero for examples without frames.
     """
 
     def __init__(self, in_dim: int, hidden: int, bidirectional: bool = False):
@@ -29,15 +31,39 @@ class LSTMEncoder(nn.Module):
         self.out_dim = hidden * (2 if bidirectional else 1)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features, lengths = compact_frames(features, mask)
+        prefix = prefix_mask(lengths, mask.shape[1])
         outputs, _ = self.forward_lstm(features)
-        last = last_real_step(outputs, mask)
+        last = last_real_step(outputs, prefix)
         if self.backward_lstm is not None:
-            reverse = reversed_real_frames(mask)
+            reverse = reversed_real_frames(prefix)
             backward, _ = self.backward_lstm(gather_frames(features, reverse))
             backward = gather_frames(backward, reverse)
             outputs = torch.cat([outputs, backward], dim=-1)
-            last = torch.cat([last, backward[:, 0] * mask.any(dim=1, keepdim=True).to(backward.dtype)], dim=-1)
-        return outputs * mask.unsqueeze(-1).to(outputs.dtype), last
+            last = torch.cat([last, backward[:, 0] * (lengths > 0).unsqueeze(-1).to(backward.dtype)], dim=-1)
+        return restore_frames(outputs, mask), last
+
+
+def compact_frames(features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each example's real frames moved to the front in their order, zeros after them, and
+    the number of real frames (B,): what a recurrent encoder that packs by length must read
+    when frames were dropped mid-sequence (a mask with holes)."""
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+    lengths = mask.sum(dim=1)
+    compacted = gather_frames(features, order)
+    return compacted * prefix_mask(lengths, mask.shape[1]).unsqueeze(-1).to(features.dtype), lengths
+
+
+def restore_frames(compacted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`compact_frames` for per-frame outputs: the k-th compacted frame goes
+    back to the position of the k-th real frame; other positions are zero."""
+    rank = (mask.long().cumsum(dim=1) - 1).clamp_min(0)
+    return gather_frames(compacted, rank) * mask.unsqueeze(-1).to(compacted.dtype)
+
+
+def prefix_mask(lengths: torch.Tensor, length: int) -> torch.Tensor:
+    """(B, length) mask of the first ``lengths`` frames of each example."""
+    return torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
 
 
 def reversed_real_frames(mask: torch.Tensor) -> torch.Tensor:
@@ -86,7 +112,9 @@ def sinusoidal_positions(length: int, dim: int, device: torch.device | None = No
 
 
 def last_real_step(sequence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, L, D) → (B, D): the state at each example's last real frame, zero without frames."""
-    index = (mask.sum(dim=1) - 1).clamp_min(0)
+    """(B, L, D) → (B, D): the state at each example's last real frame (holes allowed), zero
+    without frames."""
+    steps = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
+    index = (steps * mask).argmax(dim=1)
     last = sequence[torch.arange(len(sequence), device=sequence.device), index]
     return last * mask.any(dim=1).to(last.dtype).unsqueeze(-1)
