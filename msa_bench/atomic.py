@@ -61,16 +61,16 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    old = path.with_name(f".{path.name}.{os.getpid()}.old")
     try:
         yield temporary
         os.chmod(temporary, 0o777 & ~umask())
-        old = None
         if path.exists():
-            old = path.with_name(f".{path.name}.{os.getpid()}.old")
             os.replace(path, old)
         os.replace(temporary, path)
     except BaseException:
+        if old.exists() and not path.exists():  # put the earlier folder back
+            os.replace(old, path)
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
