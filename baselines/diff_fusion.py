@@ -18,8 +18,16 @@ with per-head RMS normalisation of ``attn @ V`` and the output scaled by ``1 - l
 (pre-norm residual blocks). The masked mean of the final query stream feeds a two-layer head.
 With ``recurrent=True`` the fused query stream is fed back through the same layer stack
 ``recurrent_steps`` times (weight sharing, step by step), the recurrent variant.
-``diff_fusion_std`` is the same model with the subtraction disabled (lambda = 0 everywhere),
-i.e. standard softmax cross-attention with identical parameters otherwise.
+``diff_fusion_std`` is the same model with standard multi-head cross-attention in place of the
+differential one (``differential=False``): 2·n_heads heads of the differential heads' query/key
+size (the Differential Transformer paper's Transformer baseline), no per-head RMSNorm, no
+(1 - lambda_init) scaling and no lambda parameters, so every parameter is used.
+
+The differential attention block equals the official ``MultiheadDiffAttn`` (microsoft/unilm
+``Diff-Transformer/multihead_diffattn.py``, commit 768a3c8) used non-causally without rotary
+positions: its weights load through :func:`official_attention_state_dict` and reproduce the
+official outputs (``tests/test_official_equivalence.py``). As there, the per-head RMSNorm runs
+in float32 even under bf16 autocast.
 
 Choices (the fusion model itself is the survey's description, with no public code):
 - Attention is non-causal and padding-masked; a row whose key modality is absent gets a zero
@@ -28,8 +36,9 @@ Choices (the fusion model itself is the survey's description, with no public cod
   absent (text is the only query otherwise).
 - No positional encodings: the cross-attention pools over frames and the text stream is only
   pooled, so order information is not used (simplest choice).
-- Per-head normalisation is ``torch.nn.RMSNorm`` with a learnable scale, as in the official
-  Differential Transformer code; lambda vectors are initialised N(0, 0.1^2) as there.
+- Per-head normalisation is ``torch.nn.RMSNorm`` (eps 1e-5) with a learnable scale on float32
+  input, as in the official Differential Transformer code; lambda vectors are initialised
+  N(0, 0.1^2) as there.
 - The recurrent variant reuses layer indices (and so lambda_init) on every pass.
 - MOSI/MOSEI hyperparameters are not published for this model: the defaults below are the
   simplest settings of the same size as the other attention baselines, and there are no
@@ -54,6 +63,8 @@ from msa_bench.models import (
     masked_mean,
     register_model,
 )
+from msa_bench.models.fidelity import FidelityRow, rename_official
+from msa_bench.models.layers import attend
 
 
 def lambda_init_for_layer(layer: int) -> float:
@@ -68,16 +79,15 @@ class DifferentialCrossAttention(nn.Module):
 
     ``2 * n_heads`` query/key heads of size ``head_dim`` are paired into ``n_heads`` differential
     heads whose values have size ``2 * head_dim`` (so the parameter count equals standard
-    attention of width ``d_model``). With ``differential=False`` lambda is 0: standard attention.
+    attention of width ``d_model``), as the official ``MultiheadDiffAttn``.
     """
 
-    def __init__(self, d_model: int, n_heads: int, layer: int, *, differential: bool = True) -> None:
+    def __init__(self, d_model: int, n_heads: int, layer: int) -> None:
         super().__init__()
         if d_model % (2 * n_heads):
             raise ValueError(f"d_model ({d_model}) must be divisible by 2 * n_heads ({2 * n_heads})")
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads // 2
-        self.differential = differential
         self.lambda_init = lambda_init_for_layer(layer)
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key = nn.Linear(d_model, d_model, bias=False)
@@ -89,14 +99,17 @@ class DifferentialCrossAttention(nn.Module):
         self.head_norm = nn.RMSNorm(2 * self.head_dim, eps=1e-5)
 
     def lambda_value(self) -> torch.Tensor:
-        """The re-parameterised lambda (0 for the standard-attention variant)."""
-        if not self.differential:
-            return self.lambda_q1.new_zeros(())
+        """The re-parameterised lambda."""
         return (
-            torch.exp(torch.dot(self.lambda_q1, self.lambda_k1))
-            - torch.exp(torch.dot(self.lambda_q2, self.lambda_k2))
+            torch.exp(torch.dot(self.lambda_q1, self.lambda_k1).float())
+            - torch.exp(torch.dot(self.lambda_q2, self.lambda_k2).float())
             + self.lambda_init
         )
+
+    def normalise_heads(self, heads: torch.Tensor) -> torch.Tensor:
+        """Per-head RMSNorm on float32 input (also under autocast), back in the input's dtype."""
+        with torch.autocast(device_type=heads.device.type, enabled=False):
+            return self.head_norm(heads.float()).to(heads.dtype)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
         """``query`` (B, Lq, d) attends to ``keys`` (B, Lk, d) where ``key_mask`` (B, Lk) is True."""
@@ -111,11 +124,24 @@ class DifferentialCrossAttention(nn.Module):
         # An example without this modality would softmax over nothing: give it uniform weights
         # over the zero padding instead, and zero its output below.
         scores = scores.masked_fill(~has_keys[:, None, None, None], 0.0)
-        weights = scores.softmax(dim=-1).view(batch, self.n_heads, 2, q_len, k_len)
-        attention = weights[:, :, 0] - self.lambda_value() * weights[:, :, 1]
-        heads = self.head_norm(attention @ v) * (1.0 - self.lambda_init)
+        weights = scores.float().softmax(dim=-1).to(scores.dtype).view(batch, self.n_heads, 2, q_len, k_len)
+        attention = weights[:, :, 0] - self.lambda_value().to(weights.dtype) * weights[:, :, 1]
+        heads = self.normalise_heads(attention @ v) * (1.0 - self.lambda_init)
         output = self.out(heads.transpose(1, 2).reshape(batch, q_len, d_model))
         return output * has_keys[:, None, None].to(output.dtype)
+
+
+class StandardCrossAttention(nn.Module):
+    """Standard multi-head cross-attention, ``diff_fusion_std``'s: ``2 * n_heads`` heads of
+    ``d_model / (2 n_heads)`` (the Differential Transformer paper's Transformer baseline), no
+    biases like the differential block, padded keys masked, zero output without keys."""
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d_model, 2 * n_heads, bias=False, batch_first=True)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        return attend(self.attention, query, keys, key_mask)
 
 
 class FusionLayer(nn.Module):
@@ -126,7 +152,10 @@ class FusionLayer(nn.Module):
         self.query_norm = nn.LayerNorm(d_model)
         self.key_norms = nn.ModuleDict({m: nn.LayerNorm(d_model) for m in ("audio", "vision")})
         self.attention = nn.ModuleDict(
-            {m: DifferentialCrossAttention(d_model, n_heads, layer, differential=differential) for m in ("audio", "vision")}
+            {
+                m: DifferentialCrossAttention(d_model, n_heads, layer) if differential else StandardCrossAttention(d_model, n_heads)
+                for m in ("audio", "vision")
+            }
         )
         self.modality_logits = nn.Parameter(torch.zeros(2))
         self.feed_forward = nn.Sequential(
@@ -155,7 +184,7 @@ class DiffFusionConfig(ModelConfig):
     n_heads: int = 4
     n_layers: int = 2
     dropout: float = 0.1
-    #: False gives standard attention (the subtraction disabled).
+    #: False gives standard multi-head attention (``diff_fusion_std``).
     differential: bool = True
     #: Feed the fused stream back through the layer stack ``recurrent_steps`` times.
     recurrent: bool = False
@@ -188,6 +217,21 @@ class DiffFusion(MSAModel):
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0}},
     }
+    fidelity = (
+        FidelityRow("differential attention (fixture diff_attn/)", "unilm MultiheadDiffAttn at 768a3c8, non-causal mask",
+                    "DifferentialCrossAttention with official weights via official_attention_state_dict", "equal"),
+        FidelityRow("lambda and lambda_init", "exp(lq1·lk1) - exp(lq2·lk2) + 0.8 - 0.6 exp(-0.3 depth)",
+                    "same, depth = layer - 1", "equal"),
+        FidelityRow("per-head RMSNorm", "RMSNorm(2·head_dim, eps 1e-5) on float32 input, then × (1 - lambda_init)",
+                    "same (float32 also under bf16 autocast)", "equal"),
+        FidelityRow("causality", "causal mask when none is given (a decoder layer)", "non-causal, padded keys masked",
+                    "deviation", "cross-modal fusion attends over a whole other modality"),
+        FidelityRow("rotary positions", "rotary embedding of q and k", "none", "deviation",
+                    "cross-attention between modalities with different frame rates has no shared positions"),
+        FidelityRow("fusion model around the attention", "no public code (survey description)",
+                    "fusion token + text queries audio and vision, learned modality weights", "deviation",
+                    "the model itself is msa_bench's construction"),
+    )
 
     def __init__(self, config: DiffFusionConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -225,6 +269,29 @@ class DiffFusionStdConfig(DiffFusionConfig):
 
 @register_model("diff_fusion_std")
 class DiffFusionStd(DiffFusion):
-    """DiffFusion with the subtraction disabled: standard softmax cross-attention."""
+    """DiffFusion with standard multi-head cross-attention (2·n_heads heads, no RMSNorm, no lambda)."""
 
     config_class = DiffFusionStdConfig
+    fidelity = (
+        FidelityRow("attention", "Differential Transformer paper's Transformer baseline: standard softmax attention, "
+                    "twice the heads at the differential heads' query/key size",
+                    "nn.MultiheadAttention, 2·n_heads heads of d_model / (2·n_heads), no bias", "equal"),
+        FidelityRow("differential parts", "none in standard attention",
+                    "no per-head RMSNorm, no (1 - lambda_init) scaling, no lambda parameters", "equal"),
+        *DiffFusion.fidelity[3:],
+    )
+
+
+def official_attention_state_dict(official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The official ``MultiheadDiffAttn`` state dict (unilm Diff-Transformer, 768a3c8) as a
+    :class:`DifferentialCrossAttention`'s: renames only (its ``lambda_init`` is the layer's depth
+    + 1 here, not a tensor)."""
+    rules = (
+        (r"q_proj\.weight", "query.weight"),
+        (r"k_proj\.weight", "key.weight"),
+        (r"v_proj\.weight", "value.weight"),
+        (r"out_proj\.weight", "out.weight"),
+        (r"subln\.weight", "head_norm.weight"),
+        (r"(lambda_[qk][12])", r"\1"),
+    )
+    return rename_official(official, rules, model="diff_fusion")

@@ -173,3 +173,52 @@ def test_mult_causal_offset_ignores_padding_of_one_modality():
     with torch.no_grad():
         padded = model(dataclasses.replace(batch, audio=padded_audio)).sentiment
     assert_outputs_close({"M": padded}, {"M": run_fixture(model, fixture).sentiment})
+
+
+def test_differential_attention_equals_the_official_block():
+    from baselines.diff_fusion import DifferentialCrossAttention, official_attention_state_dict
+
+    fixture = load_fixture("diff_attn")
+    config, x = fixture.config, fixture.inputs["x"]
+    assert not fixture.inputs["rel_pos_sin"].any() and (fixture.inputs["rel_pos_cos"] == 1).all()  # rotary is identity
+    assert not fixture.inputs["attn_mask_noncausal"].any()
+    for depth in config["depths"]:
+        prefix = f"depth{depth}."
+        official = {name[len(prefix):]: value for name, value in fixture.weights.items() if name.startswith(prefix)}
+        block = DifferentialCrossAttention(config["embed_dim"], config["num_heads"], layer=depth + 1)
+        block.load_state_dict(official_attention_state_dict(official), strict=True)
+        assert block.lambda_init == pytest.approx(config["derived"]["lambda_init"][f"depth{depth}"])
+        with torch.no_grad():
+            out = block.eval()(x, x, torch.ones(x.shape[:2], dtype=torch.bool))
+        assert_outputs_close({f"out_depth{depth}_noncausal": out}, {f"out_depth{depth}_noncausal": fixture.outputs[f"out_depth{depth}_noncausal"]})
+
+
+def random_batch(size: int = 4, dims: tuple[int, int, int] = (6, 5, 7), seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return fixture_batch(*(torch.randn(size, length, dim, generator=generator) for length, dim in zip((5, 7, 9), dims)))
+
+
+def test_diff_fusion_std_is_standard_attention_with_every_parameter_used():
+    model_class = get_model_class("diff_fusion_std")
+    config = build_config(model_class, model_class.default_configs["test"]["model"])
+    model = model_class(config, DataSpec(text_dim=6, audio_dim=5, vision_dim=7))
+    names = [name for name, _ in model.named_parameters()]
+    assert not any("lambda" in name or "head_norm" in name for name in names)
+    attention = model.layers[0].attention["audio"].attention
+    assert attention.num_heads == 2 * config.n_heads and attention.head_dim == config.d_model // (2 * config.n_heads)
+    model(random_batch()).sentiment.sum().backward()
+    unused = [name for name, parameter in model.named_parameters() if parameter.grad is None or not parameter.grad.any()]
+    assert not unused, f"parameters without a gradient: {unused}"
+
+
+def test_differential_head_norm_runs_in_float32_under_bf16_autocast():
+    model_class = get_model_class("diff_fusion")
+    model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), DataSpec(6, 5, 7))
+    seen = []
+    for layer in model.layers:
+        for attention in layer.attention.values():
+            attention.head_norm.register_forward_pre_hook(lambda module, args: seen.append(args[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(random_batch()).sentiment
+    assert seen and set(seen) == {torch.float32}
+    assert torch.isfinite(output.float()).all()
