@@ -1,122 +1,168 @@
 """MMML: multimodal multi-loss fusion of text and audio.
 
 Wu, Gong, Koo, Hirschberg. "Multimodal Multi-loss Fusion Network for Sentiment Analysis."
-NAACL 2024. Official code: zehuiwu/MMML.
+NAACL 2024. Official code: zehuiwu/MMML (``utils/en_model.py``, ``utils/cross_attn_encoder.py``,
+``utils/en_train.py``), its no-context setting, which this module follows;
+``tests/test_official_equivalence_sota.py`` loads the official weights of every variant through
+:func:`official_state_dict_map` and reproduces the text, audio and fused outputs.
 
-Architecture: text and audio come from pretrained encoders fine-tuned end to end (RoBERTa and
-Data2Vec-audio in the paper; any transformers checkpoints here) and are projected to a common
-width. A learned CLS vector is prepended to each sequence, then ``layers`` LXMERT-style
-cross-modal encoder layers run: bidirectional cross-attention (text attends to audio and audio
-to text with one shared attention module), then self-attention per modality, then a
-feed-forward per modality, each with residual + LayerNorm. Fusion (``fusion``):
-``"cls_concat"`` concatenates the two CLS outputs; ``"transformer"`` first runs a Transformer
-encoder over the concatenated sequences and then takes both CLS positions. A fused head
-(dropout → 2d → d → d/2 → 1) predicts the score; a text head on the text [CLS] vector and an
-audio head on the mean audio state predict it too, and the training loss is the sum of the
-three L1 losses (the "multi-loss"). Vision is not used.
+Architecture. Text and audio come from pretrained encoders fine-tuned end to end (defaults
+``roberta-base`` and ``facebook/data2vec-audio-base``, as the official no-context model; the
+data2vec CNN feature encoder is frozen, text is cut to 96 tokens, audio to 6 s). The text
+vector is the encoder's pooler output, the audio vector the mean of the audio states over real
+frames; each has its head (dropout 0.3 → Linear → 1). ``variant`` picks the fusion:
+
+- ``"cc"``: concatenate the two vectors → dropout → 2d → d → d → 512 → 1 (ReLU between).
+- ``"cme_v1"`` (the official default): a learned CLS vector is prepended to each state sequence,
+  then ``layers`` (5) cross-modal encoder layers run, each with separate text→audio and
+  audio→text cross-attention, then self-attention and a ReLU feed-forward per modality, each
+  sublayer LayerNorm(x + dropout(f(x))) with dropout 0.3 (BERT-style, LayerNorm eps 1e-12);
+  the two CLS outputs are concatenated → dropout → 2d → d → 512 → 1.
+- ``"cme_v2"``: each CLS output is concatenated with its modality's vector and mixed
+  (dropout → 2d → d, ReLU) before the same head.
+- ``"cme_v3"``: each modality's states are concatenated with its CME outputs (width 2d), a
+  second CLS vector is prepended and a 3-layer Transformer encoder (12 heads, feed-forward
+  2048, dropout 0.1, post-norm) runs per modality; the CLS outputs (4d) → dropout → d → 512 → 1.
+
+The training loss is the sum of the three L1 losses (the "multi-loss"); AdamW (weight decay
+0.01, torch's default as in the official trainer) at 5e-6, batch 8, early stopping after 8
+epochs without a better validation loss. Vision is not used.
 
 Inputs. ``text_encoder`` fine-tunes a text model on ``batch.raw_text`` (``None``: precomputed
 token features). ``audio_encoder`` fine-tunes an audio model (Data2VecAudio, Wav2Vec2, ...) on
 the raw 16 kHz waveform, which the dataset then stores as its audio "features": consecutive
 frames of D samples (the real frames, flattened, are the waveform), cut to ``max_audio_seconds``
-(6 s) and normalised per clip to zero mean and unit variance as the feature extractors do.
+and normalised per clip to zero mean and unit variance as the official feature extractor does.
 ``audio_encoder=None`` is the **feature-input variant**: precomputed frame features (e.g.
-COVAREP, or Data2Vec states extracted once) are projected by a Linear layer, so the model runs
-on any msa_bench dataset.
+COVAREP, or Data2Vec states extracted once) are used as the audio states, so the model runs on
+any msa_bench dataset. Inputs whose width is not ``dim`` are projected to it by a Linear layer
+(an msa_bench addition; the official encoders are as wide as the fusion).
 
-Deviations from the official code:
+Deviations from the official code (``fidelity``):
 
-- The optimizer is created once (the official code re-creates it every epoch, resetting Adam's
-  moments).
-- Both sequences are projected to ``dim`` by Linear layers so any pair of encoders fits; the
-  text head reads the [CLS] state (the official code reads RoBERTa's pooler output); the audio
-  mean is over real frames only, and padding is masked in every attention.
-- Unimodal losses use only examples that have the modality; validation-only selection.
-- The per-dataset ``train`` values (lr 5e-6, batch 8, 5 cross-modal layers) are the defaults
-  the official README (zehuiwu/MMML) states; AdamW is an assumption. ``paper_results`` are that
-  README's 3-seed averages for its "CME + context" setting (large pretrained encoders, context
-  windows of neighbouring utterances), which this module does not implement (no context
-  modelling): they are an upper reference, not the number this configuration should reproduce.
+- The optimizer is created once (the official code re-creates it every epoch, resetting
+  AdamW's moments).
+- The text head reads the [CLS] state when the encoder has no pooler (feature path).
+- Padding is masked in every attention, and an absent modality's attention output is zero.
+- Unimodal losses use only examples that have the modality; validation-only selection (the
+  official trainer also selects on validation: one checkpoint by loss, one by Has0 Acc-2).
+- ``paper_results`` are the official README's 3-seed averages for its "CME + context" setting
+  (large encoders, context windows of neighbouring utterances), which this module does not
+  implement: an upper reference, not the number this configuration should reproduce.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
-from msa_bench.models.layers import attend, frame_mask
+from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, masked_mean, register_model
+from msa_bench.models.fidelity import FidelityRow, rename_official
+from msa_bench.models.layers import frame_mask
 
 SAMPLE_RATE = 16_000
+VARIANTS = ("cc", "cme_v1", "cme_v2", "cme_v3")
+MODALITIES = ("text", "audio")
 
 
 @dataclass(frozen=True)
 class MMMLConfig(ModelConfig):
+    """Defaults: the official no-context model (``run.py`` defaults, ``cross_attn_encoder.BertConfig``
+    and the hard-coded widths of ``en_model.py``) on the feature path; ``default_configs`` add the
+    official encoders for MOSI/MOSEI."""
+
     text_encoder: str | None = None
     audio_encoder: str | None = None
+    text_max_tokens: int = 96
     max_audio_seconds: float = 6.0
+    freeze_audio_feature_encoder: bool = True
+    variant: str = "cme_v1"
     dim: int = 768
     heads: int = 12
     layers: int = 5
     ff_dim: int = 3072
-    dropout: float = 0.1
-    head_dropout: float = 0.1
-    fusion: str = "cls_concat"
-    fusion_layers: int = 1
+    dropout: float = 0.3
+    head_dropout: float = 0.3
+    head_hidden: int = 512
+    fusion_heads: int = 12
+    fusion_ff_dim: int = 2048
+    fusion_layers: int = 3
+    fusion_dropout: float = 0.1
     text_weight: float = 1.0
     audio_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.fusion not in ("cls_concat", "transformer"):
-            raise ValueError(f"fusion must be 'cls_concat' or 'transformer', got {self.fusion!r}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
 
 
-class _Residual(nn.Module):
-    """LayerNorm(x + dropout(f(...)))."""
+class AttentionSublayer(nn.Module):
+    """BERT-style attention of ``x`` over ``context`` (its real frames only) and output:
+    LayerNorm(x + dropout(dense(attention)))."""
 
-    def __init__(self, dim: int, dropout: float):
+    def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
+        self.heads = heads
+        self.query, self.key, self.value, self.dense = (nn.Linear(dim, dim) for _ in range(4))
+        self.norm = nn.LayerNorm(dim, eps=1e-12)
+        self.dropout = nn.Dropout(dropout)
+        self.attention_dropout = dropout
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
+        has_context = context_mask.any(dim=1)
+        allowed = (context_mask | ~has_context[:, None])[:, None, None, :]
+        attended = F.scaled_dot_product_attention(
+            self._split(self.query(x)), self._split(self.key(context)), self._split(self.value(context)),
+            attn_mask=allowed, dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        attended = attended.transpose(1, 2).flatten(2) * has_context.to(x.dtype)[:, None, None]
+        return self.norm(x + self.dropout(self.dense(attended)))
+
+
+class FeedForwardSublayer(nn.Module):
+    """LayerNorm(x + dropout(out(relu(inter(x)))))."""
+
+    def __init__(self, dim: int, ff_dim: int, dropout: float):
+        super().__init__()
+        self.inter = nn.Linear(dim, ff_dim)
+        self.out = nn.Linear(ff_dim, dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-12)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
-        return self.norm(x + self.dropout(update))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.dropout(self.out(F.relu(self.inter(x)))))
 
 
 class CrossModalLayer(nn.Module):
-    """LXMERT layer: shared cross-attention both ways, then self-attention and feed-forward per modality."""
+    """The official ``CMELayer``: text→audio and audio→text cross-attention (separate modules),
+    then self-attention and a feed-forward per modality."""
 
     def __init__(self, config: MMMLConfig):
         super().__init__()
-        d = config.dim
-        self.cross = nn.MultiheadAttention(d, config.heads, dropout=config.dropout, batch_first=True)
-        self.self_attention = nn.ModuleDict(
-            {m: nn.MultiheadAttention(d, config.heads, dropout=config.dropout, batch_first=True) for m in ("text", "audio")}
-        )
-        self.ff = nn.ModuleDict(
-            {m: nn.Sequential(nn.Linear(d, config.ff_dim), nn.GELU(), nn.Linear(config.ff_dim, d)) for m in ("text", "audio")}
-        )
-        self.residuals = nn.ModuleDict(
-            {f"{m}_{step}": _Residual(d, config.dropout) for m in ("text", "audio") for step in ("cross", "self", "ff")}
-        )
+        d, h, p = config.dim, config.heads, config.dropout
+        self.text_cross, self.audio_cross, self.text_self, self.audio_self = (AttentionSublayer(d, h, p) for _ in range(4))
+        self.text_ff, self.audio_ff = (FeedForwardSublayer(d, config.ff_dim, p) for _ in range(2))
 
     def forward(self, text, text_mask, audio, audio_mask) -> tuple[torch.Tensor, torch.Tensor]:
-        text_cross = self.residuals["text_cross"](text, attend(self.cross, text, audio, audio_mask))
-        audio_cross = self.residuals["audio_cross"](audio, attend(self.cross, audio, text, text_mask))
-        outputs = []
-        for name, x, mask in (("text", text_cross, text_mask), ("audio", audio_cross, audio_mask)):
-            x = self.residuals[f"{name}_self"](x, attend(self.self_attention[name], x, x, mask))
-            outputs.append(self.residuals[f"{name}_ff"](x, self.ff[name](x)))
-        return outputs[0], outputs[1]
+        text_x = self.text_cross(text, audio, audio_mask)
+        audio_x = self.audio_cross(audio, text, text_mask)
+        text_x = self.text_self(text_x, text_x, text_mask)
+        audio_x = self.audio_self(audio_x, audio_x, audio_mask)
+        return self.text_ff(text_x), self.audio_ff(audio_x)
 
 
 class RawAudioEncoder(nn.Module):
-    """A transformers audio model over 16 kHz waveforms stored as frames of D samples."""
+    """A transformers audio model over 16 kHz waveforms stored as frames of D samples; its CNN
+    feature encoder is frozen when ``freeze_feature_encoder`` (as the official trainer does)."""
 
-    def __init__(self, checkpoint: str, max_seconds: float):
+    def __init__(self, checkpoint: str, max_seconds: float, freeze_feature_encoder: bool = True):
         super().__init__()
         from transformers import AutoModel
 
@@ -127,6 +173,8 @@ class RawAudioEncoder(nn.Module):
                 f"cannot load the audio encoder {checkpoint!r}. Without network access pass a local directory "
                 f"written by save_pretrained() instead of a hub name. Cause: {error}"
             ) from error
+        if freeze_feature_encoder:
+            self.model.freeze_feature_encoder()
         self.max_samples = int(max_seconds * SAMPLE_RATE)
         self.out_dim = self.model.config.hidden_size
 
@@ -138,8 +186,8 @@ class RawAudioEncoder(nn.Module):
         sample_mask = torch.arange(width, device=waveform.device)[None] < lengths[:, None]
         count = sample_mask.sum(1, keepdim=True).clamp_min(1)
         mean = (waveform * sample_mask).sum(1, keepdim=True) / count
-        std = (((waveform - mean) * sample_mask).pow(2).sum(1, keepdim=True) / count).sqrt()
-        waveform = (waveform - mean) / (std + 1e-7) * sample_mask
+        variance = ((waveform - mean) * sample_mask).pow(2).sum(1, keepdim=True) / count
+        waveform = (waveform - mean) / torch.sqrt(variance + 1e-7) * sample_mask  # Wav2Vec2FeatureExtractor's norm
         states = self.model(waveform, attention_mask=sample_mask.long()).last_hidden_state
         frames = self.model._get_feat_extract_output_lengths(lengths).clamp(max=states.shape[1])
         frame_mask_ = torch.arange(states.shape[1], device=states.device)[None] < frames[:, None]
@@ -147,23 +195,76 @@ class RawAudioEncoder(nn.Module):
         return states * frame_mask_.unsqueeze(-1), frame_mask_
 
 
+def _fused_head(in_dim: int, widths: tuple[int, ...], dropout: float) -> nn.Sequential:
+    """dropout → Linear → ReLU → … → Linear(…, 1), through ``widths``."""
+    layers: list[nn.Module] = [nn.Dropout(dropout)]
+    for width in widths:
+        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        in_dim = width
+    return nn.Sequential(*layers, nn.Linear(in_dim, 1))
+
+
+def _sublayer_rules(official: str, ours: str) -> list[tuple[str, str]]:
+    """One official ``BertCrossattLayer``/``BertSelfattLayer`` of ``CME_layers.N``."""
+    return [
+        (rf"CME_layers\.(\d+)\.{official}\.(?:att|self)\.(query|key|value)\.(.+)", rf"layers.\1.{ours}.\2.\3"),
+        (rf"CME_layers\.(\d+)\.{official}\.output\.dense\.(.+)", rf"layers.\1.{ours}.dense.\2"),
+        (rf"CME_layers\.(\d+)\.{official}\.output\.LayerNorm\.(.+)", rf"layers.\1.{ours}.norm.\2"),
+    ]
+
+
+def official_names(variant: str) -> tuple[tuple[str, str], ...]:
+    """Official ``rob_d2v_cc`` / ``rob_d2v_cme`` names → msa_bench names for ``variant``; the
+    modules the official ``rob_d2v_cme`` builds for every version but ``variant`` never runs
+    (mixed layers, v3 encoders and CLS vectors) are dropped."""
+    uses = {"mixed": variant == "cme_v2", "v3": variant == "cme_v3"}
+    rules: list[tuple[str, str]] = [
+        (r"roberta_model\.(.+)", r"text.pretrained.\1"),
+        (r"data2vec_model\.(.+)", r"raw_audio.model.\1"),
+        (r"T_output_layers\.(.+)", r"unimodal_heads.text.\1"),
+        (r"A_output_layers\.(.+)", r"unimodal_heads.audio.\1"),
+        (r"fused_output_layers\.(.+)", r"fused_head.\1"),
+        (r"(text|audio)_cls_emb\.weight", r"cls.\1"),
+        (r"(text|audio)_mixed_cls_emb\.weight", r"mixed_cls.\1" if uses["v3"] else ""),
+        (r"(text|audio)_mixed_layer\.(.+)", r"mixed.\1.\2" if uses["mixed"] else ""),
+        (r"(text|audio)_encoder\.(.+)", r"mixed_encoders.\1.\2" if uses["v3"] else ""),
+    ]
+    for official, ours in (("lang", "text"), ("audio", "audio")):
+        rules += _sublayer_rules(f"{official}_attention", f"{ours}_cross") + _sublayer_rules(f"{official}_self_att", f"{ours}_self")
+        rules += [
+            (rf"CME_layers\.(\d+)\.{official}_inter\.dense\.(.+)", rf"layers.\1.{ours}_ff.inter.\2"),
+            (rf"CME_layers\.(\d+)\.{official}_output\.dense\.(.+)", rf"layers.\1.{ours}_ff.out.\2"),
+            (rf"CME_layers\.(\d+)\.{official}_output\.LayerNorm\.(.+)", rf"layers.\1.{ours}_ff.norm.\2"),
+        ]
+    return tuple(rules)
+
+
+def official_state_dict_map(official: Mapping[str, torch.Tensor], variant: str) -> dict[str, torch.Tensor]:
+    """The official model's state dict under msa_bench names for ``variant`` (renames only; see
+    :func:`official_names`)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return rename_official(official, official_names(variant), model=f"mmml ({variant})")
+
+
+_OFFICIAL_ENCODERS = {"text_encoder": "roberta-base", "audio_encoder": "facebook/data2vec-audio-base"}
+_OFFICIAL_TRAIN = {"lr": 5e-6, "weight_decay": 0.01, "batch_size": 8, "max_epochs": 100, "patience": 8,
+                   "optimizer": "adamw"}
+
+
 @register_model("mmml")
 class MMML(MSAModel):
     config_class = MMMLConfig
     default_configs = {
-        "mosi": {
-            "model": {"text_encoder": "roberta-large", "audio_encoder": "facebook/data2vec-audio-base", "layers": 5},
-            "train": {"lr": 5e-6, "batch_size": 8, "max_epochs": 100, "patience": 10, "optimizer": "adamw"},
-        },
-        "mosei": {
-            "model": {"text_encoder": "roberta-large", "audio_encoder": "facebook/data2vec-audio-base", "layers": 5},
-            "train": {"lr": 5e-6, "batch_size": 8, "max_epochs": 100, "patience": 10, "optimizer": "adamw"},
-        },
+        "mosi": {"model": dict(_OFFICIAL_ENCODERS), "train": dict(_OFFICIAL_TRAIN)},
+        "mosei": {"model": dict(_OFFICIAL_ENCODERS), "train": dict(_OFFICIAL_TRAIN)},
         "synthetic": {
-            "model": {"dim": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0},
+            "model": {"dim": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0, "head_dropout": 0.0,
+                      "head_hidden": 32},
             "train": {"lr": 1e-3, "batch_size": 32, "max_epochs": 4, "patience": 3, "optimizer": "adamw"},
         },
-        "test": {"model": {"dim": 16, "heads": 2, "layers": 1, "ff_dim": 32}},
+        "test": {"model": {"dim": 16, "heads": 2, "layers": 1, "ff_dim": 32, "head_hidden": 16, "fusion_heads": 2,
+                           "fusion_ff_dim": 32, "fusion_layers": 1}},
     }
     paper_results = {
         "mosi": {"source": "zehuiwu/MMML README, 'New Training Results (CME+context)', mean of seeds 1/11/111 (uses context; not implemented here)",
@@ -173,34 +274,59 @@ class MMML(MSAModel):
                   "mae": 0.5072, "corr": 0.8142, "acc2_has0": 0.8636, "f1_has0": 0.8642, "acc2_non0": 0.8822,
                   "f1_non0": 0.8804, "acc5": 0.5745, "acc7": 0.5477},
     }
+    fidelity = (
+        FidelityRow("variants cc, CME v1/v2/v3 (heads, CLS vectors, CME layers, mixing, v3 encoders)",
+                    "rob_d2v_cc / rob_d2v_cme (en_model.py, cross_attn_encoder.py)",
+                    "variant option; official weights load through official_state_dict_map", "equal"),
+        FidelityRow("cross-attention", "separate text→audio and audio→text modules per layer", "the same", "equal"),
+        FidelityRow("CME sublayers", "dropout 0.3, ReLU feed-forward, LayerNorm eps 1e-12", "the same", "equal"),
+        FidelityRow("heads", "dropout 0.3; fused 2d → d → 512 → 1 (cc: 2d → d → d → 512 → 1)", "the same", "equal"),
+        FidelityRow("encoders", "roberta-base + data2vec-audio-base (no-context setting), CNN frozen, 96 tokens, 6 s",
+                    "the same defaults for MOSI/MOSEI", "equal"),
+        FidelityRow("training", "AdamW (wd 0.01) 5e-6, batch 8, M+T+A L1, early stopping 8", "the same", "equal"),
+        FidelityRow("optimizer lifetime", "re-created every epoch", "created once", "deviation",
+                    "resetting AdamW's moments each epoch is an artefact, not part of the method"),
+        FidelityRow("context", "README's best numbers use neighbouring utterances (context_model.py)", "not implemented",
+                    "deviation", "paper_results are that setting's: an upper reference"),
+        FidelityRow("padding and absent modalities", "padded audio frames masked; no absent modalities",
+                    "masked; an absent modality's attention output is zero", "deviation",
+                    "msa_bench datasets may lack a modality"),
+        FidelityRow("feature path", "encoders only", "precomputed features, projected when not dim wide",
+                    "option", "runs on feature-only datasets (audio_encoder=None, text_encoder=None)"),
+    )
 
     def __init__(self, config: MMMLConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        d = config.dim
-        self.text = TextEncoder(spec.text_dim, config.text_encoder)
-        if config.audio_encoder is None:
+        c, d = config, config.dim
+        self.text = TextEncoder(spec.text_dim, c.text_encoder, max_tokens=c.text_max_tokens)
+        if c.audio_encoder is None:
             self.raw_audio, audio_dim = None, spec.audio_dim
         else:
-            self.raw_audio = RawAudioEncoder(config.audio_encoder, config.max_audio_seconds)
+            self.raw_audio = RawAudioEncoder(c.audio_encoder, c.max_audio_seconds, c.freeze_audio_feature_encoder)
             audio_dim = self.raw_audio.out_dim
-        self.projections = nn.ModuleDict({"text": nn.Linear(self.text.out_dim, d), "audio": nn.Linear(audio_dim, d)})
-        self.cls = nn.ParameterDict({m: nn.Parameter(torch.randn(1, 1, d) * 0.02) for m in ("text", "audio")})
-        self.layers = nn.ModuleList(CrossModalLayer(config) for _ in range(config.layers))
-        if config.fusion == "transformer":
-            layer = nn.TransformerEncoderLayer(d, config.heads, config.ff_dim, config.dropout, batch_first=True)
-            self.fusion_encoder = nn.TransformerEncoder(layer, config.fusion_layers, enable_nested_tensor=False)
-        self.unimodal_heads = nn.ModuleDict(
-            {m: nn.Sequential(nn.Dropout(config.head_dropout), nn.Linear(d, 1)) for m in ("text", "audio")}
-        )
-        self.fused_head = nn.Sequential(
-            nn.Dropout(config.head_dropout),
-            nn.Linear(2 * d, d),
-            nn.ReLU(),
-            nn.Linear(d, d // 2),
-            nn.ReLU(),
-            nn.Linear(d // 2, 1),
-        )
+        widths = {"text": self.text.out_dim, "audio": audio_dim}
+        self.projections = nn.ModuleDict({m: nn.Identity() if widths[m] == d else nn.Linear(widths[m], d) for m in MODALITIES})
+        self.unimodal_heads = nn.ModuleDict({m: nn.Sequential(nn.Dropout(c.head_dropout), nn.Linear(d, 1)) for m in MODALITIES})
+        if c.variant == "cc":
+            self.fused_head = _fused_head(2 * d, (d, d, c.head_hidden), c.head_dropout)
+        else:
+            self.cls = nn.ParameterDict({m: nn.Parameter(torch.randn(1, d)) for m in MODALITIES})
+            self.layers = nn.ModuleList(CrossModalLayer(c) for _ in range(c.layers))
+            fused_dim = 4 * d if c.variant == "cme_v3" else 2 * d
+            self.fused_head = _fused_head(fused_dim, (d, c.head_hidden), c.head_dropout)
+        if c.variant == "cme_v2":
+            self.mixed = nn.ModuleDict(
+                {m: nn.Sequential(nn.Dropout(c.head_dropout), nn.Linear(2 * d, d), nn.ReLU()) for m in MODALITIES}
+            )
+        if c.variant == "cme_v3":
+            self.mixed_cls = nn.ParameterDict({m: nn.Parameter(torch.randn(1, 2 * d)) for m in MODALITIES})
+            self.mixed_encoders = nn.ModuleDict({m: self._v3_encoder(c) for m in MODALITIES})
         self.heads = self.task_heads(self.fused_head[1].in_features)
+
+    @staticmethod
+    def _v3_encoder(c: MMMLConfig) -> nn.TransformerEncoder:
+        layer = nn.TransformerEncoderLayer(2 * c.dim, c.fusion_heads, c.fusion_ff_dim, c.fusion_dropout, batch_first=True)
+        return nn.TransformerEncoder(layer, c.fusion_layers, enable_nested_tensor=False)
 
     def _audio(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         audio = batch.audio
@@ -209,34 +335,46 @@ class MMML(MSAModel):
             return audio.features, mask
         return self.raw_audio(audio.features * mask.unsqueeze(-1), mask)
 
+    def _text_vector(self, text) -> torch.Tensor:
+        """The encoder's pooler output (RoBERTa/BERT), else the pooled vector of the text path."""
+        pooler = getattr(self.text.pretrained, "pooler", None)
+        if pooler is None:
+            return self.projections["text"](text.pooled)
+        return self.projections["text"](pooler(text.states)) * text.present.unsqueeze(-1)
+
     def forward(self, batch) -> ModelOutput:
         text = self.text(batch)
         audio_states, audio_mask = self._audio(batch)
-        sequences = {
-            "text": (self.projections["text"](text.states) * text.mask.unsqueeze(-1), text.mask),
-            "audio": (self.projections["audio"](audio_states) * audio_mask.unsqueeze(-1), audio_mask),
-        }
+        states = {"text": self.projections["text"](text.states), "audio": self.projections["audio"](audio_states)}
+        masks = {"text": text.mask, "audio": audio_mask}
+        vectors = {"text": self._text_vector(text), "audio": masked_mean(states["audio"], audio_mask)}
         present = {"text": text.present, "audio": batch.audio.present & audio_mask.any(1)}
-        unimodal = {
-            "text": self.unimodal_heads["text"](self.projections["text"](text.pooled)).squeeze(-1),
-            "audio": self.unimodal_heads["audio"](
-                (sequences["audio"][0].sum(1) / audio_mask.sum(1, keepdim=True).clamp_min(1))
-            ).squeeze(-1),
-        }
-        with_cls = {}
-        for name, (x, mask) in sequences.items():
-            with_cls[name] = (
-                torch.cat([self.cls[name].expand(len(x), -1, -1), x], dim=1),
-                torch.cat([mask.new_ones(len(x), 1), mask], dim=1),
-            )
-        (text_x, text_mask), (audio_x, audio_mask) = with_cls["text"], with_cls["audio"]
+        unimodal = {m: self.unimodal_heads[m](vectors[m]).squeeze(-1) for m in MODALITIES}
+        fused_input = self._fuse(states, masks, vectors)
+        output = ModelOutput(sentiment=self.fused_head(fused_input).squeeze(-1), aux={"unimodal": unimodal, "present": present})
+        return self.heads(fused_input, output)
+
+    def _fuse(self, states: dict, masks: dict, vectors: dict) -> torch.Tensor:
+        """The fused head's input for the configured variant (see the module docstring)."""
+        variant = self.config.variant
+        if variant == "cc":
+            return torch.cat([vectors["text"], vectors["audio"]], dim=-1)
+        x, mask = {}, {}
+        for m in MODALITIES:
+            x[m], mask[m] = _prepend(self.cls[m], states[m], masks[m])
         for layer in self.layers:
-            text_x, audio_x = layer(text_x, text_mask, audio_x, audio_mask)
-        if self.config.fusion == "transformer":
-            joint = self.fusion_encoder(torch.cat([text_x, audio_x], 1), src_key_padding_mask=~torch.cat([text_mask, audio_mask], 1))
-            text_x, audio_x = joint[:, : text_x.shape[1]], joint[:, text_x.shape[1] :]
-        fused = self.fused_head(torch.cat([text_x[:, 0], audio_x[:, 0]], dim=-1)).squeeze(-1)
-        return self.heads(torch.cat([text_x[:, 0], audio_x[:, 0]], dim=-1), ModelOutput(sentiment=fused, aux={"unimodal": unimodal, "present": present}))
+            x["text"], x["audio"] = layer(x["text"], mask["text"], x["audio"], mask["audio"])
+        if variant == "cme_v1":
+            return torch.cat([x["text"][:, 0], x["audio"][:, 0]], dim=-1)
+        if variant == "cme_v2":
+            mixed = [self.mixed[m](torch.cat([vectors[m], x[m][:, 0]], dim=-1)) for m in MODALITIES]
+            return torch.cat(mixed, dim=-1)
+        cls_outputs = []
+        for m in MODALITIES:
+            joint, joint_mask = _prepend(self.mixed_cls[m], torch.cat([states[m], x[m][:, 1:]], dim=-1), masks[m])
+            encoded = self.mixed_encoders[m](joint, src_key_padding_mask=~joint_mask)
+            cls_outputs.append(encoded[:, 0])
+        return torch.cat(cls_outputs, dim=-1)
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
         known = ~torch.isnan(targets.sentiment)
@@ -250,3 +388,8 @@ class MMML(MSAModel):
             if rows.any():
                 loss = loss + weights[name] * F.l1_loss(prediction[rows].float(), targets.sentiment[rows])
         return loss
+
+
+def _prepend(cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A learned (1, D) CLS vector before each sequence (B, L, D), and its always-real mask entry."""
+    return torch.cat([cls.expand(len(x), 1, -1), x], dim=1), torch.cat([mask.new_ones(len(x), 1), mask], dim=1)

@@ -246,16 +246,23 @@ def test_mmml_raw_audio_path_cuts_to_max_seconds_and_trains(tiny_data2vec):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.raw_audio.parameters())
 
 
-def test_mmml_transformer_fusion_variant_and_three_losses():
-    model = build("mmml", fusion="transformer")
+@pytest.mark.parametrize("variant", ["cc", "cme_v1", "cme_v2", "cme_v3"])
+def test_mmml_variants_train_with_three_losses(variant):
+    model = build("mmml", variant=variant)
     batch, targets = random_batch(), random_targets()
     output = model(batch)
     assert set(output.aux["unimodal"]) == {"text", "audio"}
     loss = model.compute_loss(output, targets)
     fused_only = torch.nn.functional.l1_loss(output.sentiment, targets.sentiment)
     assert loss > fused_only and torch.isfinite(loss)
-    with pytest.raises(ValueError, match="fusion must be"):
-        build("mmml", fusion="sum")
+    loss.backward()
+    unused = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, f"{variant} builds parameters it never uses: {unused}"
+
+
+def test_mmml_rejects_an_unknown_variant():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        build("mmml", variant="sum")
 
 
 # --- configs and the harness ---------------------------------------------------------------------

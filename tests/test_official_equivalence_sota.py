@@ -27,14 +27,15 @@ from official_fixtures import assert_outputs_close, load_fixture
 BERT_SPECIALS = {0: "[PAD]", 1: "[UNK]", 2: "[CLS]", 3: "[SEP]", 4: "[MASK]"}
 
 
-def save_word_tokenizer(folder: Path, vocab_size: int, specials: dict[int, str], cls: str, sep: str, pad: str) -> None:
+def save_word_tokenizer(folder: Path, vocab_size: int, specials: dict[int, str], cls: str, sep: str, pad: str,
+                        unk: str) -> None:
     """A whitespace word-level tokenizer in ``folder``: ``w<i>`` (or ``specials[i]``) is id ``i``,
     each text becomes ``cls words sep``, batches are right-padded with ``pad``."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = {specials.get(i, f"w{i}"): i for i in range(vocab_size)}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=specials[1] if 1 in specials else None))
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=unk))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{cls} $A {sep}", special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])]
@@ -49,18 +50,19 @@ def word_tokenizer_encoder(folder: Path, config: dict) -> Path:
     from transformers import BertConfig, BertModel
 
     folder.mkdir(parents=True, exist_ok=True)
-    save_word_tokenizer(folder, config["vocab_size"], BERT_SPECIALS, "[CLS]", "[SEP]", "[PAD]")
+    save_word_tokenizer(folder, config["vocab_size"], BERT_SPECIALS, "[CLS]", "[SEP]", "[PAD]", "[UNK]")
     BertModel(BertConfig(**config)).save_pretrained(folder)
     return folder
 
 
-def transcripts(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
-    """The transcript of each row of BERT ids: its words between [CLS] and [SEP]."""
+def transcripts(input_ids: torch.Tensor, attention_mask: torch.Tensor, specials: dict[int, str] = BERT_SPECIALS,
+                cls: int = 2, sep: int = 3) -> list[str]:
+    """The transcript of each row of token ids: its words between the ``cls`` and ``sep`` ids."""
     rows = []
     for ids, mask in zip(input_ids.long().tolist(), attention_mask.bool().tolist()):
         real = [i for i, keep in zip(ids, mask) if keep]
-        assert real[0] == 2 and real[-1] == 3, f"expected [CLS] ... [SEP] ids, got {real}"
-        rows.append(" ".join(BERT_SPECIALS.get(i, f"w{i}") for i in real[1:-1]))
+        assert real[0] == cls and real[-1] == sep, f"expected ids {cls} ... {sep}, got {real}"
+        rows.append(" ".join(specials.get(i, f"w{i}") for i in real[1:-1]))
     return rows
 
 
@@ -362,3 +364,88 @@ def test_mmim_reproduces_the_official_entropy_with_empty_and_filled_memory(tmp_p
     expected = {k.removeprefix(f"{variant}_"): v for k, v in outputs.items()
                 if k.startswith(f"{variant}_") and not k.startswith("C_mem_")}
     assert_outputs_close(actual, expected)
+
+
+# --- MMML (zehuiwu/MMML, no-context en_model.py) -----------------------------------------------
+
+#: Special tokens of the fixtures' tiny RoBERTa inputs (RoBERTa's ids: <s> 0, <pad> 1, </s> 2).
+ROBERTA_SPECIALS = {0: "<s>", 1: "<pad>", 2: "</s>", 3: "<unk>"}
+
+#: Samples per stored audio "frame" when the fixture's waveform becomes our raw-audio features.
+SAMPLES_PER_FRAME = 160
+
+
+def _mmml_encoders(fixture, folder: Path) -> tuple[str, str]:
+    """Tiny RoBERTa (with a word-level tokenizer) and Data2VecAudio folders of the fixture's configs."""
+    from transformers import Data2VecAudioConfig, Data2VecAudioModel, RobertaConfig, RobertaModel
+
+    c = fixture.config
+    roberta = {k: v for k, v in c["tiny_RoBERTa"].items() if k != "others"}
+    text = folder / "roberta"
+    text.mkdir(parents=True)
+    save_word_tokenizer(text, roberta["vocab_size"], ROBERTA_SPECIALS, "<s>", "</s>", "<pad>", "<unk>")
+    RobertaModel(RobertaConfig(**roberta)).save_pretrained(text)
+    audio = folder / "data2vec"
+    data2vec = {k: v for k, v in c["tiny_Data2VecAudio"].items() if k != "others"}
+    Data2VecAudioModel(Data2VecAudioConfig(**data2vec)).save_pretrained(audio)
+    return str(text), str(audio)
+
+
+def _mmml_model(fixture, tmp_path, variant: str, prefix: str):
+    from baselines.mmml import MMML, official_state_dict_map
+
+    c = fixture.config
+    cme = c["cross_attn_encoder.BertConfig used by CME"]
+    official = {k.removeprefix(prefix): v for k, v in fixture.weights.items() if k.startswith(prefix)}
+    fused = sorted((k for k in official if k.startswith("fused_output_layers.") and k.endswith(".weight")),
+                   key=lambda k: int(k.split(".")[1]))
+    overrides = {}
+    if variant == "cme_v3":
+        layer = official["text_encoder.layers.0.self_attn.in_proj_weight"]
+        overrides = {"fusion_layers": len({k.split(".")[2] for k in official if k.startswith("text_encoder.layers.")}),
+                     "fusion_ff_dim": official["text_encoder.layers.0.linear1.weight"].shape[0],
+                     "fusion_heads": cme["num_attention_heads"]}
+        assert layer.shape[1] == 2 * cme["hidden_size"]
+    text_encoder, audio_encoder = _mmml_encoders(fixture, tmp_path / variant)
+    model = build_model(
+        MMML,
+        DataSpec(text_dim=1, audio_dim=SAMPLES_PER_FRAME, vision_dim=1),
+        text_encoder=text_encoder, audio_encoder=audio_encoder, variant=variant,
+        dim=cme["hidden_size"], heads=cme["num_attention_heads"], layers=cme["num_hidden_layers"],
+        ff_dim=cme["intermediate_size"], head_hidden=official[fused[-1]].shape[1], **overrides,
+    )
+    load_official(model, official_state_dict_map(official, variant))
+    return model.eval()
+
+
+def _mmml_batch(x: dict) -> Batch:
+    ids, mask = x["text_inputs"], x["text_mask"]
+    waveform, samples = x["audio_inputs"], x["audio_mask"].sum(dim=1)
+    assert (samples % SAMPLES_PER_FRAME == 0).all(), "the waveform lengths must fill whole stored frames"
+    frames = waveform.unflatten(1, (-1, SAMPLES_PER_FRAME))
+    return make_batch(transcripts(ids, mask, ROBERTA_SPECIALS, cls=0, sep=2), text_placeholder(len(ids), 1),
+                      modality(frames, samples // SAMPLES_PER_FRAME), modality(torch.zeros(len(ids), 1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("folder", "variant", "prefix"),
+    [("mmml", "cc", "cc."), ("mmml", "cme_v1", "cme_v1v2."), ("mmml", "cme_v2", "cme_v1v2."),
+     ("mmml_cme_v3", "cme_v3", "cme_v3.")],
+)
+def test_mmml_reproduces_the_official_outputs(tmp_path, folder, variant, prefix):
+    fixture = load_fixture(folder)
+    model = _mmml_model(fixture, tmp_path, variant, prefix)
+    with torch.no_grad():
+        out = model(_mmml_batch(fixture.inputs))
+    actual = {"M": out.sentiment[:, None], "T": out.aux["unimodal"]["text"][:, None],
+              "A": out.aux["unimodal"]["audio"][:, None]}
+    expected = {k.removeprefix(f"{variant}_"): v for k, v in fixture.outputs.items() if k.startswith(f"{variant}_")}
+    assert_outputs_close(actual, expected)
+
+
+def test_mmml_freezes_the_audio_feature_encoder_as_the_official_trainer(tmp_path):
+    fixture = load_fixture("mmml_cme_v3")
+    model = _mmml_model(fixture, tmp_path, "cme_v3", "cme_v3.")
+    audio = model.raw_audio.model
+    assert not any(p.requires_grad for p in audio.feature_extractor.parameters())
+    assert all(p.requires_grad for p in audio.encoder.parameters())
