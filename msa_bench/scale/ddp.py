@@ -236,7 +236,7 @@ def run_job(job: DistributedJob) -> list[Path]:
             if job.robustness:
                 from msa_bench.robustness import evaluate_robustness
 
-                sweep = evaluate_robustness(run.model, dataset["test"], device=device, seed=seed)
+                sweep = evaluate_robustness(run.model, dataset["test"], dataset["train"], device=device, seed=seed)
             record = make_record(run, sweep, model_class.paper_results.get(job.source.name))
             written.append(save_record(record, run.test_predictions, job.records_dir))
         dist.barrier()
