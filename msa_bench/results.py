@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import re
 import subprocess
 import warnings
@@ -36,7 +37,7 @@ from msa_bench.metrics import validate_predictions
 KINDS: tuple[str, ...] = ("full", "predictions_only")
 
 #: Fields that legitimately differ between two runs of the same configuration and seed.
-VOLATILE_FIELDS: tuple[str, ...] = ("wall_time_s", "created", "peak_memory_mb")
+VOLATILE_FIELDS: tuple[str, ...] = ("wall_time_s", "created", "peak_memory_mb", "environment")
 
 #: Model and dataset names become folder names: keep them to safe characters.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -68,6 +69,49 @@ def current_git_commit(path: str | Path | None = None) -> str | None:
     return commit if result.returncode == 0 and commit else None
 
 
+def _git_tree_dirty(folder: Path) -> bool | None:
+    """Whether the checkout at ``folder`` has uncommitted changes (``None`` outside git)."""
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True, text=True,
+            timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(result.stdout.strip()) if result.returncode == 0 else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: str = "cpu") -> dict:
+    """Where a record was produced: library versions, threads, CPU and GPU, and whether the
+    working tree differed from the recorded commit."""
+    import datasets
+    import torch
+    import transformers
+
+    gpu = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "datasets": datasets.__version__,
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": _cpu_model(),
+        "gpu": gpu,
+        "dirty_tree": _git_tree_dirty(Path(__file__).resolve().parent),
+    }
+
+
 def _package_version() -> str:
     from msa_bench import __version__
 
@@ -85,7 +129,9 @@ class ResultRecord:
     ``metrics`` maps metric names (``msa_bench.metrics.METRICS``) to test values; ``ci`` maps
     them to ``[low, high]`` 95% bootstrap intervals. ``robustness`` follows the format in the
     README (empty for ``kind="predictions_only"``). ``paper_results`` is the model's published
-    numbers for this dataset: ``{"source": "...", metric: value}``. ``config_hash`` is always
+    numbers for this dataset: ``{"source": "...", metric: value}``. ``environment`` is
+    :func:`environment` where the run happened; ``training`` the epochs trained, the selected
+    (best validation) epoch and the schedule name. ``config_hash`` is always
     :func:`config_hash` of ``config`` (a different value given is replaced, with a warning; a
     record file whose hash does not match its config is refused on load).
     """
@@ -107,6 +153,8 @@ class ResultRecord:
     n_parameters: int | None = None
     peak_memory_mb: float | None = None
     paper_results: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
     created: str = field(default_factory=_now)
 
     def __post_init__(self) -> None:

@@ -29,7 +29,7 @@ from msa_bench.evaluation import predictions_of
 from msa_bench.loader import eval_batches
 from msa_bench.metrics import bootstrap_ci, compute_metrics
 from msa_bench.models import TASKS, DataSpec, ModelConfig, MSAModel, count_parameters
-from msa_bench.results import ResultRecord, current_git_commit
+from msa_bench.results import ResultRecord, current_git_commit, environment
 from msa_bench.runtime import resolve_device, seed_everything
 from msa_bench.train_config import TrainConfig
 from msa_bench.trainer import Callback, Trainer
@@ -55,6 +55,7 @@ class TrainedRun:
     metrics: dict[str, float]
     ci: dict
     history: list[dict]
+    best_epoch: int
     dataset_fingerprint: str
     n_parameters: int
     wall_time_s: float
@@ -74,11 +75,13 @@ def train_and_evaluate(
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     model_name: str | None = None,
+    schedule: str = "custom",
 ) -> TrainedRun:
     """Seed, build, train (validation-only selection), then evaluate the test split once.
 
     The trainer is given the training and validation splits only; the test split is read here,
-    once, after it has returned the selected weights.
+    once, after it has returned the selected weights. ``schedule`` names the training schedule
+    (the ``default_configs`` entry used, see :func:`msa_bench.protocol.schedule_name`).
     """
     started = time.perf_counter()
     resolved = resolve_device(device)
@@ -108,11 +111,12 @@ def train_and_evaluate(
         dataset_name=dataset_name,
         seed=seed,
         device=str(resolved),
-        config={"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config)},
+        config={"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config), "schedule": schedule},
         test_predictions=predictions,
         metrics=compute_metrics(predictions),
         ci=bootstrap_ci(predictions),
         history=trainer.state.history,
+        best_epoch=trainer.state.best_epoch,
         dataset_fingerprint=dataset_fingerprint(dataset),
         n_parameters=count_parameters(model),
         wall_time_s=time.perf_counter() - started,
@@ -135,7 +139,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def make_record(run: TrainedRun, robustness: dict | None = None, paper_results: dict | None = None):
-    """The :class:`~msa_bench.results.ResultRecord` of a finished run."""
+    """The :class:`~msa_bench.results.ResultRecord` of a finished run, with its provenance."""
     return ResultRecord(
         model=run.model_name,
         dataset=run.dataset_name,
@@ -152,4 +156,6 @@ def make_record(run: TrainedRun, robustness: dict | None = None, paper_results: 
         n_parameters=run.n_parameters,
         peak_memory_mb=run.peak_memory_mb,
         paper_results=paper_results or {},
+        environment=environment(run.device),
+        training={"epochs": len(run.history), "best_epoch": run.best_epoch, "schedule": run.config["schedule"]},
     )

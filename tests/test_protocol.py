@@ -91,7 +91,7 @@ def test_invalid_config_is_rejected_and_nothing_is_written(small_data, model_fil
 
 def test_broken_models_are_rejected_and_nothing_is_written(small_data, tmp_path):
     source = readme_example_model().replace('"mean_fusion"', '"broken_fusion"').replace(
-        "return ModelOutput(sentiment=", "return ModelOutput(sentiment=float('nan') * "
+        "ModelOutput(sentiment=", "ModelOutput(sentiment=float('nan') * "
     )
     (tmp_path / "broken.py").write_text(source, encoding="utf-8")
     (tmp_path / "not_a_model.py").write_text("class Thing:\n    pass\n", encoding="utf-8")

@@ -138,7 +138,7 @@ def train_distributed(
 ) -> TrainedRun:
     """:func:`msa_bench.training.train_and_evaluate` inside a DDP process group (see the module docstring)."""
     from msa_bench.metrics import bootstrap_ci
-    from msa_bench.protocol import model_name_of, resolve_configs
+    from msa_bench.protocol import model_name_of, resolve_configs, schedule_name
 
     rank, world_size = dist.get_rank(), dist.get_world_size()
     started = time.perf_counter()
@@ -170,12 +170,14 @@ def train_distributed(
         config={
             "model": dataclasses.asdict(model_config),
             "train": dataclasses.asdict(train_config),
+            "schedule": schedule_name(model_class, dataset_name, model_overrides, train_overrides),
             "distributed": {"nproc": world_size, "backend": backend},
         },
         test_predictions=predictions,
         metrics=compute_metrics(predictions),
         ci=bootstrap_ci(predictions),
         history=trainer.state.history,
+        best_epoch=trainer.state.best_epoch,
         dataset_fingerprint=dataset_fingerprint(dataset),
         n_parameters=count_parameters(model),
         wall_time_s=time.perf_counter() - started,
