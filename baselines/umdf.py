@@ -3,31 +3,35 @@
 Li, Yang, et al. "A Unified Self-Distillation Framework for Multimodal Sentiment Analysis with
 Uncertain Missing Modalities." AAAI 2024. No public code.
 
-Architecture. The model is trained with randomly missing modalities (the training config sets
-``missing_modality_rate``; the harness drops modalities per example). Each modality is
-projected to ``d_model`` (text: precomputed token features or a fine-tuned transformers
-encoder) and passes a Dynamic Feature Integration Module (DFIM): frame-level self-enhancement
-(a sigmoid gate of the frame, Hadamard product, summed with the frame) and selective filtering
-(a sigmoid gate from the frame and its utterance context, Hadamard product), concatenated and
-projected back. The Multi-grained Cross-modal Interaction Module (MCIM) then gives two
-representations from one shared Transformer encoder over one token per modality: H_a from the
-coarse-grained path (the modalities' utterance vectors attend to each other) and H_b from the
-fine-grained path (each modality's frames first attend to the other modalities' frames,
-cross-modal attention, then are pooled to its token). Each representation has its own
-regression classifier; the prediction is their mean. Self-distillation transfers knowledge
-between the two: L_fea = MSE(H_a, H_b) on features and L_logits = MSE(y_a, y_b) on outputs.
+Architecture. Each modality is projected to ``d_model`` (text: precomputed token features or a
+fine-tuned transformers encoder) and passes a Dynamic Feature Integration Module (DFIM):
+frame-level self-enhancement (a sigmoid gate of the frame, Hadamard product, summed with the
+frame) and selective filtering (a sigmoid gate from the frame and its utterance context,
+Hadamard product), concatenated and projected back. The Multi-grained Cross-modal Interaction
+Module (MCIM) then gives two representations from one shared Transformer encoder over one token
+per modality: H_a from the coarse-grained path (the modalities' utterance vectors attend to
+each other) and H_b from the fine-grained path (each modality's frames first attend to the
+other modalities' frames, cross-modal attention, then are pooled to its token). Each
+representation has its own regression classifier; the prediction is their mean.
 
-Loss: L1(y_a) + L1(y_b) (task losses) + ``feature_weight`` x L_fea + ``logit_weight`` x L_logits.
+Self-distillation (the paper's direction). In training the model sees each batch twice, inside
+``forward``: the **teacher** view is the batch as given (complete modalities), the **student**
+view a randomly degraded copy (each example draws a missing rate in [0, ``missing_rate``] and
+drops each modality with it, keeping at least one: the harness's
+:func:`msa_bench.trainer.drop_modalities`). The student learns from the teacher on features,
+L_fea = MSE(H_student, stop-grad(H_teacher)) over H_a and H_b, and on logits,
+L_logits = MSE(ŷ_student, stop-grad(ŷ_teacher)). Missing-modality training is thus part of the
+model, not a harness setting. Evaluation uses one pass over the batch as given.
+
+Loss: the L1 task losses of both classifiers on both views + ``feature_weight`` × L_fea +
+``logit_weight`` × L_logits.
 
 Unpublished details and the choices made here (simplest choices consistent with the paper):
-- Distillation is mutual (no stop-gradient): both paths learn from each other; the paper's
-  exact teacher/student assignment is not something we could verify.
 - DFIM: enhanced = x + x * sigmoid(W_e x); filtered = x * sigmoid(W_f [x; mean(x)]);
   output = Linear([enhanced; filtered]).
 - Absent modalities are masked out of both paths (their tokens are excluded from the encoder
-  and from pooling). Training uses the harness's ``missing_modality_rate`` 0.3: each example
-  draws a rate in [0, 0.3] and drops each modality with it, keeping at least one (the paper's
-  exact missing-rate protocol for training is not something we could verify).
+  and from pooling). The student's missing rate (``missing_rate`` 0.5) is ours: the paper's
+  exact training protocol is not something we could verify.
 - One Transformer encoder (``n_layers`` layers) is shared by the two paths, with a learned
   modality embedding added to each token.
 - Loss weights (0.1 each) and the MOSI/MOSEI hyperparameters are the simplest reasonable
@@ -52,7 +56,9 @@ from msa_bench.models import (
     masked_mean,
     register_model,
 )
+from msa_bench.models.fidelity import FidelityRow
 from msa_bench.models.layers import attend
+from msa_bench.trainer import drop_modalities
 
 MODALITIES = ("text", "audio", "vision")
 
@@ -107,12 +113,14 @@ class UMDFConfig(ModelConfig):
     dropout: float = 0.1
     feature_weight: float = 0.1
     logit_weight: float = 0.1
+    #: The student view's per-example missing rate is drawn from [0, missing_rate].
+    missing_rate: float = 0.5
     text_encoder: str | None = None
     text_encoder_lr: float = 5e-5
     text_max_tokens: int = 50
 
 
-_TRAIN = {"lr": 1e-4, "weight_decay": 1e-4, "max_epochs": 40, "patience": 8, "grad_clip": 1.0, "missing_modality_rate": 0.3}
+_TRAIN = {"lr": 1e-4, "weight_decay": 1e-4, "max_epochs": 40, "patience": 8, "grad_clip": 1.0}
 
 
 @register_model("umdf")
@@ -125,10 +133,20 @@ class UMDF(MSAModel):
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},
         "synthetic": {
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
-            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 3, "patience": 3, "missing_modality_rate": 0.3},
+            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 3, "patience": 3},
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0}},
     }
+
+    fidelity = (
+        FidelityRow("self-distillation direction", "complete-modality view (teacher) → missing-modality view (student)",
+                    "the same: stop-gradient teacher on the batch as given, student on a degraded copy", "equal"),
+        FidelityRow("missing-modality training", "inside the method", "inside forward (drop_modalities), no harness flag",
+                    "equal"),
+        FidelityRow("DFIM, MCIM, loss weights, missing rate", "not released (no public code)",
+                    "simplest choices consistent with the paper (module docstring)", "deviation",
+                    "no official code to follow"),
+    )
 
     def __init__(self, config: UMDFConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -147,6 +165,16 @@ class UMDF(MSAModel):
         self.heads = self.task_heads(self.classifiers["a"][0].in_features)
 
     def forward(self, batch) -> ModelOutput:
+        teacher = self.represent(batch)
+        aux = {"teacher": teacher}
+        if self.training:
+            seed = int(torch.randint(0, 2**62, (), device="cpu"))
+            aux["student"] = self.represent(drop_modalities(batch, self.config.missing_rate, torch.Generator().manual_seed(seed)))
+        fused = (teacher["h_a"] + teacher["h_b"]) / 2
+        return self.heads(fused, ModelOutput(sentiment=(teacher["y_a"] + teacher["y_b"]) / 2, aux=aux))
+
+    def represent(self, batch) -> dict[str, torch.Tensor]:
+        """One view's coarse and fine representations (``h_a``, ``h_b``) and predictions."""
         text = self.text_encoder(batch)
         masks = {"text": text.mask, "audio": batch.audio.mask, "vision": batch.vision.mask}
         projected = {"text": text.states, **{m: self.projections[m](batch.modality(m).features) for m in ("audio", "vision")}}
@@ -163,27 +191,31 @@ class UMDF(MSAModel):
             fine_tokens.append(masked_mean(attended, masks[m]))
         h_a = self.token_encoder(coarse, present)
         h_b = self.token_encoder(torch.stack(fine_tokens, dim=1), present)
-        y_a = self.classifiers["a"](h_a).squeeze(-1)
-        y_b = self.classifiers["b"](h_b).squeeze(-1)
-        return self.heads((h_a + h_b) / 2, ModelOutput(sentiment=(y_a + y_b) / 2, aux={"h_a": h_a, "h_b": h_b, "y_a": y_a, "y_b": y_b}))
+        return {"h_a": h_a, "h_b": h_b, "y_a": self.classifiers["a"](h_a).squeeze(-1), "y_b": self.classifiers["b"](h_b).squeeze(-1)}
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
-        aux, c = output.aux, self.config
+        c = self.config
+        views = [output.aux["teacher"], *([output.aux["student"]] if "student" in output.aux else [])]
         known = ~torch.isnan(targets.sentiment)
-        task = output.sentiment.new_zeros(())
+        loss = output.sentiment.new_zeros(())
         if known.any():
-            task = F.l1_loss(aux["y_a"][known], targets.sentiment[known]) + F.l1_loss(aux["y_b"][known], targets.sentiment[known])
-        return task + c.feature_weight * self.feature_distillation(aux) + c.logit_weight * self.logit_distillation(aux)
+            for view in views:
+                loss = loss + sum(F.l1_loss(view[y][known], targets.sentiment[known]) for y in ("y_a", "y_b"))
+        if len(views) == 2:
+            teacher, student = views
+            loss = loss + c.feature_weight * self.feature_distillation(teacher, student)
+            loss = loss + c.logit_weight * self.logit_distillation(teacher, student)
+        return loss
 
     @staticmethod
-    def feature_distillation(aux: dict) -> torch.Tensor:
-        """L_fea: mean squared distance between the coarse (H_a) and fine (H_b) representations."""
-        return F.mse_loss(aux["h_a"], aux["h_b"])
+    def feature_distillation(teacher: dict, student: dict) -> torch.Tensor:
+        """L_fea: MSE of the student's H_a and H_b to the teacher's, which gets no gradient."""
+        return sum(F.mse_loss(student[h], teacher[h].detach()) for h in ("h_a", "h_b")) / 2
 
     @staticmethod
-    def logit_distillation(aux: dict) -> torch.Tensor:
-        """L_logits: mean squared distance between the two classifiers' outputs."""
-        return F.mse_loss(aux["y_a"], aux["y_b"])
+    def logit_distillation(teacher: dict, student: dict) -> torch.Tensor:
+        """L_logits: MSE of the student's predictions to the teacher's, which gets no gradient."""
+        return sum(F.mse_loss(student[y], teacher[y].detach()) for y in ("y_a", "y_b")) / 2
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         return learning_rate_groups(self, lr, weight_decay, [(self.text_encoder.pretrained_parameters(), self.config.text_encoder_lr)])

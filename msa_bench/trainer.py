@@ -81,8 +81,8 @@ def drop_modalities(batch: Batch, max_rate: float, generator: torch.Generator) -
     """Training-time augmentation: mark whole modalities absent (see :class:`TrainConfig`)."""
     n = len(batch)
     rates = torch.rand(n, generator=generator) * max_rate
-    draws = torch.rand(n, len(MODALITIES), generator=generator) < rates.unsqueeze(1)
     present = torch.stack([batch.modality(m).present for m in MODALITIES], dim=1)
+    draws = (torch.rand(n, len(MODALITIES), generator=generator) < rates.unsqueeze(1)).to(present.device)
     keep = present & ~draws
     keep = torch.where(keep.any(dim=1, keepdim=True), keep, present)
     for k, name in enumerate(MODALITIES):

@@ -144,47 +144,50 @@ def test_text_absent_still_uses_audio_and_vision():
 
 
 def test_umdf_self_distillation_losses():
-    aux = {
-        "h_a": torch.tensor([[1.0, 2.0], [0.0, 0.0]]),
-        "h_b": torch.tensor([[1.0, 0.0], [2.0, 0.0]]),
-        "y_a": torch.tensor([1.0, -1.0]),
-        "y_b": torch.tensor([0.0, 1.0]),
-    }
-    assert UMDF.feature_distillation(aux).item() == pytest.approx((4 + 4) / 4)
-    assert UMDF.logit_distillation(aux).item() == pytest.approx((1 + 4) / 2)
-    same = {"h_a": aux["h_a"], "h_b": aux["h_a"].clone(), "y_a": aux["y_a"], "y_b": aux["y_a"].clone()}
-    assert UMDF.feature_distillation(same).item() == 0 and UMDF.logit_distillation(same).item() == 0
+    teacher = {"h_a": torch.tensor([[1.0, 2.0]]), "h_b": torch.tensor([[0.0, 0.0]]), "y_a": torch.tensor([1.0]),
+               "y_b": torch.tensor([-1.0])}
+    student = {"h_a": torch.tensor([[1.0, 0.0]]), "h_b": torch.tensor([[2.0, 0.0]]), "y_a": torch.tensor([0.0]),
+               "y_b": torch.tensor([1.0])}
+    # MSE per representation (4/2 and 4/2), averaged over H_a and H_b; logits (1 and 4) likewise.
+    assert UMDF.feature_distillation(teacher, student).item() == pytest.approx(2.0)
+    assert UMDF.logit_distillation(teacher, student).item() == pytest.approx(2.5)
+    assert UMDF.feature_distillation(teacher, teacher).item() == 0
 
 
-def test_umdf_loss_is_both_task_losses_plus_weighted_distillation():
-    model = build("umdf", feature_weight=0.5, logit_weight=0.25).eval()
-    batch, targets = random_batch(), random_targets()
+def test_umdf_distils_from_the_complete_view_to_a_degraded_student():
+    model = build("umdf", missing_rate=1.0).train()
+    batch = random_batch()
     output = model(batch)
-    aux = output.aux
-    torch.testing.assert_close(output.sentiment, (aux["y_a"] + aux["y_b"]) / 2)
-    expected = (
-        F.l1_loss(aux["y_a"], targets.sentiment)
-        + F.l1_loss(aux["y_b"], targets.sentiment)
-        + 0.5 * F.mse_loss(aux["h_a"], aux["h_b"])
-        + 0.25 * F.mse_loss(aux["y_a"], aux["y_b"])
-    )
+    teacher, student = output.aux["teacher"], output.aux["student"]
+    torch.testing.assert_close(output.sentiment, (teacher["y_a"] + teacher["y_b"]) / 2)
+    # The teacher direction: the distillation losses move the student only.
+    for loss in (UMDF.feature_distillation(teacher, student), UMDF.logit_distillation(teacher, student)):
+        grads = torch.autograd.grad(loss, [teacher["h_a"], teacher["y_a"], student["h_a"], student["y_a"]],
+                                    retain_graph=True, allow_unused=True)
+        assert all(g is None or g.abs().sum() == 0 for g in grads[:2])
+        assert any(g is not None and g.abs().sum() > 0 for g in grads[2:])
+    assert not torch.allclose(student["h_a"], teacher["h_a"])  # the student saw a degraded batch
+
+
+def test_umdf_loss_is_task_losses_of_both_views_plus_weighted_distillation():
+    model = build("umdf", feature_weight=0.5, logit_weight=0.25).train()
+    batch, targets = random_batch(), random_targets()
+    torch.manual_seed(0)
+    output = model(batch)
+    t, s = output.aux["teacher"], output.aux["student"]
+    expected = sum(F.l1_loss(view[y], targets.sentiment) for view in (t, s) for y in ("y_a", "y_b"))
+    expected = expected + 0.5 * UMDF.feature_distillation(t, s) + 0.25 * UMDF.logit_distillation(t, s)
     torch.testing.assert_close(model.compute_loss(output, targets), expected)
+    model.eval()
+    assert "student" not in model(batch).aux  # evaluation is one pass over the batch as given
 
 
-def test_umdf_distillation_reaches_both_paths():
-    model = build("umdf")
-    output = model(random_batch())
-    UMDF.feature_distillation(output.aux).backward()
-    # the coarse path alone uses no fine-grained cross-attention; both must get a gradient.
-    assert model.fine_attention["text"].in_proj_weight.grad.abs().sum() > 0
-    assert model.classifiers["a"][0].weight.grad is None  # features, not logits
-
-
-def test_umdf_trains_with_missing_modalities_by_default():
+def test_umdf_missing_modality_training_needs_no_harness_flag():
     from msa_bench.train_config import TrainConfig
 
     for dataset in ("mosi", "mosei", "synthetic"):
-        assert TrainConfig.from_dict(UMDF.default_configs[dataset]["train"]).missing_modality_rate > 0
+        assert TrainConfig.from_dict(UMDF.default_configs[dataset]["train"]).missing_modality_rate == 0
+    assert UMDF.config_class().missing_rate > 0
 
 
 # --- DJMF ---------------------------------------------------------------------------------------
