@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.djmf import CrossModalBlock
+from msa_bench.models.fidelity import FidelityRow
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
@@ -104,6 +105,17 @@ class CDML(MSAModel):
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0}},
     }
+
+    fidelity = (
+        FidelityRow("cross-modal Transformers, consistent/specific split, adversarial discriminator, translation, "
+                    "dynamic weights", "described in the paper (no public code)",
+                    "implemented with the choices in the module docstring", "deviation",
+                    "no official code; unpublished details are ours"),
+        FidelityRow("cross-modal block", "not published", "DJMF's CrossModalBlock (post-norm attention + FFN)",
+                    "deviation", "no official code"),
+        FidelityRow("unimodal targets", "not described", "the multimodal label", "deviation",
+                    "MOSI/MOSEI have no unimodal labels"),
+    )
 
     def __init__(self, config: CDMLConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)

@@ -15,8 +15,16 @@ by both tasks: inter-task dynamics). Each task owns a feature pyramid network ov
 below, then a top-down path that feeds each level back into the one below; the task's fused
 feature is the max over the pyramid's levels. A regression head predicts sentiment and a
 second head the six emotion intensities (MOSEI's anger, disgust, fear, happiness, sadness,
-surprise). A mutual-information regulariser (InfoNCE lower bound, maximised) ties the text
-representation to the audio and to the vision representation.
+surprise).
+
+Declared deviation: the regularisers. The paper's abstract says that "in the fusion process"
+two categories of regularisers give distinct fusion results "by reducing redundancy and
+task-irrelevant information"; their formulas are not in any source we could read (no public
+code, the article is not open access), so they are not implemented. In their place msa_bench
+uses one mutual-information regulariser of its own: an InfoNCE lower bound, maximised, that
+ties the masked-mean text input representation to the audio and to the vision one, before the
+encoder. It maximises shared information rather than reducing redundancy, and acts on the
+inputs, not on the fusion; ``mi_weight=0`` removes it.
 
 Loss: L1 on sentiment + MSE on emotion intensities (each only where annotated, via
 ``task_loss``; on datasets without emotion labels the emotion loss is absent) +
@@ -55,6 +63,7 @@ from msa_bench.models import (
     register_model,
     task_loss,
 )
+from msa_bench.models.fidelity import FidelityRow
 from msa_bench.models.layers import attend
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +173,16 @@ class DJMF(MSAModel):
         },
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0}},
     }
+
+    fidelity = (
+        FidelityRow("dual bidirectional encoder, shared levels, per-task pyramids, joint sentiment + emotion heads",
+                    "described in the paper (no public code)", "implemented with the choices in the module docstring",
+                    "deviation", "no official code; unpublished details are ours"),
+        FidelityRow("regularisers", "two categories in the fusion process: reduce redundancy and task-irrelevant "
+                    "information (formulas unpublished in any source we could read)",
+                    "one InfoNCE (maximised) between the text and the audio/vision input representations",
+                    "deviation", "the paper's regularisers could not be recovered; mi_weight=0 removes ours"),
+    )
 
     def __init__(self, config: DJMFConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
