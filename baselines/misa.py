@@ -1,29 +1,37 @@
 """MISA: modality-invariant and -specific representations.
 
 Hazarika, Zimmermann, Poria. "MISA: Modality-Invariant and -Specific Representations for
-Multimodal Sentiment Analysis." ACM MM 2020. Official code: declare-lab/MISA.
+Multimodal Sentiment Analysis." ACM MM 2020. Official code: declare-lab/MISA; ported to MMSA.
 
-Architecture: each modality becomes one utterance vector — the masked mean of fine-tuned BERT
-states for text (or, with precomputed features, a two-stage bidirectional LSTM as the official
-GloVe path), and the same two-stage LSTM (LSTM → LayerNorm → LSTM, final states of both,
-4·input wide) for audio and vision — projected to ``hidden`` (Linear → ReLU → LayerNorm). A
-shared encoder (Linear + sigmoid, one for all modalities) gives modality-invariant vectors and a
-private encoder per modality gives modality-specific ones. The six vectors pass through one
-Transformer encoder layer (2 heads, feed-forward 2048 as PyTorch's default) as a length-6 sequence, are concatenated and go through
-Linear(6h → 3h) → dropout → ReLU → Linear(3h → 1). Training adds to the MSE task loss: a
+Architecture (MMSA's ``MISA``, commit a94e65d, proven equal on its fixture through
+:func:`official_state_dict`, losses included): the text becomes one utterance vector as the
+masked mean of its token states -- fine-tuned BERT's, or on the feature path the precomputed
+token features themselves (MMSA treats precomputed BERT features as the encoder output); audio
+and vision go through a two-stage LSTM (biLSTM -> LayerNorm -> biLSTM over the real frames,
+final states of both in MMSA's order [h1 fwd, h2 fwd, h1 bwd, h2 bwd], 4·input wide). Each is
+projected to ``hidden`` (Linear -> ReLU -> LayerNorm). A shared encoder (Linear + sigmoid, one
+for all modalities) gives modality-invariant vectors and a private encoder per modality gives
+modality-specific ones. The six vectors pass through one Transformer encoder layer (2 heads,
+feed-forward 2048, PyTorch's defaults) as a length-6 sequence, are concatenated and go through
+Linear(6h -> 3h) -> dropout -> ReLU -> Linear(3h -> 1). Training adds to the MSE task loss: a
 similarity loss (central moment discrepancy, 5 moments, between the shared vectors of each
 modality pair), a difference loss (soft orthogonality between shared and private vectors and
 between the private vectors) and a reconstruction loss (MSE from private + shared back to the
-projected utterance vector).
+projected utterance vector). As in declare-lab/MISA's solver, LSTM recurrent weights start
+orthogonal, gradients are clipped by value (1.0), training stops after 7 epochs without a better
+validation loss, and on MOSEI BERT layers 0-8 are frozen (``frozen_text_layers=9``) with batch 16.
 
-Deviations from the official code:
+Differences from the official code (also in ``fidelity``):
 
+- Audio and vision are read over their own real frames; the official code packs them with the
+  text's lengths (it reads the first ``len(text)`` frames of each).
 - Missing modalities: an absent modality's shared and private vectors are zero, and the
   auxiliary losses use only examples that have the modalities involved.
 - The CMD norm uses ``torch.linalg.vector_norm`` (finite gradient when two moments coincide;
-  the official square root of a sum is not).
-- The unused adversarial/speaker-discriminator branches of the official code are left out
-  (they are off in its released configuration: ``use_cmd_sim`` on, ``sp_weight`` 0).
+  the official square root of a sum is not; equal values).
+- The unused branches of the official code are left out: the shared-or-private discriminator
+  (computed, in no loss), the adversarial discriminator (off with ``use_cmd_sim``) and the text
+  LayerNorm (unused in forward).
 - Validation-only checkpoint selection by the harness.
 """
 
@@ -36,17 +44,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
+from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import LSTMEncoder, frame_mask
 
 MODALITIES = ("text", "audio", "vision")
+_FUSION_ORDER = ("text", "vision", "audio")
 
 
 @dataclass(frozen=True)
 class MISAConfig(ModelConfig):
     text_encoder: str | None = None
     hidden: int = 128
-    #: LSTM width of the utterance encoders; None = the input width, as in the official code.
+    #: LSTM width of the audio/vision utterance encoders; None = the input width, as in the official code.
     rnn_hidden: int | None = None
+    #: The lowest BERT encoder layers kept frozen (declare-lab MISA freezes layers 0-8 on MOSEI: 9).
+    frozen_text_layers: int = 0
     dropout: float = 0.5
     heads: int = 2
     transformer_ff: int = 2048
@@ -57,7 +69,8 @@ class MISAConfig(ModelConfig):
 
 
 class _StackedLSTM(nn.Module):
-    """Bidirectional LSTM → LayerNorm → bidirectional LSTM; final states of both (4·hidden)."""
+    """Bidirectional LSTM -> LayerNorm -> bidirectional LSTM over the real frames; final states
+    of both in MMSA's order [first fwd, second fwd, first bwd, second bwd] (4·hidden)."""
 
     def __init__(self, in_dim: int, hidden: int | None = None):
         super().__init__()
@@ -65,12 +78,14 @@ class _StackedLSTM(nn.Module):
         self.first = LSTMEncoder(in_dim, hidden, bidirectional=True)
         self.norm = nn.LayerNorm(2 * hidden)
         self.second = LSTMEncoder(2 * hidden, hidden, bidirectional=True)
+        self.hidden = hidden
         self.out_dim = 4 * hidden
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         outputs, first = self.first(features, mask)
         _, second = self.second(self.norm(outputs) * mask.unsqueeze(-1), mask)
-        return torch.cat([first, second], dim=-1)
+        h = self.hidden
+        return torch.cat([first[:, :h], second[:, :h], first[:, h:], second[:, h:]], dim=-1)
 
 
 def cmd(x: torch.Tensor, y: torch.Tensor, moments: int) -> torch.Tensor:
@@ -95,21 +110,39 @@ def difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @register_model("misa")
 class MISA(MSAModel):
     config_class = MISAConfig
+    # declare-lab/MISA config.py and solver.py: Adam lr 1e-4, clip_grad_value_ 1.0, MOSI batch 64,
+    # MOSEI batch 16 with BERT layers 0-8 frozen, stop after 7 epochs without a better validation loss.
+    _OFFICIAL_TRAIN = {"lr": 1e-4, "batch_size": 64, "grad_clip_value": 1.0, "max_epochs": 500, "patience": 7}
     default_configs = {
-        "mosi": {
-            "model": {"text_encoder": "bert-base-uncased"},
-            "train": {"lr": 1e-4, "batch_size": 64, "grad_clip": 1.0, "max_epochs": 500, "patience": 6},
-        },
-        "mosei": {
-            "model": {"text_encoder": "bert-base-uncased"},
-            "train": {"lr": 1e-4, "batch_size": 64, "grad_clip": 1.0, "max_epochs": 500, "patience": 6},
-        },
+        "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": _OFFICIAL_TRAIN},
+        "mosei": {"model": {"text_encoder": "bert-base-uncased", "frozen_text_layers": 9},
+                  "train": {**_OFFICIAL_TRAIN, "batch_size": 16}},
         "synthetic": {
             "model": {"hidden": 32, "dropout": 0.1, "transformer_ff": 64, "rnn_hidden": 16},
-            "train": {"lr": 1e-3, "batch_size": 32, "grad_clip": 1.0, "max_epochs": 3, "patience": 3},
+            "train": {"lr": 1e-3, "batch_size": 32, "grad_clip_value": 1.0, "max_epochs": 3, "patience": 3},
         },
         "test": {"model": {"hidden": 16, "dropout": 0.1, "transformer_ff": 32}},
     }
+    fidelity = (
+        FidelityRow("forward pass and losses (fixture misa/)", "MMSA MISA at a94e65d and its trainer's losses",
+                    "MISA with official weights via official_state_dict", "equal"),
+        FidelityRow("text from precomputed features", "MMSA: BERT token states mean-pooled over the attention mask",
+                    "precomputed token features mean-pooled over the token mask (the encoder output's place)", "equal"),
+        FidelityRow("audio/vision lengths", "packed with the TEXT lengths (first len(text) frames)",
+                    "each modality's own real frames", "deviation",
+                    "an official indexing slip; the fixture test feeds masks of the text lengths"),
+        FidelityRow("LSTM recurrent initialisation", "orthogonal weight_hh (declare-lab solver)", "same", "equal"),
+        FidelityRow("gradient clipping", "clip_grad_value_ 1.0 (declare-lab; MMSA 0.8)", "grad_clip_value 1.0", "equal"),
+        FidelityRow("early stopping", "stop after 7 epochs without a better validation loss (patience 6 to -1)",
+                    "patience 7", "equal"),
+        FidelityRow("MOSEI", "batch 16, BERT layers 0-8 frozen", "batch 16, frozen_text_layers 9", "equal"),
+        FidelityRow("unused official modules", "shared-or-private discriminator (no loss), text LayerNorm",
+                    "not built", "deviation", "no effect on predictions or losses"),
+        FidelityRow("learning-rate decay", "x0.5 and reload of the best checkpoint when patience runs out (1 trial)",
+                    "training stops (1 trial: the official run stops there too)", "equal"),
+        FidelityRow("missing modalities", "not handled", "zero shared/private vectors, losses over present rows",
+                    "deviation", "missing-modality evaluation"),
+    )
     #: Accuracies and F1 as fractions, like msa_bench.metrics (non-negative/negative split: "non0").
     paper_results = {
         "mosi": {"source": "Hazarika et al., ACM MM 2020, main results table (MISA, BERT)", "mae": 0.783, "corr": 0.761,
@@ -122,14 +155,9 @@ class MISA(MSAModel):
         super().__init__(config, spec)
         h = config.hidden
         self.text = TextEncoder(spec.text_dim, config.text_encoder)
-        self.text_lstm = None if config.text_encoder else _StackedLSTM(self.text.out_dim, config.rnn_hidden)
         self.audio = _StackedLSTM(spec.audio_dim, config.rnn_hidden)
         self.vision = _StackedLSTM(spec.vision_dim, config.rnn_hidden)
-        utterance = {
-            "text": self.text.out_dim if self.text_lstm is None else self.text_lstm.out_dim,
-            "audio": self.audio.out_dim,
-            "vision": self.vision.out_dim,
-        }
+        utterance = {"text": self.text.out_dim, "audio": self.audio.out_dim, "vision": self.vision.out_dim}
         self.project = nn.ModuleDict(
             {m: nn.Sequential(nn.Linear(utterance[m], h), nn.ReLU(), nn.LayerNorm(h)) for m in MODALITIES}
         )
@@ -139,13 +167,17 @@ class MISA(MSAModel):
         self.transformer = nn.TransformerEncoderLayer(h, config.heads, dim_feedforward=config.transformer_ff, batch_first=True)
         self.fusion = nn.Sequential(nn.Linear(6 * h, 3 * h), nn.Dropout(config.dropout), nn.ReLU(), nn.Linear(3 * h, 1))
         self.heads = self.task_heads(self.fusion[0].in_features)
+        for name, parameter in self.named_parameters():
+            if "lstm.weight_hh" in name:
+                nn.init.orthogonal_(parameter)
+        if self.text.pretrained is not None:
+            for name, parameter in self.text.pretrained.named_parameters():
+                if name.startswith("encoder.layer.") and int(name.split(".")[2]) < config.frozen_text_layers:
+                    parameter.requires_grad_(False)
 
     def _utterances(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         text = self.text(batch)
-        if self.text_lstm is None:
-            vectors = {"text": text.states.sum(1) / text.mask.sum(1, keepdim=True).clamp_min(1)}
-        else:
-            vectors = {"text": self.text_lstm(text.states, text.mask)}
+        vectors = {"text": text.states.sum(1) / text.mask.sum(1, keepdim=True).clamp_min(1)}
         present = {"text": text.present}
         for name in ("audio", "vision"):
             modality = batch.modality(name)
@@ -161,7 +193,8 @@ class MISA(MSAModel):
             projected[m] = self.project[m](vectors[m])
             private[m] = self.private[m](projected[m]) * keep
             shared[m] = self.shared(projected[m]) * keep
-        sequence = torch.stack([*(private[m] for m in MODALITIES), *(shared[m] for m in MODALITIES)], dim=1)
+        # Official order: private t, v, a, then shared t, v, a (the fusion layer's input layout).
+        sequence = torch.stack([*(private[m] for m in _FUSION_ORDER), *(shared[m] for m in _FUSION_ORDER)], dim=1)
         fused = self.transformer(sequence).flatten(1)
         return self.heads(fused, ModelOutput(
             sentiment=self.fusion(fused).squeeze(-1),
@@ -195,3 +228,35 @@ class MISA(MSAModel):
                 rebuilt = self.reconstruct[m](private[m][rows] + shared[m][rows])
                 reconstruction_loss = reconstruction_loss + F.mse_loss(rebuilt, output.aux["projected"][m][rows]) / 3
         return loss + c.diff_weight * difference_loss + c.sim_weight * similarity_loss + c.recon_weight * reconstruction_loss
+
+
+_SHORT = {"t": "text", "a": "audio", "v": "vision"}
+
+
+def official_state_dict(official: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """MMSA's ``MISA`` state dict (use_cmd_sim, LSTM cells, regression) as this module's:
+    renames; the unused shared-or-private discriminator and text LayerNorm are dropped."""
+    rules = [
+        (r"bertmodel\.model\.(.*)", r"text.pretrained.\1"),
+        (r"sp_discriminator\..*|tlayer_norm\..*", ""),
+        (r"shared\.shared_1\.(.*)", r"shared.0.\1"),
+        (r"transformer_encoder\.layers\.0\.(.*)", r"transformer.\1"),
+        (r"fusion\.fusion_layer_1\.(.*)", r"fusion.0.\1"),
+        (r"fusion\.fusion_layer_3\.(.*)", r"fusion.3.\1"),
+    ]
+    for short, name in _SHORT.items():
+        rules += [
+            (rf"project_{short}\.project_{short}\.(.*)", rf"project.{name}.0.\1"),
+            (rf"project_{short}\.project_{short}_layer_norm\.(.*)", rf"project.{name}.2.\1"),
+            (rf"private_{short}\.private_{short}_\d\.(.*)", rf"private.{name}.0.\1"),
+            (rf"recon_{short}\.recon_{short}_1\.(.*)", rf"reconstruct.{name}.\1"),
+        ]
+        if short != "t":
+            rules += [
+                (rf"{short}rnn1\.(\w+)_l0_reverse", rf"{name}.first.backward_lstm.\1_l0"),
+                (rf"{short}rnn1\.(\w+)_l0", rf"{name}.first.forward_lstm.\1_l0"),
+                (rf"{short}rnn2\.(\w+)_l0_reverse", rf"{name}.second.backward_lstm.\1_l0"),
+                (rf"{short}rnn2\.(\w+)_l0", rf"{name}.second.forward_lstm.\1_l0"),
+                (rf"{short}layer_norm\.(.*)", rf"{name}.norm.\1"),
+            ]
+    return rename_official(official, rules, model="misa")

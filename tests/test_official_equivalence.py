@@ -222,3 +222,89 @@ def test_differential_head_norm_runs_in_float32_under_bf16_autocast():
         output = model(random_batch()).sentiment
     assert seen and set(seen) == {torch.float32}
     assert torch.isfinite(output.float()).all()
+
+
+def tiny_bert_checkpoint(fixture: OfficialFixture, folder) -> str:
+    """A local BERT checkpoint of the fixture's tiny configuration (weights are loaded later
+    from the fixture) whose tokenizer maps word ``w<i>`` to id ``i`` (ids 0-4: PAD UNK CLS SEP MASK)."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    tiny = fixture.meta["tiny_bert"]
+    config = BertConfig(**tiny["config"], hidden_act=tiny["hidden_act"], layer_norm_eps=tiny["layer_norm_eps"],
+                        pad_token_id=tiny["pad_token_id"], type_vocab_size=tiny["type_vocab_size"])
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(f"w{i}" for i in range(5, config.vocab_size))]
+    BertTokenizerFast(vocab={word: index for index, word in enumerate(vocab)}).save_pretrained(folder)
+    BertModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+def words(ids: torch.Tensor, mask: torch.Tensor) -> str:
+    """The transcript our tokenizer turns back into ``ids`` (without [CLS] and [SEP])."""
+    return " ".join(f"w{int(i)}" for i in ids[mask.bool()][1:-1])
+
+
+def test_misa_equals_mmsa_with_its_losses(tmp_path):
+    from baselines.misa import MODALITIES as MISA_MODALITIES, cmd, difference
+    from msa_bench.targets import Targets
+
+    pytest.importorskip("transformers")
+    fixture = load_fixture("misa")
+    config, inputs, weights = fixture.config, fixture.inputs, fixture.weights
+    ids, attention = inputs["text"][:, 0].long(), inputs["text"][:, 1]
+    assert (ids[attention.bool()] >= 2).all()  # only [CLS], [SEP] and word ids the test vocabulary spells
+    model_config = {
+        "text_encoder": tiny_bert_checkpoint(fixture, tmp_path), "hidden": config["hidden_size"],
+        "dropout": config["dropout"], "transformer_ff": weights["transformer_encoder.layers.0.linear1.weight"].shape[0],
+        "diff_weight": config["diff_weight"], "sim_weight": config["sim_weight"], "recon_weight": config["recon_weight"],
+    }
+    model = build_official("misa", fixture, model_config)
+    # MMSA packs audio and vision with the TEXT lengths (a documented difference): give those masks.
+    text_lengths = attention.sum(dim=1).long()
+    def read_as_officially(features):
+        mask = torch.arange(features.shape[1])[None, :] < text_lengths[:, None]
+        return ModalityBatch(features, mask, torch.ones(len(features), dtype=torch.bool))
+    batch = fixture_batch(torch.zeros(len(ids), 1, config["feature_dims"][0]), inputs["audio"], inputs["vision"],
+                          raw_text=[words(i, m) for i, m in zip(ids, attention)])
+    batch = dataclasses.replace(batch, audio=read_as_officially(inputs["audio"]), vision=read_as_officially(inputs["vision"]))
+    assert model.text.tokenizer(batch.raw_text, padding=True, return_tensors="pt")["input_ids"].equal(ids)
+    with torch.no_grad():
+        output = model(batch)
+    aux, short = output.aux, {"text": "t", "audio": "a", "vision": "v"}
+    actual = {"M": output.sentiment.unsqueeze(1)}
+    for m in MISA_MODALITIES:
+        s = short[m]
+        actual |= {f"utt_{s}_orig": aux["projected"][m], f"utt_private_{s}": aux["private"][m], f"utt_shared_{s}": aux["shared"][m]}
+        actual[f"utt_{s}"] = aux["private"][m] + aux["shared"][m]
+        with torch.no_grad():
+            actual[f"utt_{s}_recon"] = model.reconstruct[m](actual[f"utt_{s}"])
+    # The shared-or-private discriminator's outputs enter no loss: the module is not built (fidelity row).
+    assert_outputs_close(actual, {name: value for name, value in fixture.outputs.items() if not name.startswith("shared_or_private")})
+    labels = fixture.losses["labels"][:, 0]
+    size = len(labels)
+    targets = Targets(ids=batch.ids, sentiment=labels, emotions=torch.full((size, 6), float("nan")),
+                      emotion=torch.full((size,), -1), polarity=torch.full((size,), -1))
+    shared, private = aux["shared"], aux["private"]
+    with torch.no_grad():
+        losses = {
+            "loss": model.compute_loss(output, targets),
+            "cmd_loss": sum(cmd(shared[a], shared[b], 5) for a, b in (("text", "vision"), ("text", "audio"), ("audio", "vision"))) / 3,
+            "diff_loss": sum(difference(x, y) for x, y in [(private[m], shared[m]) for m in MISA_MODALITIES]
+                             + [(private["audio"], private["text"]), (private["audio"], private["vision"]), (private["text"], private["vision"])]),
+        }
+    assert_outputs_close(losses, {name: fixture.losses[name] for name in losses})
+
+
+def test_misa_feature_text_path_mean_pools_the_precomputed_features():
+    model_class = get_model_class("misa")
+    model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), DataSpec(6, 5, 7)).eval()
+    assert not any("text" in name and "lstm" in name for name, _ in model.named_parameters())
+    batch = random_batch()
+    text = batch.text
+    shuffled = dataclasses.replace(batch, text=ModalityBatch(text.features.flip(1), text.mask, text.present))
+    with torch.no_grad():  # a mean ignores token order
+        torch.testing.assert_close(model(shuffled).sentiment, model(batch).sentiment)
+    recurrent = [p for name, p in model.named_parameters() if "weight_hh" in name]
+    assert recurrent
+    for weight in recurrent:  # orthogonal init of the (4H, H) recurrent weights: orthonormal columns
+        gram = weight.T @ weight
+        torch.testing.assert_close(gram, torch.eye(len(gram)), atol=1e-5, rtol=0)
