@@ -227,7 +227,7 @@ class ALMT(MSAModel):
     #: split, its README note 4), so these are not comparable with validation-selected numbers.
     paper_results = {
         "mosi": {"source": "Zhang et al., EMNLP 2023, main results table (ALMT); test-split checkpoint selection "
-                           "per metric in the official code", "mae": 0.683, "corr": 0.805, "acc7": 0.4942},
+                           "per metric in the official code", "mae": 0.683, "corr": 0.805, "acc7": 0.4942},  # Acc-7: round(clip(ŷ, ±3)), the official core/metric.py
         "mosei": {"source": "Zhang et al., EMNLP 2023, main results table (ALMT), as listed by Papers with Code "
                             "(the paper PDF was not reachable here); test-split checkpoint selection per metric in "
                             "the official code", "mae": 0.526, "corr": 0.779, "acc7": 0.5428},
