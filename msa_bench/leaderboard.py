@@ -1,10 +1,19 @@
 """Render the leaderboard from result records: ``LEADERBOARD.md`` and a static ``site/index.html``.
 
 Per dataset and task, one table of mean ± sample std over seeds, the 95% bootstrap CI of that
-seed-mean (resampling test examples, all models on the same resamples), the model's published
-number beside the reproduced one, and marks for the best entry and the entries not
-significantly worse than it (one-sided paired bootstrap on the saved predictions, p >= 0.05).
-Robustness results are rendered by :mod:`msa_bench.robustness_report`.
+seed-mean (resampling test examples, all models on the same resamples, and the training seeds),
+the model's published number beside the reproduced one, and marks for the best entry and the
+entries not significantly worse than it (one-sided paired bootstrap over test examples and
+seeds, Holm-corrected within each column). Robustness results are rendered by
+:mod:`msa_bench.robustness_report`.
+
+Nothing in a record is taken on trust: every cell, interval and mark is recomputed from the
+saved predictions. A record whose stored metrics disagree with its predictions, whose test ids
+differ from the board's, whose dataset fingerprint differs from the board's, or that shares a
+model name with another config is refused with an error naming the file; given the datasets
+(``datasets=``), the labels inside every predictions file are checked against them too.
+Predictions-only submissions (their test labels are public, so they cannot be verified) get their
+own unranked tables.
 
 Rendering is deterministic: the same records give byte-identical files (sorted everything, a
 fixed bootstrap seed, fixed number formatting, no timestamps).
@@ -13,24 +22,44 @@ fixed bootstrap seed, fixed number formatting, no timestamps).
 from __future__ import annotations
 
 import math
+import zlib
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pandas as pd
 
-from msa_bench.metrics import METRICS, PRIMARY_METRIC, TASKS, bootstrap_scores, paired_pvalue, task_metrics
-from msa_bench.results import MetricSummary, ResultRecord, aggregate, load_predictions, load_record, record_files
+from msa_bench.errors import UserError
+from msa_bench.metrics import (
+    METRICS,
+    PRIMARY_METRIC,
+    TASKS,
+    compute_metrics,
+    holm_rejections,
+    paired_pvalue,
+    seed_bootstrap_scores,
+    task_metrics,
+)
+from msa_bench.results import MetricSummary, ResultRecord, load_predictions, load_record, record_files
 from msa_bench.robustness import training_tags
 
 SIGNIFICANCE_LEVEL = 0.05
-#: Tag of an entry scored on other test examples than the table's top entry (not compared).
-OTHER_TEST_SET = "other test examples, not compared"
+#: Seeds of the protocol; boards with fewer per entry say so.
+PROTOCOL_SEEDS = 5
+#: Stored metrics may differ from those recomputed from the predictions by float rounding only.
+METRIC_TOLERANCE = 1e-6
 TASK_TITLES = {"sentiment": "Sentiment regression", "emotions": "Emotion intensities", "emotion": "Categorical emotion"}
 
 
 # --- the data behind the pages ------------------------------------------------------------------
+
+
+class LeaderboardError(UserError):
+    """A record cannot go on the leaderboard; the message names the file and the reason."""
 
 
 @dataclass
@@ -40,8 +69,8 @@ class Entry:
     model: str
     kind: str
     records: list[ResultRecord]
-    summary: dict[str, MetricSummary]
-    scores: dict[str, np.ndarray]  # bootstrap distribution of each seed-mean metric
+    summary: dict[str, MetricSummary]  # recomputed from the predictions
+    scores: dict[str, np.ndarray]  # bootstrap distribution of each seed-mean metric (examples and seeds)
     ids: frozenset[str]
 
     @property
@@ -61,8 +90,8 @@ class Cell:
     low: float
     high: float
     paper: float | None
-    mark: str  # "best", "tied" (not significantly worse than the best) or ""
-    p_value: float | None  # vs the best entry
+    mark: str  # "best", "tied" (not significantly worse than the best after Holm) or ""
+    p_value: float | None  # vs the best entry, uncorrected
 
 
 @dataclass(frozen=True)
@@ -70,37 +99,131 @@ class Table:
     task: str
     metrics: tuple[str, ...]
     rows: list[tuple[Entry, dict[str, Cell]]]
-    reference_ids: frozenset[str]  # the test ids of the top entry; others are not compared
-
-    def other_test_set(self, entry: Entry) -> bool:
-        return entry.ids != self.reference_ids
+    ranked: bool  # False for predictions-only submissions: no marks, no significance
 
 
-def _load_entries(records_dir: Path, n_resamples: int, seed: int) -> dict[str, list[Entry]]:
-    groups: dict[tuple[str, str], list[tuple[ResultRecord, pd.DataFrame]]] = {}
-    for path in record_files(records_dir):
-        record = load_record(path)
-        if (path.parent.parent.name, path.parent.name, path.name) != (record.dataset, record.model, f"seed{record.seed}.json"):
-            raise ValueError(f"{path}: holds {record.dataset}/{record.model}/seed{record.seed}; the file is misplaced")
-        groups.setdefault((record.dataset, record.model), []).append((record, load_predictions(path)))
-    entries: dict[str, list[Entry]] = {}
-    for (dataset, model), items in sorted(groups.items()):
-        records = [record for record, _ in items]
-        kinds = sorted({record.kind for record in records})
-        if len(kinds) > 1:
-            raise ValueError(f"{records_dir / dataset / model}: records mix kinds {kinds}; use another model name")
-        tables = [table for _, table in items]
-        entries.setdefault(dataset, []).append(
-            Entry(
-                model=model,
-                kind=kinds[0],
-                records=records,
-                summary=aggregate(records)[(model, dataset)],
-                scores=bootstrap_scores(tables, n_resamples=n_resamples, seed=seed),
-                ids=frozenset(tables[0]["id"]),
+@dataclass(frozen=True)
+class _Loaded:
+    path: Path
+    record: ResultRecord
+    predictions: pd.DataFrame
+    metrics: dict[str, float]  # recomputed from the predictions
+
+
+def _same(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= METRIC_TOLERANCE * max(1.0, abs(b))
+
+
+def _load_one(path: Path) -> _Loaded:
+    record = load_record(path)
+    if (path.parent.parent.name, path.parent.name, path.name) != (record.dataset, record.model, f"seed{record.seed}.json"):
+        raise LeaderboardError(f"{path}: holds {record.dataset}/{record.model}/seed{record.seed}; the file is misplaced")
+    predictions = load_predictions(path)
+    metrics = compute_metrics(predictions)
+    wrong = sorted(
+        name for name in set(metrics) | set(record.metrics)
+        if name not in metrics or name not in record.metrics or not _same(record.metrics[name], metrics[name])
+    )
+    if wrong:
+        shown = ", ".join(f"{n} {record.metrics.get(n, math.nan):.4f} stored, {metrics.get(n, math.nan):.4f} from predictions" for n in wrong[:3])
+        raise LeaderboardError(f"{path}: its metrics disagree with its predictions file ({shown}); the record was edited or is corrupt")
+    return _Loaded(path, record, predictions, metrics)
+
+
+def _check_board(dataset: str, items: list[_Loaded]) -> None:
+    """One dataset fingerprint and one test set per board; one config per model name."""
+    for attribute, what in (("dataset_fingerprint", "dataset fingerprint"),):
+        common, _ = Counter(getattr(i.record, attribute) for i in items).most_common(1)[0]
+        for item in items:
+            if getattr(item.record, attribute) != common:
+                raise LeaderboardError(
+                    f"{item.path}: {what} {getattr(item.record, attribute)!r} differs from the {dataset} board's "
+                    f"{common!r}: it was trained or scored on other data"
+                )
+    common_ids, _ = Counter(frozenset(i.predictions["id"]) for i in items).most_common(1)[0]
+    for item in items:
+        ids = frozenset(item.predictions["id"])
+        if ids != common_ids:
+            raise LeaderboardError(
+                f"{item.path}: its predictions miss {len(common_ids - ids)} and add {len(ids - common_ids)} of the "
+                f"{dataset} board's {len(common_ids)} test ids"
             )
-        )
+    first: dict[str, _Loaded] = {}
+    for item in items:
+        other = first.setdefault(item.record.model, item)
+        if other.record.kind != item.record.kind:
+            raise LeaderboardError(f"{item.path}: the name {item.record.model!r} holds {other.record.kind} records already")
+        if other.record.config_hash != item.record.config_hash:
+            raise LeaderboardError(
+                f"{item.path}: the name {item.record.model!r} was recorded with another config in {other.path} "
+                "(different config hash); records of one name are seeds of one config — use another name"
+            )
+
+
+LABEL_COLUMNS = {"sentiment_true": "sentiment", "emotion_true": "emotion"}
+
+
+def check_labels(path: Path, predictions: pd.DataFrame, test: datasets.Dataset) -> None:
+    """The labels inside a predictions file must be the dataset's own test labels."""
+    index = {example_id: row for row, example_id in enumerate(test["id"])}
+    unknown = [i for i in predictions["id"] if i not in index]
+    if unknown:
+        raise LeaderboardError(f"{path}: {len(unknown)} predicted ids are not in the test split (e.g. {unknown[0]!r})")
+    rows = [index[i] for i in predictions["id"]]
+    for column, label in LABEL_COLUMNS.items():
+        if column not in predictions or label not in test.column_names:
+            continue
+        truth = np.array([np.nan if v is None else v for v in test.select_columns([label])[label]], dtype=np.float64)[rows]
+        given = predictions[column].to_numpy(dtype=np.float64)
+        if label == "emotion":
+            truth = np.where(np.isnan(truth), -1, truth)
+        if not np.allclose(given, truth, atol=1e-6, equal_nan=True):
+            raise LeaderboardError(f"{path}: its {column} column differs from the dataset's test labels")
+
+
+def _load_entries(
+    records_dir: Path, n_resamples: int, seed: int, datasets_by_name: Mapping[str, datasets.DatasetDict] | None = None
+) -> dict[str, list[Entry]]:
+    boards: dict[str, list[_Loaded]] = {}
+    for path in record_files(records_dir):
+        item = _load_one(path)
+        boards.setdefault(item.record.dataset, []).append(item)
+    entries: dict[str, list[Entry]] = {}
+    for dataset, items in sorted(boards.items()):
+        _check_board(dataset, items)
+        if datasets_by_name and dataset in datasets_by_name:
+            for item in items:
+                check_labels(item.path, item.predictions, datasets_by_name[dataset]["test"])
+        by_model: dict[str, list[_Loaded]] = {}
+        for item in items:
+            by_model.setdefault(item.record.model, []).append(item)
+        for model, group in sorted(by_model.items()):
+            group.sort(key=lambda i: i.record.seed)
+            entries.setdefault(dataset, []).append(
+                Entry(
+                    model=model,
+                    kind=group[0].record.kind,
+                    records=[i.record for i in group],
+                    summary=_summary([i.metrics for i in group]),
+                    scores=seed_bootstrap_scores(
+                        [i.predictions for i in group], n_resamples=n_resamples, seed=seed, seed_draws=zlib.crc32(model.encode())
+                    ),
+                    ids=frozenset(group[0].predictions["id"]),
+                )
+            )
     return entries
+
+
+def _summary(per_seed: list[dict[str, float]]) -> dict[str, MetricSummary]:
+    """Each metric's mean ± sample std over the seeds that report it."""
+    summary = {}
+    for name in sorted({name for metrics in per_seed for name in metrics}):
+        values = np.array([m[name] for m in per_seed if name in m], dtype=np.float64)
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+        summary[name] = MetricSummary(float(np.mean(values)), std, len(values))
+    return summary
 
 
 def _is_better(a: float, b: float, metric: str) -> bool:
@@ -116,18 +239,25 @@ def _best(entries: list[Entry], metric: str) -> Entry | None:
     return best
 
 
-def _cell(entry: Entry, metric: str, best: Entry | None) -> Cell:
+def _p_values(members: list[Entry], metric: str, best: Entry | None) -> dict[str, float]:
+    """One-sided paired p-value that the best entry is better, for every other entry with a value."""
+    if best is None or metric not in best.scores:
+        return {}
+    return {
+        e.model: paired_pvalue(best.scores[metric], e.scores[metric], metric)
+        for e in members
+        if e is not best and metric in e.scores and math.isfinite(e.summary[metric].mean)
+    }
+
+
+def _cell(entry: Entry, metric: str, best: Entry | None, p_value: float | None, worse: bool) -> Cell:
+    """``worse``: Holm's procedure over the column rejected "not worse than the best"."""
     summary = entry.summary[metric]
     scores = entry.scores.get(metric, np.array([np.nan]))
     defined = scores[~np.isnan(scores)]
     low, high = (float(v) for v in np.percentile(defined, [2.5, 97.5])) if defined.size else (math.nan, math.nan)
     paper = entry.paper.get(metric)
-    mark, p_value = "", None
-    if best is entry:
-        mark = "best"
-    elif best is not None and math.isfinite(summary.mean) and entry.ids == best.ids and metric in best.scores:
-        p_value = paired_pvalue(best.scores[metric], scores, metric)
-        mark = "tied" if p_value >= SIGNIFICANCE_LEVEL else ""
+    mark = "best" if best is entry else ("tied" if p_value is not None and not worse else "")
     return Cell(
         summary.mean,
         summary.std,
@@ -147,7 +277,9 @@ def _sort_key(entry: Entry, metric: str) -> tuple:
     return (0, -value if METRICS.get(metric).higher_is_better else value, entry.model)
 
 
-def _task_table(entries: list[Entry], task: str) -> Table | None:
+def _task_table(entries: list[Entry], task: str, ranked: bool) -> Table | None:
+    """The table of one task; ``ranked`` tables mark the best entry and those not significantly
+    worse than it (Holm over each column's comparisons with the best)."""
     names = task_metrics(task)
     members = [e for e in entries if any(name in e.summary for name in names)]
     if not members:
@@ -155,9 +287,17 @@ def _task_table(entries: list[Entry], task: str) -> Table | None:
     metrics = tuple(name for name in names if any(name in e.summary for e in members))
     primary = PRIMARY_METRIC[task] if PRIMARY_METRIC[task] in metrics else metrics[0]
     members.sort(key=lambda e: _sort_key(e, primary))
-    bests = {metric: _best(sorted(members, key=lambda e: e.model), metric) for metric in metrics}
-    rows = [(e, {m: _cell(e, m, bests[m]) for m in metrics if m in e.summary}) for e in members]
-    return Table(task, metrics, rows, members[0].ids)
+    columns: dict[str, tuple[Entry | None, dict[str, float], set[str]]] = {}
+    for metric in metrics:
+        best = _best(sorted(members, key=lambda e: e.model), metric) if ranked else None
+        p_values = _p_values(members, metric, best)
+        worse = {model for model, rejected in zip(p_values, holm_rejections(list(p_values.values()), SIGNIFICANCE_LEVEL)) if rejected}
+        columns[metric] = (best, p_values, worse)
+    rows = [
+        (e, {m: _cell(e, m, columns[m][0], columns[m][1].get(e.model), e.model in columns[m][2]) for m in metrics if m in e.summary})
+        for e in members
+    ]
+    return Table(task, metrics, rows, ranked)
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -180,7 +320,59 @@ def _arrow(metric: str) -> str:
 
 
 def _tasks_of(entries: list[Entry]) -> list[Table]:
-    return [table for table in (_task_table(entries, task) for task in TASKS) if table is not None]
+    """The ranked tables of protocol-trained entries, then unranked ones of predictions-only entries."""
+    tables = []
+    for ranked in (True, False):
+        group = [e for e in entries if e.predictions_only != ranked]
+        tables += [t for t in (_task_table(group, task, ranked) for task in TASKS) if t is not None]
+    return tables
+
+
+def _table_title(table: Table) -> str:
+    title = TASK_TITLES[table.task]
+    return title if table.ranked else f"{title}: predictions-only submissions (not verified, not ranked)"
+
+
+def _board_notes(dataset: str, members: list[Entry]) -> list[str]:
+    notes = []
+    if dataset == "synthetic":
+        notes.append(
+            "These numbers come from the embedded synthetic dataset with each model's short \"synthetic\" "
+            "schedule: they test the harness and are not comparable with any paper's."
+        )
+    few = sorted(e.model for e in members if len(e.records) < PROTOCOL_SEEDS)
+    if few:
+        notes.append(
+            f"Entries with fewer than the protocol's {PROTOCOL_SEEDS} seeds (a quick `msa-bench run` uses one) show no ± "
+            f"and their significance ignores seed variance: {', '.join(few)}."
+        )
+    return notes
+
+
+def _provenance_rows(members: list[Entry]) -> list[list[str]]:
+    """Per entry: seeds, schedule, epochs trained per seed, commit(s), environment."""
+    rows = []
+    for entry in sorted(members, key=lambda e: e.model):
+        records = entry.records
+        commits = sorted({(r.git_commit or "unknown")[:10] for r in records})
+        environment = records[0].environment
+        dirty = any(r.environment.get("dirty_tree") for r in records)
+        where = ", ".join(
+            str(v) for v in (environment.get("gpu") or environment.get("cpu"), f"{environment.get('threads')} threads" if environment.get("threads") else None,
+                             f"torch {environment.get('torch')}" if environment.get("torch") else None) if v
+        )
+        rows.append([
+            entry.model,
+            ", ".join(str(r.seed) for r in records),
+            ", ".join(sorted({r.training.get("schedule", "—") for r in records})),
+            ", ".join(str(r.training.get("epochs", "—")) for r in records),
+            ", ".join(commits) + (" (dirty tree)" if dirty else ""),
+            where or "—",
+        ])
+    return rows
+
+
+PROVENANCE_HEADER = ["model", "seeds", "schedule", "epochs trained (per seed)", "commit", "where"]
 
 
 def _paper_sources(table: Table) -> list[tuple[str, str]]:
@@ -188,12 +380,16 @@ def _paper_sources(table: Table) -> list[tuple[str, str]]:
 
 
 LEGEND = (
-    "Cells: mean ± sample standard deviation over training seeds; [low, high] is the 95% bootstrap "
-    "confidence interval of that seed-mean (1,000 resamples of the test examples, the same resamples "
-    "for every model). ↑ higher is better, ↓ lower is better. ★ marks the best entry; bold marks it "
-    "and every entry not significantly worse than it (one-sided paired bootstrap, p ≥ 0.05). "
-    "(paper x) is the number the model's paper reports. Entries marked *predictions only* were "
-    "submitted as test predictions, without the training protocol or robustness evaluation."
+    "Every number below is recomputed from the saved test predictions. Cells: mean ± sample standard "
+    "deviation over training seeds; [low, high] is the 95% bootstrap confidence interval of that "
+    "seed-mean (1,000 resamples of the test examples, the same for every model, each also resampling "
+    "the training seeds with replacement). ↑ higher is better, ↓ lower is better. ★ marks the best "
+    "entry of a column; bold marks it and every entry not significantly worse than it: a one-sided "
+    "paired bootstrap test of each entry against the best (over test examples and seeds), with Holm's "
+    "correction over the column's comparisons at a family-wise 0.05. (paper x) is the number the "
+    "model's paper reports. Predictions-only submissions (test predictions without the training "
+    "protocol; their labels are public, so they cannot be verified) are in tables of their own and "
+    "never ranked."
 )
 
 
@@ -217,8 +413,8 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def _markdown_label(entry: Entry, other_test_set: bool = False) -> str:
-    tags = [tag for tag, on in (("predictions only", entry.predictions_only), (OTHER_TEST_SET, other_test_set)) if on]
+def _markdown_label(entry: Entry) -> str:
+    tags = ["predictions only"] if entry.predictions_only else []
     tags += training_tags(entry.records[0].config)
     return entry.model + "".join(f" *({tag})*" for tag in tags)
 
@@ -231,17 +427,19 @@ def render_markdown(entries: dict[str, list[Entry]]) -> str:
         lines += ["No records yet.", ""]
     for dataset, members in sorted(entries.items()):
         lines += [f"## {dataset}", ""]
+        lines += [*(f"> {note}" for note in _board_notes(dataset, members)), ""] if _board_notes(dataset, members) else []
         for table in _tasks_of(members):
-            lines += [f"### {TASK_TITLES[table.task]}", ""]
+            lines += [f"### {_table_title(table)}", ""]
             header = ["model", "seeds", *(f"{m} {_arrow(m)}" for m in table.metrics)]
             rows = [
-                [_markdown_label(e, table.other_test_set(e)), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
+                [_markdown_label(e), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
                 for e, cells in table.rows
             ]
             lines += _markdown_table(header, rows)
             lines += [f"Paper numbers for {model}: {source}" for model, source in _paper_sources(table)]
             if _paper_sources(table):
                 lines.append("")
+        lines += ["### Provenance", ""] + _markdown_table(PROVENANCE_HEADER, _provenance_rows(members))
         lines += robustness_report.render_markdown(dataset, members)
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -262,6 +460,7 @@ td.best, td.tied { font-weight: bold; } td.best { background: #e8f4e8; }
 .ci, .paper { display: block; font-size: 0.75rem; color: #666; font-weight: normal; }
 .tag { font-size: 0.7rem; background: #fff3cd; border: 1px solid #e0c36b; border-radius: 3px; padding: 0 0.25rem; }
 .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
+.note { background: #fff8e1; border-left: 4px solid #e0c36b; padding: 0.4rem 0.6rem; }
 """.strip()
 
 SCRIPT = """
@@ -308,8 +507,8 @@ def _html_cell(cell: Cell) -> str:
     return f'<td data-value="{_value_attribute(cell.mean)}"{css}{title}>{text}</td>'
 
 
-def _html_label(entry: Entry, other_test_set: bool = False) -> str:
-    tags = [tag for tag, on in (("predictions only", entry.predictions_only), (OTHER_TEST_SET, other_test_set)) if on]
+def _html_label(entry: Entry) -> str:
+    tags = ["predictions only"] if entry.predictions_only else []
     tags += training_tags(entry.records[0].config)
     shown = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in tags)
     return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{shown}</td>'
@@ -330,8 +529,8 @@ def _html_task_table(dataset: str, table: Table) -> str:
     rows = []
     for entry, cells in table.rows:
         values = "".join(_html_cell(cells[m]) if m in cells else '<td data-value="">—</td>' for m in table.metrics)
-        rows.append(f'{_html_label(entry, table.other_test_set(entry))}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
-    html = [f"<h3>{escape(TASK_TITLES[table.task])}</h3>", _html_table(header, rows, f"{dataset}: {TASK_TITLES[table.task]}")]
+        rows.append(f'{_html_label(entry)}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
+    html = [f"<h3>{escape(_table_title(table))}</h3>", _html_table(header, rows, f"{dataset}: {_table_title(table)}")]
     sources = _paper_sources(table)
     if sources:
         items = "".join(f"<li>{escape(model)}: {escape(source)}</li>" for model, source in sources)
@@ -345,7 +544,12 @@ def render_html(entries: dict[str, list[Entry]]) -> str:
     sections = []
     for dataset, members in sorted(entries.items()):
         parts = [f'<section id="{escape(dataset)}"><h2>{escape(dataset)}</h2>']
+        parts += [f'<p class="note">{escape(note).replace("`", "")}</p>' for note in _board_notes(dataset, members)]
         parts += [_html_task_table(dataset, table) for table in _tasks_of(members)]
+        provenance = [
+            "".join(f'<td data-value="{escape(value)}">{escape(value)}</td>' for value in row) for row in _provenance_rows(members)
+        ]
+        parts += ["<h3>Provenance</h3>", _html_table([(h, h) for h in PROVENANCE_HEADER], provenance, f"{dataset}: where each entry comes from")]
         parts.append(robustness_report.render_html(dataset, members))
         sections.append("\n".join(parts) + "\n</section>")
     navigation = " · ".join(f'<a href="#{escape(d)}">{escape(d)}</a>' for d in sorted(entries))
@@ -363,10 +567,18 @@ def render_html(entries: dict[str, list[Entry]]) -> str:
 
 
 def render_leaderboard(
-    records_dir: str | Path, out_dir: str | Path, n_resamples: int = 1000, seed: int = 0
+    records_dir: str | Path,
+    out_dir: str | Path,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    datasets_by_name: Mapping[str, datasets.DatasetDict] | None = None,
 ) -> dict[str, Path]:
-    """Write ``out_dir/LEADERBOARD.md`` and ``out_dir/site/index.html``; return their paths."""
-    entries = _load_entries(Path(records_dir), n_resamples, seed)
+    """Write ``out_dir/LEADERBOARD.md`` and ``out_dir/site/index.html``; return their paths.
+
+    ``datasets_by_name`` (dataset name -> DatasetDict): the boards whose labels are checked
+    against the dataset; boards of datasets not given still render.
+    """
+    entries = _load_entries(Path(records_dir), n_resamples, seed, datasets_by_name)
     out_dir = Path(out_dir)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "html": out_dir / "site" / "index.html"}
     paths["html"].parent.mkdir(parents=True, exist_ok=True)

@@ -535,6 +535,46 @@ def bootstrap_scores(
     return {name: np.mean([s[name] for s in per_table], axis=0) for name in per_table[0] if name in shared}
 
 
+def seed_bootstrap_scores(
+    predictions: Sequence[pd.DataFrame], n_resamples: int = 1000, seed: int = 0, seed_draws: int = 0
+) -> dict[str, np.ndarray]:
+    """Like :func:`bootstrap_scores` over several training seeds' tables, resampling the seeds too.
+
+    Each resample draws the test rows (paired across models: the same ``seed`` draws the same
+    rows) and, independently, as many training seeds as there are, with replacement (``seed_draws``
+    seeds that draw), and scores the mean over the drawn seeds. The spread then holds both the
+    test-set variance and the seed-to-seed variance; with one seed it is :func:`bootstrap_scores`.
+    """
+    tables = list(predictions)
+    per_table = [bootstrap_scores(table, n_resamples, seed) for table in tables]
+    ids = [_sorted_ids(table)[0] for table in tables]
+    if any(not np.array_equal(other, ids[0]) for other in ids[1:]):
+        raise ValueError("the prediction tables cover different test ids")
+    drawn = np.random.default_rng(seed_draws).integers(0, len(tables), size=(n_resamples, len(tables)))
+    resample = np.arange(n_resamples)[:, None]
+    shared = set.intersection(*(set(scores) for scores in per_table))
+    return {
+        name: np.stack([scores[name] for scores in per_table])[drawn, resample].mean(axis=1)
+        for name in per_table[0]
+        if name in shared
+    }
+
+
+def holm_rejections(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down procedure: which of the hypotheses are rejected at family-wise ``alpha``.
+
+    >>> holm_rejections([0.01, 0.04, 0.03])
+    [True, False, False]
+    """
+    order = np.argsort(np.asarray(p_values, dtype=np.float64), kind="stable")
+    rejected = [False] * len(order)
+    for rank, index in enumerate(order):
+        if p_values[index] > alpha / (len(order) - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
 def bootstrap_ci(
     predictions: pd.DataFrame, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, tuple[float, float]]:

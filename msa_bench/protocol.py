@@ -321,7 +321,7 @@ def run_main(
     cores = os.cpu_count() or 1
     jobs = jobs or (1 if torch.device(device).type == "cuda" else max(1, min(2, cores)))
     started = time.perf_counter()
-    _load(dataset_name, None)  # build (or find) the cached dataset once, before the workers read it
+    data = _load(dataset_name, None)  # build (or find) the cached dataset once, before the workers read it
     echo(f"training {len(names)} model(s) on {dataset_name} with seeds {list(seeds)} in {jobs} process(es)")
     failed = []
     from msa_bench.robustness import QUICK_LEVELS
@@ -331,7 +331,7 @@ def run_main(
         echo(f"  {name}: {outcome}")
         if outcome.startswith("FAILED"):
             failed.append(name)
-    pages = render_leaderboard(records_dir, out_dir)
+    pages = render_leaderboard(records_dir, out_dir, datasets_by_name={dataset_name: data})
     echo(f"done in {time.perf_counter() - started:.0f} s")
     echo(f"leaderboard: {pages['markdown']}")
     echo(f"page: {pages['html'].resolve().as_uri()}")

@@ -1,4 +1,6 @@
-"""Leaderboard rendering from hand-made records: content, marks, determinism, a real browser."""
+"""Leaderboard rendering from hand-made records: content, marks, determinism, a real browser,
+and the records it refuses (edited, other config under one name, other data, other test ids,
+labels that are not the dataset's)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msa_bench.leaderboard import render_leaderboard
+from msa_bench.leaderboard import LeaderboardError, render_leaderboard
 from msa_bench.metrics import compute_metrics, predictions_frame
 from msa_bench.results import ResultRecord, save_record
 from test_robustness_report import fake_sweep
@@ -19,8 +21,9 @@ N_TEST = 150
 IDS = [f"video{i // 10}_{i % 10}" for i in range(N_TEST)]
 TRUTH = np.round(np.random.default_rng(0).normal(0, 1.5, N_TEST), 1)
 
-N_TEST = 150
-def write_sentiment(records_dir: Path, model: str, noise: float, seeds=(1111, 1112), kind="full", paper=None) -> None:
+def write_sentiment(
+    records_dir: Path, model: str, noise: float, seeds=(1111, 1112), kind="full", paper=None, fingerprint="data-v1"
+) -> None:
     for seed in seeds:
         rng = np.random.default_rng(seed)
         frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH + rng.normal(0, noise, N_TEST))
@@ -33,6 +36,7 @@ def write_sentiment(records_dir: Path, model: str, noise: float, seeds=(1111, 11
             metrics=metrics,
             robustness=fake_sweep(metrics["acc2_non0"]) if kind == "full" else {},
             config={"noise": noise},
+            dataset_fingerprint=fingerprint,
             paper_results=paper or {},
             wall_time_s=float(seed),  # volatile fields must not reach the pages
         )
@@ -85,11 +89,28 @@ def test_markdown_tables_marks_and_labels(rendered):
     assert re.fullmatch(r"\*\*\d\.\d{3} ± \d\.\d{3}\*\* ★ \[\d\.\d{3}, \d\.\d{3}\] \(paper 1\.019\)", tfn[2])
     assert twin[2].startswith("**") and "★" not in twin[2]  # not significantly worse: bold, no star
     assert not text_only[2].startswith("**")  # significantly worse: plain
-    assert "submitted *(predictions only)*" in markdown
     assert "Paper numbers for tfn: Zadeh et al., EMNLP 2017" in markdown
-    # rows are ranked by the primary metric
-    order = [line.split("|")[1].strip() for line in markdown.split("### Sentiment regression")[1].splitlines()[4:8]]
-    assert order[0] in ("tfn", "tfn_twin") and order[-1] == "text_only"
+    # rows are ranked by the primary metric; the predictions-only entry is in its own table, unmarked
+    ranked = markdown.split("### Sentiment regression\n")[1].split("###")[0]
+    order = [line.split("|")[1].strip() for line in ranked.splitlines()[3:] if line.startswith("|")]
+    assert order[0] in ("tfn", "tfn_twin") and order[-1] == "text_only" and len(order) == 3
+    unranked = markdown.split("### Sentiment regression: predictions-only submissions (not verified, not ranked)")[1]
+    submitted = _markdown_row(unranked, "submitted *(predictions only)*", "|")
+    assert "★" not in " ".join(submitted) and "**" not in " ".join(submitted)
+    assert "Holm" in markdown and "not comparable with any paper" in markdown
+
+
+def test_provenance_table_names_seeds_schedule_epochs_and_commit(tmp_path):
+    records = tmp_path / "records"
+    frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH * 0.5)
+    record = ResultRecord(
+        model="tfn", dataset="mosi", seed=1111, kind="full", metrics=compute_metrics(frame), git_commit="abcdef1234567890",
+        environment={"cpu": "Some CPU", "threads": 2, "torch": "2.14.1", "dirty_tree": True},
+        training={"epochs": 7, "best_epoch": 3, "schedule": "mosi"},
+    )
+    save_record(record, frame, records)
+    markdown = render_leaderboard(records, tmp_path / "out", n_resamples=50)["markdown"].read_text()
+    assert "| tfn | 1111 | mosi | 7 | abcdef1234 (dirty tree) | Some CPU, 2 threads, torch 2.14.1 |" in markdown
 
 
 def test_markdown_robustness_tables(rendered):
@@ -103,7 +124,8 @@ def test_markdown_robustness_tables(rendered):
 
 def test_html_page_has_tables_plots_and_no_external_resources(rendered):
     html = rendered["html"].read_text()
-    assert html.count('<table class="sortable">') == 9  # 2 task tables; 3 robustness tables per protocol; noise
+    # 2 ranked task tables, 1 predictions-only table, 2 provenance tables; robustness: 3 per protocol + noise
+    assert html.count('<table class="sortable">') == 12
     assert html.count("<svg") == 11  # 4 missing-rate curves per protocol + 3 noise curves
     assert html.count('<g class="series"') == 11 * 3  # three full-protocol models per plot
     assert '<span class="tag">predictions only</span>' in html
@@ -117,14 +139,78 @@ def test_rendering_is_byte_identical(records_dir, rendered, tmp_path):
         assert again[kind].read_bytes() == rendered[kind].read_bytes()
 
 
-def test_entries_on_other_test_examples_are_tagged_and_not_compared(tmp_path):
+def test_a_record_on_other_test_examples_is_refused(tmp_path):
     write_emotion(tmp_path / "records", "tfn", hit_rate=0.8)
     write_emotion(tmp_path / "records", "close", hit_rate=0.79)
     write_emotion(tmp_path / "records", "elsewhere", hit_rate=0.79, ids=[f"other{i}" for i in range(N_TEST)])
-    markdown = render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=200)["markdown"].read_text()
-    assert _markdown_row(markdown, "close", "## ravdess")[2].startswith("**")
-    elsewhere = _markdown_row(markdown, "elsewhere *(other test examples, not compared)*", "## ravdess")
-    assert not elsewhere[2].startswith("**")
+    with pytest.raises(LeaderboardError, match=r"elsewhere/seed1111.json: its predictions miss 150 and add 150"):
+        render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=50)
+
+
+def test_an_edited_record_is_refused(tmp_path):
+    """A record edited to acc2_non0 0.99 does not render as 0.990 ★ beside its true CI."""
+    records = tmp_path / "records"
+    write_sentiment(records, "mult", noise=0.8, seeds=(1111,))
+    path = records / "synthetic" / "mult" / "seed1111.json"
+    text = path.read_text()
+    edited = re.sub(r'"acc2_non0": [0-9.]+', '"acc2_non0": 0.99', text)
+    assert edited != text
+    path.write_text(edited)
+    with pytest.raises(LeaderboardError, match=r"seed1111.json: its metrics disagree with its predictions file \(acc2_non0 0.9900 stored"):
+        render_leaderboard(records, tmp_path / "out", n_resamples=50)
+
+
+def test_one_name_with_another_config_is_not_a_second_seed(tmp_path):
+    records = tmp_path / "records"
+    write_sentiment(records, "mult", noise=0.5, seeds=(1111,))
+    write_sentiment(records, "mult", noise=0.6, seeds=(1112,))  # config {"noise": 0.6}: another config
+    with pytest.raises(LeaderboardError, match="the name 'mult' was recorded with another config"):
+        render_leaderboard(records, tmp_path / "out", n_resamples=50)
+
+
+def test_a_record_of_other_data_is_refused(tmp_path):
+    records = tmp_path / "records"
+    write_sentiment(records, "tfn", noise=0.5)
+    write_sentiment(records, "misa", noise=0.5, seeds=(1111,), fingerprint="data-v2")
+    with pytest.raises(LeaderboardError, match=r"misa/seed1111.json: dataset fingerprint 'data-v2' differs"):
+        render_leaderboard(records, tmp_path / "out", n_resamples=50)
+
+
+def test_labels_are_checked_against_the_dataset_when_it_is_given(tmp_path):
+    import datasets
+
+    records = tmp_path / "records"
+    write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
+    test = datasets.Dataset.from_dict({"id": IDS, "sentiment": TRUTH.tolist()})
+    render_leaderboard(records, tmp_path / "out", n_resamples=50, datasets_by_name={"synthetic": {"test": test}})
+    shifted = datasets.Dataset.from_dict({"id": IDS, "sentiment": (TRUTH + 1.0).tolist()})
+    with pytest.raises(LeaderboardError, match="sentiment_true column differs from the dataset's test labels"):
+        render_leaderboard(records, tmp_path / "out", n_resamples=50, datasets_by_name={"synthetic": {"test": shifted}})
+
+
+def test_holm_correction_decides_the_tied_marks():
+    """Three comparisons with the best at p = 0.02, 0.03, 0.04: uncorrected all would be worse
+    (p < 0.05); Holm rejects none of them (0.02 > 0.05 / 3), so all three stay tied."""
+    from msa_bench.metrics import holm_rejections
+
+    assert holm_rejections([0.02, 0.03, 0.04]) == [False, False, False]
+    assert holm_rejections([0.001, 0.02, 0.04]) == [True, True, True]
+    assert holm_rejections([0.001, 0.03, 0.04]) == [True, False, False]
+
+
+def test_seed_aware_intervals_are_wider_than_example_only_ones():
+    from msa_bench.metrics import bootstrap_scores, seed_bootstrap_scores
+
+    rng = np.random.default_rng(0)
+    tables = [
+        predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH * scale + rng.normal(0, 0.3, N_TEST))
+        for scale in (0.2, 0.5, 0.9)  # seeds that disagree a lot
+    ]
+    examples_only = bootstrap_scores(tables, n_resamples=400)["mae"]
+    with_seeds = seed_bootstrap_scores(tables, n_resamples=400, seed_draws=1)["mae"]
+    assert np.std(with_seeds) > 1.5 * np.std(examples_only)
+    single = seed_bootstrap_scores(tables[:1], n_resamples=400)["mae"]
+    np.testing.assert_allclose(single, bootstrap_scores(tables[:1], n_resamples=400)["mae"])
 
 
 def test_empty_and_misplaced_records(tmp_path):
@@ -133,7 +219,7 @@ def test_empty_and_misplaced_records(tmp_path):
     records = tmp_path / "records"
     write_emotion(records, "tfn", hit_rate=0.5)
     (records / "ravdess" / "tfn").rename(records / "ravdess" / "other")
-    with pytest.raises(ValueError, match="seed1111.json: holds ravdess/tfn/seed1111; the file is misplaced"):
+    with pytest.raises(LeaderboardError, match="seed1111.json: holds ravdess/tfn/seed1111; the file is misplaced"):
         render_leaderboard(records, tmp_path / "out")
 
 
@@ -165,7 +251,7 @@ def test_page_in_headless_chromium_has_tables_plots_and_sorts(rendered, tmp_path
     page = tmp_path / "index.html"
     page.write_text(clicking, encoding="utf-8")
     dom = _dump_dom(page)
-    assert dom.count('data-sortable="ready"') == 9  # the sorting script ran on every table
+    assert dom.count('data-sortable="ready"') == 12  # the sorting script ran on every table
     assert dom.count("<svg") == 11 and dom.count("<polyline") >= 33
     sentiment_table = dom.split('<section id="synthetic">')[1].split("</table>")[0]
     models = re.findall(r'<tr><td data-value="([^"]+)"', sentiment_table)
