@@ -308,3 +308,12 @@ def test_misa_feature_text_path_mean_pools_the_precomputed_features():
     for weight in recurrent:  # orthogonal init of the (4H, H) recurrent weights: orthonormal columns
         gram = weight.T @ weight
         torch.testing.assert_close(gram, torch.eye(len(gram)), atol=1e-5, rtol=0)
+
+
+def test_lmf_paper_numbers_are_has0_as_the_official_evaluation():
+    """The official LMF evaluation thresholds y >= 0 over all samples: Has0, never Non0."""
+    from msa_bench.metrics import METRICS
+
+    reported = get_model_class("lmf").paper_results["mosi"]
+    assert {"acc2_has0", "f1_has0"} <= set(reported) and not any("non0" in name for name in reported)
+    assert all(name in METRICS for name in reported if name != "source")
