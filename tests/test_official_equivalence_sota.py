@@ -449,3 +449,16 @@ def test_mmml_freezes_the_audio_feature_encoder_as_the_official_trainer(tmp_path
     audio = model.raw_audio.model
     assert not any(p.requires_grad for p in audio.feature_extractor.parameters())
     assert all(p.requires_grad for p in audio.encoder.parameters())
+
+
+def test_self_mm_has_no_weight_decay_on_bert_bias_and_layer_norm(tmp_path):
+    from baselines.self_mm import SelfMM
+
+    encoder = word_tokenizer_encoder(tmp_path / "bert", {"vocab_size": 20, "hidden_size": 8, "num_hidden_layers": 1,
+                                                         "num_attention_heads": 2, "intermediate_size": 8})
+    model = build_model(SelfMM, DataSpec(text_dim=4, audio_dim=3, vision_dim=2), text_encoder=str(encoder),
+                        encoder_lr=1e-5, encoder_weight_decay=0.3)
+    of = {id(p): g for g in model.parameter_groups(1e-3, 0.01) for p in g["params"]}
+    for name, p in model.text.pretrained.named_parameters():
+        expected = 0.0 if ("bias" in name or "LayerNorm" in name) else 0.3
+        assert (of[id(p)]["lr"], of[id(p)]["weight_decay"]) == (1e-5, expected), name
