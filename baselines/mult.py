@@ -70,6 +70,8 @@ class MulTConfig(ModelConfig):
     def __post_init__(self) -> None:
         if self.dim % self.heads or (2 * self.dim) % self.heads:
             raise ValueError(f"dim {self.dim} (and 2 * dim) must be divisible by heads {self.heads}")
+        if self.positions and self.dim < 4:
+            raise ValueError(f"fairseq positions need dim >= 4 (their frequencies divide by dim / 2 - 1), got {self.dim}")
         for name in ("kernel_text", "kernel_audio", "kernel_vision"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
