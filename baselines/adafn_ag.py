@@ -261,7 +261,7 @@ class AdaFNAG(MSAModel):
         },
         "synthetic": {
             "model": {"d_model": 16, "fusion_dim": 16, "text_dropout": 0.0, "audio_dropout": 0.0},
-            "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 2, "patience": 2},
+            "train": {"lr": 5e-3, "batch_size": 64, "max_epochs": 3, "patience": 3},
         },
         "test": {
             "model": {"d_model": 16, "audio_hidden": 6, "vision_hidden": 6, "fusion_dim": 16, "text_head_dim": 8,
