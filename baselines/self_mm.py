@@ -35,8 +35,8 @@ Deviations from the official code:
   missing modalities).
 - The harness steps the optimizer on an epoch's last, incomplete accumulation; MMSA discards
   those gradients.
-- Checkpoints are selected on validation by the harness (the official code reports the best
-  test epoch in some scripts).
+- Checkpoints are selected on the harness's validation metric (MMSA's trainer keeps the epoch
+  with the lowest validation loss, its ``KeyEval``).
 - With precomputed text features the text vector is their masked mean (no [CLS] token).
 """
 
