@@ -146,11 +146,14 @@ def train_loader(
     split: datasets.Dataset, batch_size: int, seed: int, epoch: int, num_workers: int = 0
 ) -> torch.utils.data.DataLoader:
     """Shuffled training ``(batch, targets)`` pairs; the order depends only on (seed, epoch), so
-    resuming is exact."""
+    resuming is exact. A last batch of a single example is left out of the epoch (batch-norm
+    layers, as in MMSA's subnetworks, cannot train on one example); it is a different example
+    each epoch."""
     examples = examples_of(split)
     return torch.utils.data.DataLoader(
         examples,
         batch_size=batch_size,
+        drop_last=len(examples) % batch_size == 1,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed * 10_007 + epoch),
         num_workers=num_workers,

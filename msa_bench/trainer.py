@@ -78,7 +78,8 @@ def training_loss(model: MSAModel, output: ModelOutput, targets: Targets, head_l
 
 
 def drop_modalities(batch: Batch, max_rate: float, generator: torch.Generator) -> Batch:
-    """Training-time augmentation: mark whole modalities absent (see :class:`TrainConfig`)."""
+    """Training-time augmentation: mark whole modalities absent (see :class:`TrainConfig`); removed
+    text also loses its transcript, so encoder-path models see it absent too."""
     n = len(batch)
     rates = torch.rand(n, generator=generator) * max_rate
     present = torch.stack([batch.modality(m).present for m in MODALITIES], dim=1)
@@ -87,7 +88,8 @@ def drop_modalities(batch: Batch, max_rate: float, generator: torch.Generator) -
     keep = torch.where(keep.any(dim=1, keepdim=True), keep, present)
     for k, name in enumerate(MODALITIES):
         batch = batch.with_modality(name, absent_where(batch.modality(name), ~keep[:, k]))
-    return batch
+    text_kept = keep[:, MODALITIES.index("text")].tolist()
+    return dataclasses.replace(batch, raw_text=[text if kept else "" for text, kept in zip(batch.raw_text, text_kept)])
 
 
 class Trainer:

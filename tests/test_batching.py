@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from msa_bench import collate, make_dataloader, unified_features
-from msa_bench.batching import TorchDataset, pad_modality
+from msa_bench.batching import pad_modality
+from msa_bench.loader import TorchDataset
+from msa_bench.targets import collate_targets
 
 
 def _row(key: str, text=None, audio=None, vision=None, sentiment=None, emotions=None, emotion=None) -> dict:
@@ -49,15 +51,27 @@ def test_pad_modality_errors_on_mixed_dims():
         pad_modality([np.ones((2, 3)), np.ones((2, 4))])
 
 
-def test_collate_keeps_absent_modalities_and_null_labels(rows):
+def test_collate_keeps_absent_modalities_and_targets_keep_null_labels(rows):
     batch = collate(rows, dims={"text": 4, "audio": 3, "vision": 2})
     assert batch.ids == ["a", "b"]
     assert batch.text.present.tolist() == [False, True]
     assert batch.audio.present.tolist() == [True, False]
     assert batch.vision.features.shape == (2, 5, 2)
-    assert torch.isnan(batch.sentiment[0]) and batch.sentiment[1] == pytest.approx(-1.2)
-    assert torch.isnan(batch.emotions[0]).all() and batch.emotions[1, 1] == 1
-    assert batch.emotion.tolist() == [-1, 2] and batch.polarity.tolist() == [-1, 0]
+    targets = collate_targets(rows)
+    assert targets.ids == batch.ids
+    assert torch.isnan(targets.sentiment[0]) and targets.sentiment[1] == pytest.approx(-1.2)
+    assert torch.isnan(targets.emotions[0]).all() and targets.emotions[1, 1] == 1
+    assert targets.emotion.tolist() == [-1, 2] and targets.polarity.tolist() == [-1, 0]
+
+
+def test_a_batch_carries_no_label(rows):
+    """Models receive a Batch: it has no label field, whatever the rows hold."""
+    import dataclasses
+
+    batch = collate(rows)
+    assert {f.name for f in dataclasses.fields(batch)} == {"ids", "raw_text", "text", "audio", "vision"}
+    for label in ("sentiment", "emotions", "emotion", "polarity"):
+        assert not hasattr(batch, label)
 
 
 def test_absent_in_whole_batch_keeps_the_dimension(rows):
@@ -74,7 +88,7 @@ def test_torch_format_rows_collate_like_python_rows(dataset, rows):
         expected = from_python.modality(name)
         assert torch.equal(modality.features, expected.features)
         assert torch.equal(modality.present, expected.present)
-    assert torch.equal(from_torch.emotion, from_python.emotion)
+    assert torch.equal(collate_targets([dataset[0], dataset[1]]).emotion, collate_targets(rows).emotion)
 
 
 def test_torch_dataset_reads_nulls_from_arrow(dataset):
@@ -85,7 +99,7 @@ def test_torch_dataset_reads_nulls_from_arrow(dataset):
 
 def test_dataloader_is_seeded_and_covers_every_example(synthetic_small):
     def order(seed):
-        return [i for batch in make_dataloader(synthetic_small["train"], 16, shuffle=True, seed=seed) for i in batch.ids]
+        return [i for batch, _ in make_dataloader(synthetic_small["train"], 16, shuffle=True, seed=seed) for i in batch.ids]
 
     first = order(1)
     assert first == order(1) and first != order(2)

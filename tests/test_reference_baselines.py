@@ -8,7 +8,8 @@ import torch
 
 from msa_bench.batching import ModalityBatch
 from msa_bench.models import build_config, get_model_class
-from msa_bench.training import TrainConfig, train_and_evaluate
+from msa_bench.train_config import TrainConfig
+from msa_bench.training import train_and_evaluate
 
 from baselines.ef_lstm import resample
 from baselines.tfn import tensor_fusion

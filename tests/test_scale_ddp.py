@@ -12,7 +12,8 @@ from msa_bench.protocol import resolve_configs
 from msa_bench.results import load_predictions, load_records, record_files
 from msa_bench.scale.data import DatasetSource
 from msa_bench.scale.ddp import DistributedJob, launch, shard_bounds, training_shard
-from msa_bench.training import eval_batches, predictions_of
+from msa_bench.evaluation import predictions_of
+from msa_bench.loader import eval_batches
 
 SCHEDULE = {"max_epochs": 2, "patience": 2, "batch_size": 16}
 

@@ -173,7 +173,7 @@ def test_ray_sweep_records_and_leaderboard_equal_the_local_engine(ray_instance, 
     outcome = sweep_on_ray(["lf_dnn"], source, seeds, tmp_path / "ray", train_overrides=SCHEDULE, echo=lambda line: None)
     assert not outcome.failed and sorted(outcome.records) == ["lf_dnn seed 1111", "lf_dnn seed 1112"]
     same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())
-    assert identities(tmp_path / "ray")[("lf_dnn", 1111)]["robustness"]["modality_drop"]
+    assert identities(tmp_path / "ray")[("lf_dnn", 1111)]["robustness"]["protocols"]["unannounced"]["modality_drop"]
     pages = {engine: render_leaderboard(tmp_path / engine, tmp_path / f"{engine}_board") for engine in ("local", "ray")}
     for page in ("markdown", "html"):
         assert pages["ray"][page].read_bytes() == pages["local"][page].read_bytes()
@@ -195,7 +195,7 @@ def test_a_killed_task_is_retried_and_its_record_is_complete(ray_instance, sourc
     assert not outcome.failed
     same_records(tmp_path / "clean", tmp_path / "ray", commit_may_change())
     written = sorted(p.name for p in (tmp_path / "ray").rglob("*") if p.is_file())
-    assert written == ["seed1111.json", "seed1111.predictions.parquet"]  # no partial or temporary files
+    assert written == [".records.lock", "seed1111.json", "seed1111.predictions.parquet"]  # no partial or temporary files
 
 
 def test_extract_command_runs_on_ray(ray_instance, clips_dir, tmp_path):

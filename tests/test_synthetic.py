@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from msa_bench import load_dataset, msa_metadata, unified_features
-from msa_bench.batching import make_dataloader
+from msa_bench.loader import make_dataloader
 from msa_bench.builders.synthetic import SyntheticConfig
 from msa_bench.models import masked_mean
 
@@ -65,10 +65,10 @@ def test_rejects_bad_config(bad):
 def _pooled(split) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     pooled = {m: [] for m in ("text", "audio", "vision")}
     labels = []
-    for batch in make_dataloader(split, batch_size=256):
+    for batch, targets in make_dataloader(split, batch_size=256):
         for name, modality in batch.modalities():
             pooled[name].append(masked_mean(modality.features, modality.mask))
-        labels.append(batch.sentiment)
+        labels.append(targets.sentiment)
     return torch.cat(labels), {m: torch.cat(v) for m, v in pooled.items()}
 
 

@@ -49,10 +49,11 @@ def test_encoder_path_tokenizes_raw_text_and_fine_tunes(tiny_bert):
     assert encoder.out_dim == 16 and len(encoder.pretrained_parameters()) > 0
     batch = _batch(["i loved the movie", "boring", "great film", ""], [3, 3, None, 3])
     encoding = encoder(batch)
-    # [CLS] i loved the movie [SEP] = 6 tokens; absent features (row 2) and an empty transcript (row 3) are absent.
-    assert encoding.mask.sum(1).tolist() == [6, 3, 0, 0]
-    assert encoding.present.tolist() == [True, True, False, False]
-    assert torch.isfinite(encoding.states).all() and encoding.pooled[2:].abs().sum() == 0
+    # [CLS] i loved the movie [SEP] = 6 tokens. The encoder reads transcripts: a row without token
+    # features (row 2, like MOSI's label.csv) has text; only an empty transcript (row 3) is absent.
+    assert encoding.mask.sum(1).tolist() == [6, 3, 4, 0]
+    assert encoding.present.tolist() == [True, True, True, False]
+    assert torch.isfinite(encoding.states).all() and encoding.pooled[3].abs().sum() == 0
     encoding.pooled.sum().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.pretrained_parameters())
 

@@ -197,6 +197,8 @@ def test_missing_modality_augmentation_keeps_one_modality(synthetic_small):
     for _, modality in dropped.modalities():
         assert not modality.mask[~modality.present].any()
         assert (modality.features[~modality.present] == 0).all()
+    # removed text loses its transcript too (encoder-path models read transcripts)
+    assert all((text == "") == (not present) for text, present in zip(dropped.raw_text, dropped.text.present.tolist()))
 
 
 def test_cuda_request_without_cuda_is_a_clear_error(synthetic_small):

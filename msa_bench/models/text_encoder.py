@@ -6,9 +6,12 @@ directory written by ``save_pretrained``) loads a transformers ``AutoModel`` and
 ``AutoTokenizer``, tokenizes ``batch.raw_text`` on the batch's device and fine-tunes the encoder
 with the rest of the model. Both return a :class:`TextEncoding`.
 
-Presence: a row has text where ``batch.text.present`` is True (on the encoder path also: its
-transcript is non-empty). Absent rows come back with zero states, an all-False mask, a zero
-pooled vector and ``present`` False, so a model sees absent text as absent, never as zeros.
+Presence: on the feature path a row has text where ``batch.text.present`` is True; on the
+encoder path, where its transcript is non-empty (a dataset of transcripts without precomputed
+features, such as MOSI's ``label.csv``, has text on this path only). Whatever removes text from
+an example blanks its transcript too (training-time modality dropout, the announced robustness
+protocol). Absent rows come back with zero states, an all-False mask, a zero pooled vector and
+``present`` False, so a model sees absent text as absent, never as zeros.
 """
 
 from __future__ import annotations
@@ -85,8 +88,7 @@ class TextEncoder(nn.Module):
 
     def _encode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         device = batch.text.present.device
-        has_words = torch.tensor([bool(text.strip()) for text in batch.raw_text], device=device)
-        present = batch.text.present & has_words
+        present = torch.tensor([bool(text.strip()) for text in batch.raw_text], device=device)
         tokens = self.tokenizer(
             list(batch.raw_text), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
         ).to(device)

@@ -78,7 +78,7 @@ def read_epoch(data_dir: Path, cache_dir: Path) -> int:
     dataset = convert(data_dir, cache_dir)
     seen = 0
     for split in dataset.values():
-        for batch in msa_bench.make_dataloader(split, batch_size=32):
+        for batch, _ in msa_bench.make_dataloader(split, batch_size=32):
             seen += len(batch)
     return seen
 

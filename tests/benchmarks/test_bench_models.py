@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from msa_bench.batching import collate
+from msa_bench.targets import collate_targets
 from msa_bench.models import DataSpec, build_config, count_parameters, get_model_class, model_names
 
 MOSI = {"text": (50, 768), "audio": (375, 5), "vision": (500, 20)}
@@ -38,7 +39,7 @@ def mosi_batch(seed: int = 0):
         for modality, (length, dim) in MOSI.items():
             row[f"{modality}_features"] = rng.standard_normal((int(rng.integers(length // 2, length + 1)), dim))
         rows.append(row)
-    return collate(rows, {m: dim for m, (_, dim) in MOSI.items()})
+    return collate(rows, {m: dim for m, (_, dim) in MOSI.items()}), collate_targets(rows)
 
 
 def build_mosi_model(name: str):
@@ -50,15 +51,15 @@ def build_mosi_model(name: str):
     return model_class(build_config(model_class, overrides), SPEC)
 
 
-def make_step(model, batch):
+def make_step(model, batch, targets):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        model.compute_loss(model(batch), batch).backward()
+        model.compute_loss(model(batch), targets).backward()
         optimizer.step()
-        if batch.sentiment.is_cuda:
+        if targets.sentiment.is_cuda:
             torch.cuda.synchronize()
 
     return step
@@ -78,18 +79,18 @@ def _peak_rss_growth_mb(name: str) -> float:
     not do here, as a spawned child inherits its parent's high-water mark across fork and exec.
     """
     torch.set_num_threads(1)
-    batch = mosi_batch()
+    batch, targets = mosi_batch()
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_mib("VmRSS")
-    make_step(build_mosi_model(name), batch)()
+    make_step(build_mosi_model(name), batch, targets)()
     return _status_mib("VmHWM") - before
 
 
 @pytest.mark.parametrize("name", model_names())
 def test_training_step_cpu(benchmark, name):
-    batch = mosi_batch()
+    batch, targets = mosi_batch()
     model = build_mosi_model(name)
-    step = make_step(model, batch)
+    step = make_step(model, batch, targets)
     if Path("/proc/self/clear_refs").exists():
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             benchmark.extra_info["peak_memory_mb"] = round(pool.apply(_peak_rss_growth_mb, (name,)), 1)
@@ -101,9 +102,10 @@ def test_training_step_cpu(benchmark, name):
 @pytest.mark.parametrize("name", model_names())
 def test_training_step_cuda(benchmark, name):
     device = torch.device("cuda")
-    batch = mosi_batch().to(device)
+    batch, targets = mosi_batch()
+    batch, targets = batch.to(device), targets.to(device)
     model = build_mosi_model(name).to(device)
-    step = make_step(model, batch)
+    step = make_step(model, batch, targets)
     step()
     torch.cuda.reset_peak_memory_stats(device)
     step()
