@@ -4,7 +4,7 @@ Liu et al. "AdaFN-AG: Enhancing multimodal interaction with Adaptive Feature Nor
 multimodal sentiment analysis." Intelligent Systems with Applications (2024), 200410.
 Official code: Myid9606/AdaFN-AG (``models/multiTask/AFN_AG_MSA.py``), which this module
 follows; ``tests/test_official_equivalence_sota.py`` loads its weights through
-:func:`official_state_dict_map` and reproduces its outputs.
+:func:`official_state_dict` and reproduces its outputs.
 
 Architecture (width ``d_model`` 32 as the official ``hidden_dim``):
 
@@ -233,7 +233,7 @@ OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-def official_state_dict_map(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def official_state_dict(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The official AMIO/``AFN_AG_MSA`` state dict under msa_bench names (renames only; the
     official ``retrain`` gates are our ``retain`` gates; the unused decoder layers and
     ``*_self_attention_1`` are dropped)."""
@@ -270,7 +270,7 @@ class AdaFNAG(MSAModel):
     }
     fidelity = (
         FidelityRow("forward (BERT states, raw self-attention, LSTMs, two SAG blocks, heads)", "AFN_AG_MSA",
-                    "same layers; official weights load through official_state_dict_map", "equal"),
+                    "same layers; official weights load through official_state_dict", "equal"),
         FidelityRow("AdaFN", "per-feature mean/unbiased variance; other modality's averaged over features; "
                     "variances mixed; α per direction", "the same (tested on the official train-mode call)", "equal"),
         FidelityRow("gates", "one scalar per frame from the GRU output", "the same", "equal"),

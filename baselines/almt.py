@@ -4,7 +4,7 @@ Zhang, Wang, Yin, Liu, Liu, Yu. "Learning Language-guided Adaptive Hyper-modalit
 Representation for Multimodal Sentiment Analysis." EMNLP 2023, pp. 756–767.
 Official code: Haoyu-ha/ALMT (``models/almt.py``, ``models/almt_layer.py``), which this module
 follows; ``tests/test_official_equivalence_sota.py`` loads its weights through
-:func:`official_state_dict_map` and reproduces its outputs and intermediates.
+:func:`official_state_dict` and reproduces its outputs and intermediates.
 
 Architecture: each modality is mapped by a Linear layer to 128 and, with 8 learnable tokens
 prepended and learned positions added (tables of 8 + 50 / 375 / 500 rows for text / audio /
@@ -194,7 +194,7 @@ OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-def official_state_dict_map(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def official_state_dict(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The official ``ALMT`` state dict under msa_bench names (renames only)."""
     return rename_official(official, OFFICIAL_NAMES, model="almt")
 
@@ -234,7 +234,7 @@ class ALMT(MSAModel):
     }
     fidelity = (
         FidelityRow("forward (projections, token Transformers, language encoder, AHL, cross Transformer)",
-                    "ALMT (almt.py, almt_layer.py)", "same layers; official weights load through official_state_dict_map",
+                    "ALMT (almt.py, almt_layer.py)", "same layers; official weights load through official_state_dict",
                     "equal"),
         FidelityRow("position tables", "8 + l/a/v_input_length rows (MOSI 50/375/500)", "the same sizes",
                     "equal"),

@@ -4,7 +4,7 @@ Han, Chen, Poria. "Improving Multimodal Fusion with Hierarchical Mutual Informat
 Maximization for Multimodal Sentiment Analysis." EMNLP 2021. Official code:
 declare-lab/Multimodal-Infomax (``src/model.py``, ``src/modules/encoders.py``,
 ``src/solver.py``); ``tests/test_official_equivalence_sota.py`` loads its weights through
-:func:`official_state_dict_map` and reproduces its predictions, ``lld``, ``nce`` and entropy
+:func:`official_state_dict` and reproduces its predictions, ``lld``, ``nce`` and entropy
 ``H`` with an empty and with a filled memory.
 
 Architecture: text is the [CLS] vector of a fine-tuned BERT (or the masked mean of precomputed
@@ -156,7 +156,7 @@ OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-def official_state_dict_map(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def official_state_dict(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The official ``MMIM`` state dict under msa_bench names (renames only)."""
     return rename_official(official, OFFICIAL_NAMES, model="mmim")
 
@@ -187,7 +187,7 @@ class MMIM(MSAModel):
     }
     fidelity = (
         FidelityRow("forward (BERT [CLS], packed LSTMs, fusion SubNet), lld, nce, H", "MMIM (model.py, encoders.py)",
-                    "same layers and terms; official weights load through official_state_dict_map", "equal"),
+                    "same layers and terms; official weights load through official_state_dict", "equal"),
         FidelityRow("LSTM projection dropout", "none with one LSTM layer", "none by default (audio_dropout/vision_dropout)",
                     "equal"),
         FidelityRow("initialisation", "xavier-normal for non-BERT weight matrices", "the same", "equal"),

@@ -4,7 +4,7 @@ Wu, Gong, Koo, Hirschberg. "Multimodal Multi-loss Fusion Network for Sentiment A
 NAACL 2024. Official code: zehuiwu/MMML (``utils/en_model.py``, ``utils/cross_attn_encoder.py``,
 ``utils/en_train.py``), its no-context setting, which this module follows;
 ``tests/test_official_equivalence_sota.py`` loads the official weights of every variant through
-:func:`official_state_dict_map` and reproduces the text, audio and fused outputs.
+:func:`official_state_dict` and reproduces the text, audio and fused outputs.
 
 Architecture. Text and audio come from pretrained encoders fine-tuned end to end (defaults
 ``roberta-base`` and ``facebook/data2vec-audio-base``, as the official no-context model; the
@@ -239,7 +239,7 @@ def official_names(variant: str) -> tuple[tuple[str, str], ...]:
     return tuple(rules)
 
 
-def official_state_dict_map(official: Mapping[str, torch.Tensor], variant: str) -> dict[str, torch.Tensor]:
+def official_state_dict(official: Mapping[str, torch.Tensor], variant: str) -> dict[str, torch.Tensor]:
     """The official model's state dict under msa_bench names for ``variant`` (renames only; see
     :func:`official_names`)."""
     if variant not in VARIANTS:
@@ -277,7 +277,7 @@ class MMML(MSAModel):
     fidelity = (
         FidelityRow("variants cc, CME v1/v2/v3 (heads, CLS vectors, CME layers, mixing, v3 encoders)",
                     "rob_d2v_cc / rob_d2v_cme (en_model.py, cross_attn_encoder.py)",
-                    "variant option; official weights load through official_state_dict_map", "equal"),
+                    "variant option; official weights load through official_state_dict", "equal"),
         FidelityRow("cross-attention", "separate text→audio and audio→text modules per layer", "the same", "equal"),
         FidelityRow("CME sublayers", "dropout 0.3, ReLU feed-forward, LayerNorm eps 1e-12", "the same", "equal"),
         FidelityRow("heads", "dropout 0.3; fused 2d → d → 512 → 1 (cc: 2d → d → d → 512 → 1)", "the same", "equal"),

@@ -4,7 +4,7 @@ Yu, Xu, Yuan, Wu. "Learning Modality-Specific Representations with Self-Supervis
 Learning for Multimodal Sentiment Analysis." AAAI 2021. Official code: thuiar/Self-MM.
 
 Architecture (MMSA's ``SELF_MM``, equal to it: ``tests/test_official_equivalence_sota.py``
-loads the official weights through :func:`official_state_dict_map` and reproduces its outputs):
+loads the official weights through :func:`official_state_dict` and reproduces its outputs):
 text is the [CLS] vector of a fine-tuned BERT (or the masked mean of precomputed token
 features); audio and vision each go through a one-layer LSTM over their real frames (hidden 16
 and 32) whose final state is projected (``audio_out`` 16, ``vision_out`` 32). The fusion head
@@ -204,7 +204,7 @@ OFFICIAL_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-def official_state_dict_map(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def official_state_dict(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The official ``SELF_MM`` state dict under msa_bench names (renames only): the BERT of
     ``text_model.model`` is ``text.pretrained``; each ``AuViSubNet`` is our LSTM plus its
     ``*_out`` projection; the ``post_*_layer_{1,2,3}`` are the heads' ``first``/``second``/``out``."""
@@ -320,7 +320,7 @@ class SelfMM(MSAModel):
 
     fidelity = (
         FidelityRow("forward (text [CLS], packed audio/vision LSTMs, four heads)", "MMSA SELF_MM",
-                    "same layers; official weights load through official_state_dict_map", "equal"),
+                    "same layers; official weights load through official_state_dict", "equal"),
         FidelityRow("dropouts", "per head and after each LSTM, MMSA MOSI/MOSEI configs",
                     "the same config fields and values", "equal"),
         FidelityRow("optimizer groups", "Adam: BERT (no decay on bias/LayerNorm), audio subnet, video subnet, rest",

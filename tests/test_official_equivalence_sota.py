@@ -1,7 +1,7 @@
 """Forward equivalence with the official code (issue #15, part B): Self-MM, MMIM, ALMT, AdaFN-AG, MMML.
 
 Each test builds the msa_bench model from the fixture's configuration (``meta.json`` and tensor
-shapes), loads the official weights through the model module's ``official_state_dict_map``,
+shapes), loads the official weights through the model module's ``official_state_dict``,
 feeds the fixture's inputs through our :class:`~msa_bench.batching.Batch` in eval mode and
 requires the official outputs (:func:`official_fixtures.assert_outputs_close`).
 
@@ -97,7 +97,7 @@ def load_official(model: torch.nn.Module, mapped: dict[str, torch.Tensor]) -> No
 
 
 def test_self_mm_reproduces_the_official_outputs(tmp_path):
-    from baselines.self_mm import SelfMM, official_state_dict_map
+    from baselines.self_mm import SelfMM, official_state_dict
 
     fixture = load_fixture("self_mm")
     c, x = fixture.config, fixture.inputs
@@ -115,7 +115,7 @@ def test_self_mm_reproduces_the_official_outputs(tmp_path):
         fusion_dropout=c["post_fusion_dropout"], text_dropout=c["post_text_dropout"],
         audio_dropout=c["post_audio_dropout"], vision_dropout=c["post_video_dropout"],
     )
-    load_official(model, official_state_dict_map(fixture.weights))
+    load_official(model, official_state_dict(fixture.weights))
     text = x["text"]
     batch = make_batch(
         transcripts(text[:, 0], text[:, 1]),
@@ -148,7 +148,7 @@ def test_self_mm_optimizer_groups_follow_the_official_trainer():
 
 
 def _adafn_model(fixture, tmp_path):
-    from baselines.adafn_ag import AdaFNAG, official_state_dict_map
+    from baselines.adafn_ag import AdaFNAG, official_state_dict
 
     a = fixture.config["effective_args"]
     text_dim, audio_dim, vision_dim = a["feature_dims"]
@@ -165,7 +165,7 @@ def _adafn_model(fixture, tmp_path):
         fusion_dropout=a["post_fusion_dropout"], text_dropout=a["post_text_dropout"],
         audio_dropout=a["post_audio_dropout"], vision_dropout=a["post_video_dropout"],
     )
-    load_official(model, official_state_dict_map(fixture.weights))
+    load_official(model, official_state_dict(fixture.weights))
     return model.eval()
 
 
@@ -259,7 +259,7 @@ def test_adafn_mixes_variances_like_the_official_train_mode_call():
 
 
 def test_almt_reproduces_the_official_outputs(tmp_path):
-    from baselines.almt import ALMT, official_state_dict_map
+    from baselines.almt import ALMT, official_state_dict
 
     fixture = load_fixture("almt")
     c, x, w = fixture.config["effective_model_config"], fixture.inputs, fixture.weights
@@ -275,7 +275,7 @@ def test_almt_reproduces_the_official_outputs(tmp_path):
         fusion_depth=c["fusion_layer_depth"], text_frames=c["l_input_length"], audio_frames=c["a_input_length"],
         vision_frames=c["v_input_length"],
     )
-    load_official(model, official_state_dict_map(w))
+    load_official(model, official_state_dict(w))
     text = x["x_text"]
     batch = make_batch(transcripts(text[:, 0], text[:, 1]), text_placeholder(len(text), c["l_input_dim"]),
                        modality(x["x_audio"]), modality(x["x_visual"]))
@@ -292,7 +292,7 @@ def test_almt_reproduces_the_official_outputs(tmp_path):
 
 
 def _mmim(tmp_path):
-    from baselines.mmim import MMIM, official_state_dict_map
+    from baselines.mmim import MMIM, official_state_dict
 
     fixture = load_fixture("mmim")
     c, w = fixture.config["model_relevant"], fixture.weights
@@ -304,7 +304,7 @@ def _mmim(tmp_path):
         vision_out=c["d_vout"], fusion_dim=c["d_prjh"],
     )
     assert c["n_layer"] == 1 and not c["bidirectional"] and c["cpc_layers"] == 1 and not c["add_va"]
-    load_official(model, official_state_dict_map(w))
+    load_official(model, official_state_dict(w))
     return fixture, model.eval()
 
 
@@ -392,7 +392,7 @@ def _mmml_encoders(fixture, folder: Path) -> tuple[str, str]:
 
 
 def _mmml_model(fixture, tmp_path, variant: str, prefix: str):
-    from baselines.mmml import MMML, official_state_dict_map
+    from baselines.mmml import MMML, official_state_dict
 
     c = fixture.config
     cme = c["cross_attn_encoder.BertConfig used by CME"]
@@ -414,7 +414,7 @@ def _mmml_model(fixture, tmp_path, variant: str, prefix: str):
         dim=cme["hidden_size"], heads=cme["num_attention_heads"], layers=cme["num_hidden_layers"],
         ff_dim=cme["intermediate_size"], head_hidden=official[fused[-1]].shape[1], **overrides,
     )
-    load_official(model, official_state_dict_map(official, variant))
+    load_official(model, official_state_dict(official, variant))
     return model.eval()
 
 
