@@ -35,6 +35,16 @@ DATASET_NAMES: tuple[str, ...] = ("synthetic", "mosi", "mosei", "ravdess")
 _METADATA_KEY = "msa_bench"
 
 
+def frame_sequence(dim: int) -> datasets.List:
+    """A variable-length sequence of ``dim``-wide float32 frames; null = modality absent.
+
+    A list of fixed-length lists rather than ``Array2D``: ``datasets`` reads a null ``Array2D``
+    row back as a scalar NaN (and fails on slices that mix null and present rows), while a null
+    list is ``None`` in every access path (plain rows, slices, numpy and torch formats).
+    """
+    return datasets.List(datasets.List(datasets.Value("float32"), length=dim))
+
+
 def unified_features(text_dim: int, audio_dim: int, vision_dim: int) -> datasets.Features:
     """The unified ``Features`` for the given per-modality feature dimensions."""
     for name, dim in (("text", text_dim), ("audio", audio_dim), ("vision", vision_dim)):
@@ -47,9 +57,9 @@ def unified_features(text_dim: int, audio_dim: int, vision_dim: int) -> datasets
             "clip_id": datasets.Value("string"),
             "dataset": datasets.Value("string"),
             "text": datasets.Value("string"),
-            "text_features": datasets.Array2D(shape=(None, text_dim), dtype="float32"),
-            "audio_features": datasets.Array2D(shape=(None, audio_dim), dtype="float32"),
-            "vision_features": datasets.Array2D(shape=(None, vision_dim), dtype="float32"),
+            "text_features": frame_sequence(text_dim),
+            "audio_features": frame_sequence(audio_dim),
+            "vision_features": frame_sequence(vision_dim),
             "sentiment": datasets.Value("float32"),
             "polarity": datasets.ClassLabel(names=list(POLARITY_CLASSES)),
             "intensity": datasets.Value("float32"),
@@ -62,7 +72,7 @@ def unified_features(text_dim: int, audio_dim: int, vision_dim: int) -> datasets
 
 def feature_dims(features: datasets.Features) -> dict[str, int]:
     """Per-modality feature dimension of a unified ``Features``."""
-    return {m: int(features[f"{m}_features"].shape[1]) for m in MODALITIES}
+    return {m: int(features[f"{m}_features"].feature.length) for m in MODALITIES}
 
 
 @dataclass(frozen=True)

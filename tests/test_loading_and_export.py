@@ -59,7 +59,7 @@ def test_export_round_trips_through_plain_datasets(tmp_path):
     original = msa_bench.load_dataset("synthetic", cache_dir=tmp_path / "cache", n_clips=60)
     out = export_dataset("synthetic", tmp_path / "out", cache_dir=tmp_path / "cache", n_clips=60)
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nconfigs:") and "array2_d" in card and "synthetic-acoustic" in card
+    assert card.startswith("---\nconfigs:") and "audio_features" in card and "synthetic-acoustic" in card
     _assert_same(datasets.load_dataset(str(out)), original)
 
 

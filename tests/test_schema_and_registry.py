@@ -16,8 +16,23 @@ def test_unified_features_columns_and_dims():
         "vision_features", "sentiment", "polarity", "intensity", "emotions", "emotion", "source_labels",
     ]
     assert feature_dims(features) == {"text": 768, "audio": 5, "vision": 20}
-    assert isinstance(features["audio_features"], datasets.Array2D)
-    assert features["audio_features"].shape == (None, 5)
+    assert features["audio_features"] == datasets.List(datasets.List(datasets.Value("float32"), length=5))
+
+
+def test_null_features_are_none_in_every_access_path():
+    """None means absent: plain rows, slices, numpy and torch formats all say None (an Array2D
+    column gave NaN for a null row and failed on slices mixing null and present rows)."""
+    import numpy as np
+
+    features = unified_features(3, 2, 2)
+    rows = {name: [None, None] for name in features}
+    rows.update(id=["a", "b"], text=["", "hi"], audio_features=[None, np.ones((4, 2), dtype=np.float32)])
+    dataset = datasets.Dataset.from_dict(rows, features=features)
+    assert dataset[0]["audio_features"] is None and dataset[0]["sentiment"] is None
+    assert dataset[:2]["audio_features"][0] is None and len(dataset[:2]["audio_features"][1]) == 4
+    assert dataset.with_format("numpy")[0]["audio_features"] is None
+    assert dataset.with_format("numpy")[1]["audio_features"].shape == (4, 2)
+    assert dataset.with_format("torch")[0]["audio_features"] is None
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5])

@@ -21,6 +21,8 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
     dimension), ``_split_generators`` and ``_generate_examples``.
     """
 
+    #: 2.0.0: feature columns are lists of fixed-length frames (``schema.frame_sequence``).
+    VERSION = datasets.Version("2.0.0")
     #: The dataset's citation and homepage, shown in ``info`` and the dataset card.
     CITATION: str = ""
     HOMEPAGE: str = ""
