@@ -15,6 +15,7 @@ from msa_bench.batching import Batch
 from msa_bench.loader import LabelledBatch
 from msa_bench.metrics import NO_CLASS, emotion_class_metrics, emotions_metrics, predictions_frame, sentiment_metrics
 from msa_bench.models import ModelOutput, MSAModel
+from msa_bench.normalization import normalize_inputs
 from msa_bench.runtime import autocast
 from msa_bench.targets import Targets
 
@@ -25,7 +26,8 @@ def predict(
     device: torch.device,
     transform: Callable[[Batch], Batch] | None = None,
 ) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Run ``model`` over the inputs of ``batches`` (each optionally transformed first): ids and
+    """Run ``model`` over the inputs of ``batches`` (normalised by the model's feature scaler when
+    it has one, then optionally transformed): ids and
     the ``predictions_frame`` columns (labels and predictions) of the tasks the model predicts.
 
     The model receives the :class:`~msa_bench.batching.Batch` only; the labels are joined to its
@@ -36,6 +38,7 @@ def predict(
     parts: dict[str, list[np.ndarray]] = {}
     with torch.no_grad():
         for batch, targets in batches:
+            batch = normalize_inputs(model, batch)  # the model's training-split scaler, before any corruption
             if transform is not None:
                 batch = transform(batch)
             with autocast(device):

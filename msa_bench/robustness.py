@@ -11,7 +11,8 @@ No retraining; every condition is seeded (run seed and condition name), and cond
 - **modality drop**: every non-empty subset of the dataset's modalities removed (missing rate
   1.0 for those modalities), under both protocols.
 - **noise** level s in the same grid: audio/vision get Gaussian noise of standard deviation
-  s x (the feature's standard deviation over the *training* split's real frames); text tokens
+  s x (the feature's standard deviation over the *training* split's real frames, after the
+  model's feature normalisation, :mod:`msa_bench.normalization`, which every condition follows); text tokens
   are replaced with probability s by random training-split tokens (feature rows, transcript
   words). Noise does not depend on the protocol.
 
@@ -31,6 +32,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import datasets
@@ -38,11 +40,12 @@ import numpy as np
 import torch
 
 from msa_bench.atomic import atomic_write
-from msa_bench.batching import Batch, collate
+from msa_bench.batching import Batch
 from msa_bench.corruption import PROTOCOLS, Transform, gaussian_noise, missing, text_noise, unk_token
 from msa_bench.evaluation import metrics_of_columns, predict
-from msa_bench.loader import EVAL_BATCH_SIZE, eval_batches, examples_of
+from msa_bench.loader import EVAL_BATCH_SIZE, batches_of, eval_batches
 from msa_bench.models import MSAModel
+from msa_bench.normalization import normalize_inputs
 from msa_bench.runtime import resolve_device
 from msa_bench.schema import MODALITIES
 
@@ -153,20 +156,29 @@ def relative_robustness(areas: Mapping[str, float], higher_is_better: bool = Tru
 class NoiseSource:
     """What noise draws from, taken from the training split only: per-feature standard
     deviations of audio/vision real frames, a pool of real text feature rows and the
-    transcripts' vocabulary (sorted, so draws are stable)."""
+    transcripts' vocabulary (sorted, so draws are stable). ``normalize`` is the model's input
+    normalisation (:func:`msa_bench.normalization.normalize_inputs`): the conditions corrupt
+    normalised inputs, so the statistics are those of the normalised training frames."""
 
     std: dict[str, torch.Tensor]
     text_rows: torch.Tensor
     vocabulary: tuple[str, ...]
 
     @classmethod
-    def of(cls, train: datasets.Dataset, seed: int, max_examples: int = STATISTICS_EXAMPLES) -> NoiseSource:
+    def of(
+        cls,
+        train: datasets.Dataset,
+        seed: int,
+        max_examples: int = STATISTICS_EXAMPLES,
+        normalize: Callable[[Batch], Batch] | None = None,
+    ) -> NoiseSource:
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
         picks = sorted(order[:max_examples].tolist())
-        examples = examples_of(train)
+        examples = batches_of(train)
         frames: dict[str, list[torch.Tensor]] = {m: [] for m in MODALITIES}
         for start in range(0, len(picks), EVAL_BATCH_SIZE):
-            batch = collate(examples.__getitems__(picks[start : start + EVAL_BATCH_SIZE]), examples.dims)
+            batch, _ = examples[picks[start : start + EVAL_BATCH_SIZE]]
+            batch = batch if normalize is None else normalize(batch)
             for name, modality in batch.modalities():
                 frames[name].append(modality.features[modality.mask & modality.present.unsqueeze(1)])
         real = {m: torch.cat(f) if f else torch.zeros(0, examples.dims.get(m, 1)) for m, f in frames.items()}
@@ -213,7 +225,7 @@ class RobustnessSweep:
         self.levels = tuple(float(level) for level in levels)
         self.batches = eval_batches(test, EVAL_BATCH_SIZE)
         self.inputs = [batch for batch, _ in self.batches]
-        self.noise_source = NoiseSource.of(train, seed)
+        self.noise_source = NoiseSource.of(train, seed, normalize=partial(normalize_inputs, model))
         self.unk = unk_token(model)
         self.metrics = curve_metrics(model.tasks)
         self.available = _available(self.inputs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from msa_bench.config_types import check_field_types
 from msa_bench.metrics import METRICS
+from msa_bench.normalization import MODES as NORMALIZE_MODES
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "warmup_cosine", "plateau")
@@ -30,6 +31,9 @@ class TrainConfig:
     ``plateau_factor`` after ``plateau_patience`` epochs without a better validation
     ``select_metric``. ``head_loss_weight`` weights the standard losses of the tasks a model
     predicts through the shared task heads (:class:`msa_bench.models.TaskHeads`).
+    ``normalize``: per-feature standardisation of every modality, fitted on the training split
+    (:mod:`msa_bench.normalization`): ``"standard"``, ``"none"``, or ``"auto"`` (standard on every
+    dataset except the synthetic one, whose features are generated on one scale).
     """
 
     lr: float = 1e-3
@@ -50,6 +54,7 @@ class TrainConfig:
     plateau_patience: int = 20
     head_loss_weight: float = 1.0
     num_workers: int = 0
+    normalize: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -79,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative integer, got {self.num_workers!r}")
+        if self.normalize not in NORMALIZE_MODES:
+            raise ValueError(f"normalize must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
         higher_is_better(self.select_metric)
 
     @classmethod

@@ -25,6 +25,7 @@ from msa_bench.checkpoints import CHECKPOINT_NAME, load_checkpoint, save_checkpo
 from msa_bench.evaluation import metrics_of_columns, predict
 from msa_bench.loader import EVAL_BATCH_SIZE, eval_batches, train_loader
 from msa_bench.models import ModelOutput, MSAModel, task_loss
+from msa_bench.normalization import normalize_inputs
 from msa_bench.runtime import autocast
 from msa_bench.schema import MODALITIES
 from msa_bench.targets import Targets
@@ -190,6 +191,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
         for step, (batch, targets) in enumerate(bar, start=1):
+            batch = normalize_inputs(self.model, batch)  # before augmentation, as at test time
             if self.config.missing_modality_rate > 0:
                 batch = drop_modalities(batch, self.config.missing_modality_rate, augment)
             if self.config.missing_frame_rate > 0:

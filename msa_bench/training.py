@@ -29,6 +29,7 @@ from msa_bench.evaluation import predictions_of
 from msa_bench.loader import eval_batches
 from msa_bench.metrics import bootstrap_ci, compute_metrics
 from msa_bench.models import TASKS, DataSpec, ModelConfig, MSAModel, count_parameters
+from msa_bench.normalization import attach_scaler, resolve_mode
 from msa_bench.results import ResultRecord, current_git_commit, environment
 from msa_bench.runtime import resolve_device, seed_everything
 from msa_bench.train_config import TrainConfig
@@ -60,6 +61,8 @@ class TrainedRun:
     n_parameters: int
     wall_time_s: float
     peak_memory_mb: float
+    #: The feature scaler's statistics (:mod:`msa_bench.normalization`), or ``{"method": "none"}``.
+    normalization: dict = dataclasses.field(default_factory=lambda: {"method": "none"})
 
 
 def train_and_evaluate(
@@ -92,6 +95,7 @@ def train_and_evaluate(
     if not spec.tasks:
         raise ValueError(f"{dataset_name}'s training split has no label of any task {TASKS}: nothing to train")
     model = model_class(model_config, spec)
+    normalization = attach_scaler(model, dataset["train"], resolve_mode(train_config.normalize, dataset_name))
     trainer = Trainer(
         model,
         train_config,
@@ -121,6 +125,7 @@ def train_and_evaluate(
         n_parameters=count_parameters(model),
         wall_time_s=time.perf_counter() - started,
         peak_memory_mb=peak_memory_mb(resolved),
+        normalization=normalization,
     )
 
 
@@ -157,5 +162,10 @@ def make_record(run: TrainedRun, robustness: dict | None = None, paper_results: 
         peak_memory_mb=run.peak_memory_mb,
         paper_results=paper_results or {},
         environment=environment(run.device),
-        training={"epochs": len(run.history), "best_epoch": run.best_epoch, "schedule": run.config["schedule"]},
+        training={
+            "epochs": len(run.history),
+            "best_epoch": run.best_epoch,
+            "schedule": run.config["schedule"],
+            "normalization": run.normalization,
+        },
     )
