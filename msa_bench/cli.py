@@ -210,7 +210,8 @@ def run(
     jobs: Optional[int] = typer.Option(None, help="Worker processes (default: 2 on CPU, 1 on CUDA)."),
     engine: Engine = typer.Option(Engine.local, help="local (this machine) or ray (a Ray cluster; needs the ray extra)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
-    full_robustness: bool = typer.Option(False, "--full-robustness", help="Missing-rate and noise curves on the full 0.0-0.9 grid (default: 0.0, 0.3, 0.6, 0.9)."),
+    full_robustness: bool = typer.Option(False, "--full-robustness", help="Missing-rate and noise curves on the full 0.0-1.0 grid (default: the quick grid 0.0, 0.3, 0.6, 1.0)."),
+    track: Optional[list[str]] = typer.Option(None, "--track", help="Training track(s) (repeat): default, lnln (random per-example missing rates in training); default: default."),
 ) -> None:
     """The main job: train the models on the synthetic dataset, run robustness, render the leaderboard."""
     from msa_bench.protocol import MAIN_SEEDS, run_main
@@ -220,12 +221,16 @@ def run(
     if engine is Engine.ray:
         from msa_bench.scale.ray_sweep import run_main_on_ray
 
+        if track and tuple(track) != ("default",):
+            raise UserError("--track other than default runs on the local engine only; drop --engine ray")
+
         _, failed = run_main_on_ray(
             models, seeds or MAIN_SEEDS, dataset, device, records, out, address=address, echo=typer.echo, robustness_levels=levels
         )
     else:
         _, failed = run_main(
-            models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo, robustness_levels=levels
+            models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo, robustness_levels=levels,
+            tracks=tuple(track or ("default",)),
         )
     if failed:
         typer.echo(f"failed: {', '.join(failed)}", err=True)

@@ -108,8 +108,7 @@ def run_protocol(
     robustness sweep is then added to the record. A failing sweep leaves the finished run on disk
     (and, with ``run_root``, a run started again resumes both training and sweep where they were).
     """
-    from msa_bench.results import save_record
-    from msa_bench.robustness import LEVELS, TRACKS, evaluate_robustness
+    from msa_bench.robustness import LEVELS, TRACKS
 
     if track not in TRACKS:
         raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
@@ -140,21 +139,39 @@ def run_protocol(
             schedule=schedule,
         )
         run = dataclasses.replace(run, config={**run.config, "track": track})
-        path = save_record(make_record(run, None, paper), run.test_predictions, records_dir)
-        paths.append(path)
-        if robustness:
-            progress_file = None if run_dir is None else run_dir / "robustness_progress.json"
-            try:
-                sweep = evaluate_robustness(
-                    run.model, dataset["test"], dataset["train"], device=device, seed=seed, levels=levels, progress=progress_file
-                )
-            except Exception as err:
-                raise RuntimeError(
-                    f"{path}: the robustness sweep of {name} (seed {seed}) failed after the record and test "
-                    f"predictions were written ({type(err).__name__}: {err})"
-                ) from err
-            save_record(make_record(run, sweep, paper), run.test_predictions, records_dir)
+        progress_file = None if run_dir is None else run_dir / "robustness_progress.json"
+        paths.append(save_run(run, dataset, records_dir, paper, robustness, levels, device, progress_file))
     return paths
+
+
+def save_run(
+    run,
+    dataset: datasets.DatasetDict,
+    records_dir: str | Path,
+    paper: dict | None,
+    robustness: bool,
+    levels: Sequence[float],
+    device: str | torch.device,
+    progress_file: Path | None = None,
+) -> Path:
+    """Write a finished run's record and test predictions, then add its robustness sweep: a
+    failing sweep never discards the training (it can be resumed from ``progress_file``)."""
+    from msa_bench.results import save_record
+    from msa_bench.robustness import evaluate_robustness
+
+    path = save_record(make_record(run, None, paper), run.test_predictions, records_dir)
+    if not robustness:
+        return path
+    try:
+        sweep = evaluate_robustness(
+            run.model, dataset["test"], dataset["train"], device=device, seed=run.seed, levels=levels, progress=progress_file
+        )
+    except Exception as err:
+        raise RuntimeError(
+            f"{path}: the robustness sweep of {run.model_name} (seed {run.seed}) failed after the record and test "
+            f"predictions were written ({type(err).__name__}: {err})"
+        ) from err
+    return save_record(make_record(run, sweep, paper), run.test_predictions, records_dir)
 
 
 # --------------------------------------------------------------------------- submissions
@@ -266,31 +283,32 @@ def _start_worker(threads: int) -> None:
 
 
 def _run_one(
-    name: str, dataset_name: str, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
+    name: str, track: str, dataset_name: str, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
 ) -> tuple[str, str]:
-    """One model of the main job, in a worker process: (name, outcome line)."""
+    """One model on one track of the main job, in a worker process: (entry name, outcome line)."""
     if dataset_name not in _WORKER_DATASETS:
         _WORKER_DATASETS[dataset_name] = _load(dataset_name, None)
     began = time.perf_counter()
+    entry = name if track == "default" else f"{name}+{track}"
     try:
         paths = run_protocol(
             name, dataset_name, seeds, records_dir=records_dir, device=device,
-            dataset=_WORKER_DATASETS[dataset_name], progress=False, robustness_levels=levels,
+            dataset=_WORKER_DATASETS[dataset_name], progress=False, robustness_levels=levels, track=track,
         )
     except Exception as err:  # one broken model must not stop the others
-        return name, f"FAILED: {type(err).__name__}: {err}"
-    return name, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
+        return entry, f"FAILED: {type(err).__name__}: {err}"
+    return entry, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
 
 
-def _outcomes(names, dataset_name, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:
-    """Run the models (in this process when ``jobs`` is 1) and yield (name, outcome) as each ends."""
+def _outcomes(runs, dataset_name, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:
+    """Run the (model, track) pairs (in this process when ``jobs`` is 1) and yield (entry, outcome) as each ends."""
     if jobs == 1:
-        for name in names:
-            yield _run_one(name, dataset_name, seeds, device, records_dir, levels)
+        for name, track in runs:
+            yield _run_one(name, track, dataset_name, seeds, device, records_dir, levels)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(max(1, cores // jobs),)) as pool:
-        futures = [pool.submit(_run_one, name, dataset_name, seeds, device, records_dir, levels) for name in names]
+        futures = [pool.submit(_run_one, name, track, dataset_name, seeds, device, records_dir, levels) for name, track in runs]
         for future in as_completed(futures):
             yield future.result()
 
@@ -305,29 +323,39 @@ def run_main(
     jobs: int | None = None,
     echo=print,
     robustness_levels: Sequence[float] | None = None,
+    tracks: Sequence[str] = ("default",),
 ) -> tuple[dict[str, Path], list[str]]:
     """``msa-bench run``: every model (default: all registered) on ``dataset_name``, robustness
     (on the coarse :data:`~msa_bench.robustness.QUICK_LEVELS` grid unless ``robustness_levels``
     says otherwise), then the leaderboard. Models run in ``jobs`` worker processes (default: one per CPU core, at
     most 2 on CPU, 1 on CUDA), each with ``cores // jobs`` torch threads: many small models
-    train faster side by side than one at a time with shared threads. Returns the rendered
-    pages and the names of models that failed (the others are still recorded and rendered).
+    train faster side by side than one at a time with shared threads. ``tracks`` are the
+    training tracks each model runs on (:data:`msa_bench.robustness.TRACKS`; ``"lnln"`` trains
+    with random per-example missing rates). Returns the rendered pages and the entries that
+    failed (the others are still recorded and rendered).
     """
     from msa_bench.leaderboard import render_leaderboard
 
     names = list(models) if models else model_names()
+    from msa_bench.robustness import QUICK_LEVELS, TRACKS
+
     for name in names:
         get_model_class(name)  # unknown names fail before any work
+    unknown = sorted(set(tracks) - set(TRACKS))
+    if unknown:
+        raise UserError(f"unknown track(s) {unknown}; the tracks are {sorted(TRACKS)}")
+    runs = [(name, track) for track in tracks for name in names]
     cores = os.cpu_count() or 1
     jobs = jobs or (1 if torch.device(device).type == "cuda" else max(1, min(2, cores)))
     started = time.perf_counter()
     data = _load(dataset_name, None)  # build (or find) the cached dataset once, before the workers read it
-    echo(f"training {len(names)} model(s) on {dataset_name} with seeds {list(seeds)} in {jobs} process(es)")
+    echo(
+        f"training {len(names)} model(s) on {dataset_name}, track(s) {', '.join(tracks)}, with seeds {list(seeds)} "
+        f"in {jobs} process(es)"
+    )
     failed = []
-    from msa_bench.robustness import QUICK_LEVELS
-
     levels = QUICK_LEVELS if robustness_levels is None else tuple(robustness_levels)
-    for name, outcome in _outcomes(names, dataset_name, tuple(seeds), device, str(records_dir), jobs, cores, levels):
+    for name, outcome in _outcomes(runs, dataset_name, tuple(seeds), device, str(records_dir), jobs, cores, levels):
         echo(f"  {name}: {outcome}")
         if outcome.startswith("FAILED"):
             failed.append(name)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import msa_bench.protocol as protocol
+from msa_bench.errors import UserError
 from msa_bench.protocol import SubmissionRejected, resolve_configs, run_main, run_protocol, submit_model
 from msa_bench.results import load_record, record_files
 
@@ -116,12 +117,18 @@ def test_missing_config_file_is_rejected(small_data, model_file, tmp_path):
 def test_main_job_records_and_renders(small_data, tmp_path):
     lines = []
     pages, failed = run_main(
-        ["vision_only", "lf_dnn"], records_dir=tmp_path / "records", out_dir=tmp_path / "board", jobs=1, echo=lines.append
+        ["vision_only", "lf_dnn"], records_dir=tmp_path / "records", out_dir=tmp_path / "board", jobs=1, echo=lines.append,
+        tracks=("default", "lnln"),
     )
     assert failed == []
-    assert len(record_files(tmp_path / "records")) == 2
-    assert pages["html"].is_file() and "lf_dnn" in pages["markdown"].read_text(encoding="utf-8")
+    records = [load_record(p) for p in record_files(tmp_path / "records")]
+    assert sorted(r.model for r in records) == ["lf_dnn", "lf_dnn+lnln", "vision_only", "vision_only+lnln"]
+    assert {r.config["track"] for r in records} == {"default", "lnln"}
+    markdown = pages["markdown"].read_text(encoding="utf-8")
+    assert pages["html"].is_file() and "lf_dnn" in markdown and "lnln" in markdown
     assert any(line.startswith("page: file://") for line in lines)
+    with pytest.raises(UserError, match="unknown track"):
+        run_main(["lf_dnn"], records_dir=tmp_path / "other", out_dir=tmp_path / "other", tracks=("lnnl",))
 
 
 def test_cli_train_applies_model_and_train_options(tmp_path, monkeypatch):

@@ -211,9 +211,8 @@ class DistributedJob:
 
 def run_job(job: DistributedJob) -> list[Path]:
     """Every seed of ``job`` in the process group this process belongs to; rank 0 writes the records."""
-    from msa_bench.protocol import model_name_of
-    from msa_bench.results import save_record
-    from msa_bench.training import make_record
+    from msa_bench.protocol import model_name_of, save_run
+    from msa_bench.robustness import LEVELS
 
     rank = dist.get_rank()
     if torch.device(job.device).type == "cuda":
@@ -234,13 +233,8 @@ def run_job(job: DistributedJob) -> list[Path]:
             model_overrides=job.model_overrides, train_overrides=job.train_overrides,
         )
         if rank == 0:
-            sweep = None
-            if job.robustness:
-                from msa_bench.robustness import evaluate_robustness
-
-                sweep = evaluate_robustness(run.model, dataset["test"], dataset["train"], device=device, seed=seed)
-            record = make_record(run, sweep, model_class.paper_results.get(job.source.name))
-            written.append(save_record(record, run.test_predictions, job.records_dir))
+            paper = model_class.paper_results.get(job.source.name)
+            written.append(save_run(run, dataset, job.records_dir, paper, job.robustness, LEVELS, device))
         dist.barrier()
     return written
 
