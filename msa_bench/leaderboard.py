@@ -22,6 +22,7 @@ fixed bootstrap seed, fixed number formatting, no timestamps).
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from collections import Counter
 from collections.abc import Mapping
@@ -72,6 +73,7 @@ class Entry:
     summary: dict[str, MetricSummary]  # recomputed from the predictions
     scores: dict[str, np.ndarray]  # bootstrap distribution of each seed-mean metric (examples and seeds)
     ids: frozenset[str]
+    card: str | None = None  # the model card with its fidelity table, relative to the repository root
 
     @property
     def paper(self) -> dict:
@@ -211,9 +213,33 @@ def _load_entries(
                         [i.predictions for i in group], n_resamples=n_resamples, seed=seed, seed_draws=zlib.crc32(model.encode())
                     ),
                     ids=frozenset(group[0].predictions["id"]),
+                    card=model_card(model),
                 )
             )
     return entries
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def model_card(entry_name: str) -> str | None:
+    """``baselines/cards/<module>.md`` of a built-in model (an entry ``name+track`` too), if it has one."""
+    from msa_bench.models import MODELS, load_builtin_baselines
+
+    load_builtin_baselines()
+    name = entry_name.split("+", 1)[0]
+    if name not in MODELS.names():
+        return None
+    module = MODELS.get(name).__module__
+    card = f"baselines/cards/{module.rsplit('.', 1)[-1]}.md"
+    return card if module.startswith("baselines.") and (REPOSITORY / card).is_file() else None
+
+
+def _repository_link(folder: Path) -> str | None:
+    """The repository root relative to ``folder`` when the page is written inside it (cards are
+    linked only where the link resolves)."""
+    folder = folder.resolve()
+    return Path(os.path.relpath(REPOSITORY, folder)).as_posix() if folder.is_relative_to(REPOSITORY) else None
 
 
 def _summary(per_seed: list[dict[str, float]]) -> dict[str, MetricSummary]:
@@ -413,13 +439,15 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def _markdown_label(entry: Entry) -> str:
+def _markdown_label(entry: Entry, root: str | None) -> str:
     tags = ["predictions only"] if entry.predictions_only else []
     tags += training_tags(entry.records[0].config)
-    return entry.model + "".join(f" *({tag})*" for tag in tags)
+    name = f"[{entry.model}]({root}/{entry.card})" if root is not None and entry.card else entry.model
+    return name + "".join(f" *({tag})*" for tag in tags)
 
 
-def render_markdown(entries: dict[str, list[Entry]]) -> str:
+def render_markdown(entries: dict[str, list[Entry]], root: str | None = None) -> str:
+    """The Markdown page; ``root``: the repository root relative to the page, to link model cards."""
     from msa_bench import robustness_report  # it builds on this module's formatting
 
     lines = ["# msa_bench leaderboard", "", "Rendered by `msa-bench leaderboard` from the result records.", "", LEGEND, ""]
@@ -432,7 +460,7 @@ def render_markdown(entries: dict[str, list[Entry]]) -> str:
             lines += [f"### {_table_title(table)}", ""]
             header = ["model", "seeds", *(f"{m} {_arrow(m)}" for m in table.metrics)]
             rows = [
-                [_markdown_label(e), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
+                [_markdown_label(e, root), str(len(e.records)), *(_markdown_cell(cells[m]) if m in cells else "—" for m in table.metrics)]
                 for e, cells in table.rows
             ]
             lines += _markdown_table(header, rows)
@@ -507,11 +535,14 @@ def _html_cell(cell: Cell) -> str:
     return f'<td data-value="{_value_attribute(cell.mean)}"{css}{title}>{text}</td>'
 
 
-def _html_label(entry: Entry) -> str:
+def _html_label(entry: Entry, root: str | None) -> str:
     tags = ["predictions only"] if entry.predictions_only else []
     tags += training_tags(entry.records[0].config)
     shown = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in tags)
-    return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{shown}</td>'
+    name = escape(entry.model)
+    if root is not None and entry.card:
+        name = f'<a href="{escape(root)}/{escape(entry.card)}" title="model card and fidelity table">{name}</a>'
+    return f'<td data-value="{escape(entry.model)}">{name}{shown}</td>'
 
 
 def _html_table(header: list[tuple[str, str]], rows: list[str], caption: str) -> str:
@@ -523,13 +554,13 @@ def _html_table(header: list[tuple[str, str]], rows: list[str], caption: str) ->
     )
 
 
-def _html_task_table(dataset: str, table: Table) -> str:
+def _html_task_table(dataset: str, table: Table, root: str | None = None) -> str:
     header = [("model", "model name"), ("seeds", "number of training seeds")]
     header += [(f"{m} {_arrow(m)}", METRICS.get(m).description) for m in table.metrics]
     rows = []
     for entry, cells in table.rows:
         values = "".join(_html_cell(cells[m]) if m in cells else '<td data-value="">—</td>' for m in table.metrics)
-        rows.append(f'{_html_label(entry)}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
+        rows.append(f'{_html_label(entry, root)}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
     html = [f"<h3>{escape(_table_title(table))}</h3>", _html_table(header, rows, f"{dataset}: {_table_title(table)}")]
     sources = _paper_sources(table)
     if sources:
@@ -538,14 +569,15 @@ def _html_task_table(dataset: str, table: Table) -> str:
     return "\n".join(html)
 
 
-def render_html(entries: dict[str, list[Entry]]) -> str:
+def render_html(entries: dict[str, list[Entry]], root: str | None = None) -> str:
+    """The page; ``root``: the repository root relative to the page, to link model cards."""
     from msa_bench import robustness_report  # it builds on this module's formatting
 
     sections = []
     for dataset, members in sorted(entries.items()):
         parts = [f'<section id="{escape(dataset)}"><h2>{escape(dataset)}</h2>']
         parts += [f'<p class="note">{escape(note).replace("`", "")}</p>' for note in _board_notes(dataset, members)]
-        parts += [_html_task_table(dataset, table) for table in _tasks_of(members)]
+        parts += [_html_task_table(dataset, table, root) for table in _tasks_of(members)]
         provenance = [
             "".join(f'<td data-value="{escape(value)}">{escape(value)}</td>' for value in row) for row in _provenance_rows(members)
         ]
@@ -582,6 +614,6 @@ def render_leaderboard(
     out_dir = Path(out_dir)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "html": out_dir / "site" / "index.html"}
     paths["html"].parent.mkdir(parents=True, exist_ok=True)
-    paths["markdown"].write_text(render_markdown(entries), encoding="utf-8")
-    paths["html"].write_text(render_html(entries), encoding="utf-8")
+    paths["markdown"].write_text(render_markdown(entries, _repository_link(paths["markdown"].parent)), encoding="utf-8")
+    paths["html"].write_text(render_html(entries, _repository_link(paths["html"].parent)), encoding="utf-8")
     return paths

@@ -268,3 +268,16 @@ def test_leaderboard_command(records_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "LEADERBOARD.md").is_file() and (tmp_path / "site" / "index.html").is_file()
     assert str(tmp_path / "site" / "index.html") in result.output
+
+
+def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records_dir, tmp_path):
+    """The fidelity table of a built-in model is one click from its leaderboard row."""
+    from msa_bench.leaderboard import REPOSITORY, _load_entries, _repository_link, model_card, render_html, render_markdown
+
+    assert model_card("tfn") == "baselines/cards/tfn.md" and model_card("tfn+lnln") == "baselines/cards/tfn.md"
+    assert model_card("submitted") is None and model_card("text_only") is None  # no card
+    assert _repository_link(REPOSITORY / "leaderboard") == ".." and _repository_link(tmp_path) is None
+    entries = _load_entries(records_dir, 50, 0)
+    assert "| [tfn](../baselines/cards/tfn.md) |" in render_markdown(entries, "..")
+    assert '<a href="../../baselines/cards/tfn.md"' in render_html(entries, "../..")
+    assert "[tfn](" not in render_markdown(entries)
