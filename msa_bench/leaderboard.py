@@ -74,6 +74,7 @@ class Entry:
     scores: dict[str, np.ndarray]  # bootstrap distribution of each seed-mean metric (examples and seeds)
     ids: frozenset[str]
     card: str | None = None  # the model card with its fidelity table, relative to the repository root
+    builtin: bool = False  # a model of this repository's baselines (re-run by the maintainers)
 
     @property
     def paper(self) -> dict:
@@ -214,12 +215,34 @@ def _load_entries(
                     ),
                     ids=frozenset(group[0].predictions["id"]),
                     card=model_card(model),
+                    builtin=is_builtin(model),
                 )
             )
     return entries
 
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def is_builtin(entry_name: str) -> bool:
+    """Whether an entry (``name`` or ``name+track``) is one of this repository's baselines."""
+    from msa_bench.models import MODELS, load_builtin_baselines
+
+    load_builtin_baselines()
+    name = entry_name.split("+", 1)[0]
+    return name in MODELS.names() and MODELS.get(name).__module__.startswith("baselines.")
+
+
+#: Tag of a protocol entry whose model code is not one of this repository's baselines.
+SUBMITTED_CODE = "submitted code"
+
+
+def _tags(entry: Entry) -> list[str]:
+    if entry.predictions_only:
+        tags = ["predictions only"]
+    else:
+        tags = [] if entry.builtin else [SUBMITTED_CODE]
+    return tags + training_tags(entry.records[0].config)
 
 
 def model_card(entry_name: str) -> str | None:
@@ -413,9 +436,10 @@ LEGEND = (
     "entry of a column; bold marks it and every entry not significantly worse than it: a one-sided "
     "paired bootstrap test of each entry against the best (over test examples and seeds), with Holm's "
     "correction over the column's comparisons at a family-wise 0.05. (paper x) is the number the "
-    "model's paper reports. Predictions-only submissions (test predictions without the training "
-    "protocol; their labels are public, so they cannot be verified) are in tables of their own and "
-    "never ranked."
+    "model's paper reports. Entries tagged *submitted code* ran a submitter's model through this "
+    "protocol (the others are this repository's baselines, re-run by the maintainers). "
+    "Predictions-only submissions (test predictions without the training protocol; their labels are "
+    "public, so they cannot be verified) are in tables of their own and never ranked."
 )
 
 
@@ -440,8 +464,7 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _markdown_label(entry: Entry, root: str | None) -> str:
-    tags = ["predictions only"] if entry.predictions_only else []
-    tags += training_tags(entry.records[0].config)
+    tags = _tags(entry)
     name = f"[{entry.model}]({root}/{entry.card})" if root is not None and entry.card else entry.model
     return name + "".join(f" *({tag})*" for tag in tags)
 
@@ -536,8 +559,7 @@ def _html_cell(cell: Cell) -> str:
 
 
 def _html_label(entry: Entry, root: str | None) -> str:
-    tags = ["predictions only"] if entry.predictions_only else []
-    tags += training_tags(entry.records[0].config)
+    tags = _tags(entry)
     shown = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in tags)
     name = escape(entry.model)
     if root is not None and entry.card:

@@ -27,11 +27,16 @@ import yaml
 from msa_bench.errors import UserError
 from msa_bench.models import DataSpec, ModelConfig, MSAModel, build_config, get_model_class, model_names
 from msa_bench.loader import eval_batches
+from msa_bench.results import ResultRecord, check_name_free
+from msa_bench.scale.data import DatasetSource
 from msa_bench.train_config import TrainConfig
 from msa_bench.training import DEFAULT_SEEDS, make_record, train_and_evaluate
 
 #: Training schedule of a model that declares no "synthetic" default config (``msa-bench run``).
 FALLBACK_SYNTHETIC = {"train": {"max_epochs": 5, "patience": 3}}
+#: The schedule of a model without a default config for the dataset: RAVDESS has no sentiment
+#: (the default selection metric, MAE), so selection is on the categorical emotion's UA.
+FALLBACK_CONFIGS = {"synthetic": FALLBACK_SYNTHETIC, "ravdess": {"train": {"select_metric": "emotion_ua", "patience": 6}}}
 #: Seeds of ``msa-bench run`` (short by design; the full protocol uses DEFAULT_SEEDS).
 MAIN_SEEDS: tuple[int, ...] = (1111,)
 SUBMISSION_KEYS = ("model", "train")
@@ -48,9 +53,7 @@ def resolve_configs(
     train_overrides: dict | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
     """The model's ``default_configs[dataset_name]`` with overrides on top (unknown keys are errors)."""
-    defaults = model_class.default_configs.get(dataset_name, {})
-    if dataset_name == "synthetic" and not defaults:
-        defaults = FALLBACK_SYNTHETIC
+    defaults = model_class.default_configs.get(dataset_name) or FALLBACK_CONFIGS.get(dataset_name, {})
     model_config = build_config(model_class, {**defaults.get("model", {}), **(model_overrides or {})})
     train_config = TrainConfig.from_dict({**defaults.get("train", {}), **(train_overrides or {})})
     return model_config, train_config
@@ -63,19 +66,19 @@ def schedule_name(
     train_overrides: dict | None = None,
 ) -> str:
     """The name of the training schedule :func:`resolve_configs` gives: the ``default_configs``
-    entry (``"fallback"`` for a synthetic run of a model without one, ``"defaults"`` for none),
+    entry (``"fallback"`` for a model without one on a dataset of :data:`FALLBACK_CONFIGS`, ``"defaults"`` for none),
     with ``"+overrides"`` when overrides were given."""
     if dataset_name in model_class.default_configs:
         name = dataset_name
     else:
-        name = "fallback" if dataset_name == "synthetic" else "defaults"
+        name = "fallback" if dataset_name in FALLBACK_CONFIGS else "defaults"
     return name + ("+overrides" if model_overrides or train_overrides else "")
 
 
-def _load(dataset_name: str, data_dir: str | Path | None) -> datasets.DatasetDict:
+def _load(dataset_name: str, data_dir: str | Path | None, options: dict | None = None) -> datasets.DatasetDict:
     from msa_bench.loading import load_dataset
 
-    return load_dataset(dataset_name, data_dir=data_dir)
+    return load_dataset(dataset_name, data_dir=data_dir, **(options or {}))
 
 
 def run_protocol(
@@ -91,6 +94,7 @@ def run_protocol(
     robustness_levels: Sequence[float] | None = None,
     dataset: datasets.DatasetDict | None = None,
     data_dir: str | Path | None = None,
+    dataset_options: dict | None = None,
     run_root: str | Path | None = None,
     progress: bool = True,
     track: str = "default",
@@ -98,7 +102,8 @@ def run_protocol(
     """Train and evaluate one model on one dataset for every seed; write and return the records.
 
     ``run_root`` keeps per-run checkpoints (``<run_root>/<dataset>/<model>/seed<seed>``) so an
-    interrupted run resumes; without it nothing but the records is written.
+    interrupted run resumes; without it nothing but the records is written. ``data_dir`` and
+    ``dataset_options`` go to :func:`msa_bench.load_dataset` when ``dataset`` is not given.
     ``robustness_levels`` is the grid of missing rates and noise levels (default: the full
     :data:`msa_bench.robustness.LEVELS`). ``track`` is the benchmark's training regime
     (:data:`msa_bench.robustness.TRACKS`): ``"lnln"`` trains with a random per-example missing
@@ -118,8 +123,10 @@ def run_protocol(
     schedule = schedule_name(model_class, dataset_name, model_overrides, train_overrides)
     train_overrides = {**TRACKS[track], **(train_overrides or {})}
     model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
-    dataset = dataset if dataset is not None else _load(dataset_name, data_dir)
     name = model_name_of(model_class) + ("" if track == "default" else f"+{track}")
+    # a name held by records of another kind is refused before any training, not after it
+    check_name_free(records_dir, ResultRecord(model=name, dataset=dataset_name, seed=0, kind="full", metrics={}))
+    dataset = dataset if dataset is not None else _load(dataset_name, data_dir, dataset_options)
     paper = model_class.paper_results.get(dataset_name)
     levels = LEVELS if robustness_levels is None else robustness_levels
     paths = []
@@ -275,40 +282,35 @@ def submit_model(
 # --------------------------------------------------------------------------- the main job
 
 
-_WORKER_DATASETS: dict[str, datasets.DatasetDict] = {}
-
-
 def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
 def _run_one(
-    name: str, track: str, dataset_name: str, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
+    name: str, track: str, source: DatasetSource, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
 ) -> tuple[str, str]:
     """One model on one track of the main job, in a worker process: (entry name, outcome line)."""
-    if dataset_name not in _WORKER_DATASETS:
-        _WORKER_DATASETS[dataset_name] = _load(dataset_name, None)
     began = time.perf_counter()
     entry = name if track == "default" else f"{name}+{track}"
     try:
         paths = run_protocol(
-            name, dataset_name, seeds, records_dir=records_dir, device=device,
-            dataset=_WORKER_DATASETS[dataset_name], progress=False, robustness_levels=levels, track=track,
+            name, source.name, seeds, records_dir=records_dir, device=device,
+            dataset=source.load(), progress=False, robustness_levels=levels, track=track,
         )
     except Exception as err:  # one broken model must not stop the others
         return entry, f"FAILED: {type(err).__name__}: {err}"
     return entry, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
 
 
-def _outcomes(runs, dataset_name, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:
+def _outcomes(runs, source, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:
     """Run the (model, track) pairs (in this process when ``jobs`` is 1) and yield (entry, outcome) as each ends."""
     if jobs == 1:
         for name, track in runs:
-            yield _run_one(name, track, dataset_name, seeds, device, records_dir, levels)
+            yield _run_one(name, track, source, seeds, device, records_dir, levels)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(max(1, cores // jobs),)) as pool:
-        futures = [pool.submit(_run_one, name, track, dataset_name, seeds, device, records_dir, levels) for name, track in runs]
+        futures = [pool.submit(_run_one, name, track, source, seeds, device, records_dir, levels) for name, track in runs]
         for future in as_completed(futures):
             yield future.result()
 
@@ -324,6 +326,8 @@ def run_main(
     echo=print,
     robustness_levels: Sequence[float] | None = None,
     tracks: Sequence[str] = ("default",),
+    data_dir: str | Path | None = None,
+    dataset_options: dict | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """``msa-bench run``: every model (default: all registered) on ``dataset_name``, robustness
     (on the coarse :data:`~msa_bench.robustness.QUICK_LEVELS` grid unless ``robustness_levels``
@@ -331,7 +335,8 @@ def run_main(
     most 2 on CPU, 1 on CUDA), each with ``cores // jobs`` torch threads: many small models
     train faster side by side than one at a time with shared threads. ``tracks`` are the
     training tracks each model runs on (:data:`msa_bench.robustness.TRACKS`; ``"lnln"`` trains
-    with random per-example missing rates). Returns the rendered pages and the entries that
+    with random per-example missing rates). ``data_dir`` and ``dataset_options`` go to
+    :func:`msa_bench.load_dataset` (e.g. an ``msa-bench extract`` folder). Returns the rendered pages and the entries that
     failed (the others are still recorded and rendered).
     """
     from msa_bench.leaderboard import render_leaderboard
@@ -348,14 +353,15 @@ def run_main(
     cores = os.cpu_count() or 1
     jobs = jobs or (1 if torch.device(device).type == "cuda" else max(1, min(2, cores)))
     started = time.perf_counter()
-    data = _load(dataset_name, None)  # build (or find) the cached dataset once, before the workers read it
+    source = DatasetSource(dataset_name, None if data_dir is None else str(data_dir), None, tuple(sorted((dataset_options or {}).items())))
+    data = source.load()  # build (or find) the cached dataset once, before the workers read it
     echo(
         f"training {len(names)} model(s) on {dataset_name}, track(s) {', '.join(tracks)}, with seeds {list(seeds)} "
         f"in {jobs} process(es)"
     )
     failed = []
     levels = QUICK_LEVELS if robustness_levels is None else tuple(robustness_levels)
-    for name, outcome in _outcomes(runs, dataset_name, tuple(seeds), device, str(records_dir), jobs, cores, levels):
+    for name, outcome in _outcomes(runs, source, tuple(seeds), device, str(records_dir), jobs, cores, levels):
         echo(f"  {name}: {outcome}")
         if outcome.startswith("FAILED"):
             failed.append(name)

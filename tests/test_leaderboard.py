@@ -98,6 +98,8 @@ def test_markdown_tables_marks_and_labels(rendered):
     submitted = _markdown_row(unranked, "submitted *(predictions only)*", "|")
     assert "★" not in " ".join(submitted) and "**" not in " ".join(submitted)
     assert "Holm" in markdown and "not comparable with any paper" in markdown
+    # a model that is not one of the repository's baselines ran submitted code: tagged as such
+    assert "| tfn_twin *(submitted code)* |" in markdown and "| tfn | 2 |" in markdown
 
 
 def test_provenance_table_names_seeds_schedule_epochs_and_commit(tmp_path):

@@ -294,3 +294,20 @@ def test_builtin_default_configs_and_paper_results_are_valid(name):
         TrainConfig.from_dict(entry.get("train"))
     for dataset, result in model_class.paper_results.items():
         assert result["source"] and all(0 < v < 1 for k, v in result.items() if k.startswith(("acc", "f1")))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_evaluation_hands_every_model_inputs_without_labels(name):
+    """What a model receives at evaluation time (validation, test, robustness) is one Batch, and a
+    Batch has no label field: labels stay with the scorer."""
+    from msa_bench.evaluation import predict
+    from msa_bench.targets import LABEL_COLUMNS
+
+    model = build(name, spec=dataclasses.replace(SPEC, tasks=("sentiment", "emotions", "emotion")))
+    seen = []
+    model.register_forward_pre_hook(lambda module, args, kwargs: seen.append((args, kwargs)), with_kwargs=True)
+    rows = random_rows(6)
+    predict(model, [(collate(rows, DIMS), collate_targets(rows))], torch.device("cpu"))
+    [(args, kwargs)] = seen
+    assert not kwargs and len(args) == 1 and type(args[0]) is Batch
+    assert not set(LABEL_COLUMNS) & {f.name for f in dataclasses.fields(args[0])}

@@ -146,3 +146,18 @@ def test_cli_train_applies_model_and_train_options(tmp_path, monkeypatch):
     assert misspelt.exit_code == 2 and "dropuot" in misspelt.output and "valid fields" in misspelt.output
     malformed = CliRunner().invoke(app, [*common, "--train-option", "max_epochs"])
     assert malformed.exit_code == 2 and "expected key=value" in malformed.output
+
+
+def test_train_refuses_a_name_held_by_another_kind_before_training(small_data, tmp_path, monkeypatch):
+    """The check comes first: nothing is trained (and lost) for a record that could not be saved."""
+    import numpy as np
+
+    from msa_bench.metrics import compute_metrics, predictions_frame
+    from msa_bench.results import RecordConflict, ResultRecord, save_record
+
+    frame = predictions_frame(["a", "b"], sentiment_true=np.array([1.0, -1.0]), sentiment_pred=np.array([0.5, -0.5]))
+    held = ResultRecord(model="lf_dnn", dataset="mosi", seed=0, kind="predictions_only", metrics=compute_metrics(frame))
+    save_record(held, frame, tmp_path / "records")
+    monkeypatch.setattr(protocol, "train_and_evaluate", lambda *a, **k: pytest.fail("trained before the name check"))
+    with pytest.raises(RecordConflict, match="already holds predictions_only records"):
+        run_protocol("lf_dnn", "synthetic", (1111,), records_dir=tmp_path / "records", dataset=small_data, progress=False)
