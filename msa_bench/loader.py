@@ -8,157 +8,135 @@ Every loader here yields ``(batch, targets)`` pairs: :class:`~msa_bench.batching
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import datasets
 import numpy as np
-import pyarrow as pa
 import torch
 
-from msa_bench.batching import Batch, collate
+from msa_bench.batching import Batch, InputColumns
 from msa_bench.runtime import seed_worker
 from msa_bench.schema import feature_dims
-from msa_bench.targets import Targets, collate_targets
+from msa_bench.targets import LABEL_COLUMNS, Targets, collate_targets
 
 #: One step's data: the model's inputs and, on the trainer's side, their labels.
 LabelledBatch = tuple[Batch, Targets]
-
-#: Splits up to this Arrow size are read into memory once and re-batched each epoch; larger
-#: splits stream from Arrow batch by batch.
-IN_MEMORY_BYTES = 512 * 2**20
 
 #: Batch size of every evaluation (validation, test, robustness): predictions do not depend on it.
 EVAL_BATCH_SIZE = 256
 
 
-def collate_labelled(examples: Sequence[dict], dims: dict[str, int] | None = None) -> LabelledBatch:
-    """``(inputs, targets)`` of rows of the unified schema."""
-    return collate(examples, dims), collate_targets(examples)
+class ArrowBatches(torch.utils.data.Dataset):
+    """A ``datasets.Dataset`` in the unified schema, indexed by lists of rows: ``batches[rows]``
+    is the :class:`LabelledBatch` of those rows, in that order.
 
-
-def _sequences_from_arrow(column: pa.ChunkedArray, dim: int) -> list[np.ndarray | None]:
-    """Rows of a :func:`~msa_bench.schema.frame_sequence` column as (L, dim) arrays (``None`` for null)."""
-    rows: list[np.ndarray | None] = []
-    for chunk in column.chunks:
-        storage = chunk.storage if hasattr(chunk, "storage") else chunk
-        lengths = storage.value_lengths().to_numpy(zero_copy_only=False)
-        values = storage.flatten().flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        frames = values.reshape(-1, dim)
-        start = 0
-        for valid, length in zip(storage.is_valid().to_numpy(zero_copy_only=False), lengths):
-            if not valid:
-                rows.append(None)
-                continue
-            rows.append(frames[start : start + int(length)])
-            start += int(length)
-    return rows
-
-
-class TorchDataset(torch.utils.data.Dataset):
-    """A ``datasets.Dataset`` in the unified schema as a map-style torch dataset.
-
-    Reads whole batches from the memory-mapped Arrow record batches (``__getitems__``), keeps
-    null modalities as ``None``, and never loads the split into memory.
+    Frames stay in the memory-mapped Arrow buffers (:class:`~msa_bench.batching.InputColumns`
+    holds zero-copy views) and each batch is one gather per modality; ids, transcripts and
+    labels (a few bytes a row) are read once. Pickles as its ``datasets.Dataset`` (file
+    references), so spawned workers map the same files instead of receiving copies.
     """
 
     def __init__(self, split: datasets.Dataset) -> None:
-        self.record_batches = split.data.table.to_batches()
-        self.offsets = np.cumsum([0] + [b.num_rows for b in self.record_batches])
+        self.split = split
+        table = split.data.table
+        self.dims = feature_dims(split.features)
+        self.inputs = InputColumns.of(table, self.dims)
+        self.targets = collate_targets(table.select(["id", *LABEL_COLUMNS]).to_pylist()) if len(table) else None
         # A selected/shuffled Dataset reads through an indices mapping (datasets keeps it private).
         mapping = split._indices
         self.rows = None if mapping is None else mapping.column(0).to_numpy().astype(np.int64)
-        self.length = len(split)
-        self.dims = feature_dims(split.features)
 
     def __len__(self) -> int:
-        return self.length
+        return len(self.split)
 
-    def _take(self, positions: np.ndarray) -> pa.Table:
-        """Rows at ``positions``, in order. Taking from each record batch separately avoids
-        pyarrow concatenating a whole chunked column on every batch."""
-        chunk_of = np.searchsorted(self.offsets, positions, side="right") - 1
-        parts, order = [], []
-        for chunk in np.unique(chunk_of):
-            selected = np.flatnonzero(chunk_of == chunk)
-            parts.append(self.record_batches[chunk].take(pa.array(positions[selected] - self.offsets[chunk])))
-            order.append(selected)
-        table = pa.Table.from_batches(parts)
-        return table.take(pa.array(np.argsort(np.concatenate(order))))
-
-    def __getitems__(self, indices: Sequence[int]) -> list[dict]:
-        positions = np.asarray(indices, dtype=np.int64)
+    def __getitem__(self, rows: Sequence[int]) -> LabelledBatch:
+        positions = np.asarray(rows, dtype=np.int64)
         if self.rows is not None:
             positions = self.rows[positions]
-        table = self._take(positions)
-        columns = {name: table.column(name).to_pylist() for name in table.column_names if not name.endswith("_features")}
-        for modality, dim in self.dims.items():
-            columns[f"{modality}_features"] = _sequences_from_arrow(table.column(f"{modality}_features"), dim)
-        return [{name: values[i] for name, values in columns.items()} for i in range(len(positions))]
+        batch = self.inputs.batch(positions)
+        index = torch.from_numpy(positions)
+        every = self.targets
+        targets = Targets(
+            ids=list(batch.ids),
+            sentiment=every.sentiment[index],
+            emotions=every.emotions[index],
+            emotion=every.emotion[index],
+            polarity=every.polarity[index],
+        )
+        return batch, targets
 
-    def __getitem__(self, index: int) -> dict:
-        return self.__getitems__([index])[0]
+    def __getstate__(self) -> dict:
+        return {"split": self.split}
 
-
-class InMemoryExamples(torch.utils.data.Dataset):
-    """Every row of a small split, read from Arrow once (see :data:`IN_MEMORY_BYTES`)."""
-
-    def __init__(self, split: datasets.Dataset) -> None:
-        source = TorchDataset(split)
-        self.dims = source.dims
-        self.rows = source.__getitems__(list(range(len(source)))) if len(source) else []
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitems__(self, indices: Sequence[int]) -> list[dict]:
-        return [self.rows[i] for i in indices]
-
-    def __getitem__(self, index: int) -> dict:
-        return self.rows[index]
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["split"])
 
 
-_EXAMPLES_CACHE: dict[str, torch.utils.data.Dataset] = {}
+_BATCHES_CACHE: dict[str, ArrowBatches] = {}
 
 
-def examples_of(split: datasets.Dataset) -> torch.utils.data.Dataset:
-    """The split as a torch dataset of rows: in memory when small (cached by fingerprint), else streamed."""
-    if split.data.nbytes > IN_MEMORY_BYTES:
-        return TorchDataset(split)
+def batches_of(split: datasets.Dataset) -> ArrowBatches:
+    """:class:`ArrowBatches` of a split, cached by fingerprint (the trainer asks once per epoch)."""
     key = split._fingerprint
-    if key not in _EXAMPLES_CACHE:
-        if len(_EXAMPLES_CACHE) >= 8:
-            _EXAMPLES_CACHE.pop(next(iter(_EXAMPLES_CACHE)))
-        _EXAMPLES_CACHE[key] = InMemoryExamples(split)
-    return _EXAMPLES_CACHE[key]
+    if key not in _BATCHES_CACHE:
+        if len(_BATCHES_CACHE) >= 8:
+            _BATCHES_CACHE.pop(next(iter(_BATCHES_CACHE)))
+        _BATCHES_CACHE[key] = ArrowBatches(split)
+    return _BATCHES_CACHE[key]
 
 
 def eval_batches(split: datasets.Dataset, batch_size: int = EVAL_BATCH_SIZE) -> list[LabelledBatch]:
-    """The split in its stored order as a list of ``(batch, targets)`` pairs (collated once)."""
-    examples = examples_of(split)
-    dims = examples.dims
-    return [
-        collate_labelled(examples.__getitems__(list(range(start, min(start + batch_size, len(examples))))), dims)
-        for start in range(0, len(examples), batch_size)
-    ]
+    """The split in its stored order as a list of ``(batch, targets)`` pairs."""
+    batches = batches_of(split)
+    return [batches[range(start, min(start + batch_size, len(batches)))] for start in range(0, len(batches), batch_size)]
+
+
+def _unchanged(item: LabelledBatch) -> LabelledBatch:
+    return item
+
+
+def _batch_loader(
+    batches: ArrowBatches,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    drop_last: bool,
+    generator: torch.Generator,
+    num_workers: int,
+    pin_memory: bool,
+) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` drawing row lists exactly as ``DataLoader(batch_size=..., shuffle=...)``
+    would (same sampler, same generator), each collated by :class:`ArrowBatches` in one go."""
+    sampler = (
+        torch.utils.data.RandomSampler(batches, generator=generator) if shuffle else torch.utils.data.SequentialSampler(batches)
+    )
+    return torch.utils.data.DataLoader(
+        batches,
+        batch_size=None,
+        sampler=torch.utils.data.BatchSampler(sampler, batch_size, drop_last),
+        generator=generator,
+        num_workers=num_workers,
+        worker_init_fn=seed_worker,
+        collate_fn=_unchanged,
+        pin_memory=pin_memory,
+    )
 
 
 def train_loader(
-    split: datasets.Dataset, batch_size: int, seed: int, epoch: int, num_workers: int = 0
+    split: datasets.Dataset, batch_size: int, seed: int, epoch: int, num_workers: int = 0, pin_memory: bool = False
 ) -> torch.utils.data.DataLoader:
     """Shuffled training ``(batch, targets)`` pairs; the order depends only on (seed, epoch), so
     resuming is exact. A last batch of a single example is left out of the epoch (batch-norm
     layers, as in MMSA's subnetworks, cannot train on one example); it is a different example
-    each epoch."""
-    examples = examples_of(split)
-    return torch.utils.data.DataLoader(
-        examples,
-        batch_size=batch_size,
-        drop_last=len(examples) % batch_size == 1,
+    each epoch. ``pin_memory`` (page-locked batches) is for CUDA."""
+    batches = batches_of(split)
+    return _batch_loader(
+        batches,
+        batch_size,
         shuffle=True,
+        drop_last=len(batches) % batch_size == 1,
         generator=torch.Generator().manual_seed(seed * 10_007 + epoch),
         num_workers=num_workers,
-        worker_init_fn=seed_worker,
-        collate_fn=partial(collate_labelled, dims=examples.dims),
+        pin_memory=pin_memory,
     )
 
 
@@ -169,15 +147,15 @@ def make_dataloader(
     shuffle: bool = False,
     seed: int = 0,
     num_workers: int = 0,
+    pin_memory: bool = False,
 ) -> torch.utils.data.DataLoader:
     """A seeded ``DataLoader`` of ``(batch, targets)`` pairs over a unified-schema split."""
-    dataset = TorchDataset(split)
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
+    return _batch_loader(
+        batches_of(split),
+        batch_size,
         shuffle=shuffle,
-        generator=generator,
+        drop_last=False,
+        generator=torch.Generator().manual_seed(seed),
         num_workers=num_workers,
-        collate_fn=partial(collate_labelled, dims=dataset.dims),
+        pin_memory=pin_memory,
     )

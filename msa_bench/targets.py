@@ -11,7 +11,7 @@ Labels that are not annotated are NaN (float labels) or :data:`MISSING_CLASS` (c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -42,6 +42,10 @@ class Targets:
         for name in LABEL_COLUMNS:
             moved[name] = moved[name].to(device, non_blocking=True)
         return Targets(**moved)
+
+    def pin_memory(self) -> Targets:
+        """Page-locked copies (``DataLoader(pin_memory=True)`` calls this)."""
+        return replace(self, **{name: getattr(self, name).pin_memory() for name in LABEL_COLUMNS})
 
 
 def is_null(value) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import datasets
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import torch
 
 from msa_bench import collate, make_dataloader, unified_features
 from msa_bench.batching import pad_modality
-from msa_bench.loader import TorchDataset
+from msa_bench.loader import ArrowBatches
 from msa_bench.targets import collate_targets
 
 
@@ -91,10 +93,51 @@ def test_torch_format_rows_collate_like_python_rows(dataset, rows):
     assert torch.equal(collate_targets([dataset[0], dataset[1]]).emotion, collate_targets(rows).emotion)
 
 
-def test_torch_dataset_reads_nulls_from_arrow(dataset):
-    rows = TorchDataset(dataset).__getitems__([1, 0])
-    assert rows[1]["text_features"] is None and rows[1]["sentiment"] is None
-    np.testing.assert_array_equal(rows[0]["vision_features"], np.arange(10).reshape(5, 2))
+def test_arrow_batches_read_nulls_and_labels_apart(dataset):
+    batch, targets = ArrowBatches(dataset)[[1, 0]]
+    assert batch.ids == targets.ids == ["b", "a"]
+    assert batch.text.present.tolist() == [True, False] and batch.audio.present.tolist() == [False, True]
+    np.testing.assert_array_equal(batch.vision.features[0].numpy(), np.arange(10).reshape(5, 2))
+    assert batch.vision.mask[1].tolist() == [False] * 5 and batch.vision.features[1].abs().sum() == 0
+    assert targets.sentiment[0] == pytest.approx(-1.2) and torch.isnan(targets.sentiment[1])
+    assert targets.emotion.tolist() == [2, -1]
+
+
+def _random_rows(rng, count: int, start: int) -> list[dict]:
+    def sequence(dim):
+        return None if rng.random() < 0.2 else rng.standard_normal((int(rng.integers(1, 6)), dim)).astype(np.float32)
+
+    return [_row(f"r{start + k}", text=sequence(4), audio=sequence(3), vision=sequence(2),
+                 sentiment=float(rng.uniform(-3, 3))) for k in range(count)]
+
+
+def test_arrow_batches_equal_collate_over_record_batches_slices_and_shuffles():
+    """Batches gathered from Arrow buffers are exactly collate() of the same rows, through
+    several record batches, a sliced table and an indices mapping."""
+    rng = np.random.default_rng(0)
+    features = unified_features(4, 3, 2)
+    parts = [datasets.Dataset.from_list(_random_rows(rng, n, 100 * k), features=features) for k, n in enumerate((7, 5, 9))]
+    whole = datasets.concatenate_datasets(parts)
+    assert len(whole.data.table.to_batches()) == 3
+    dims = {"text": 4, "audio": 3, "vision": 2}
+    for split in (whole, whole.select(range(3, 18)), whole.shuffle(seed=1), whole.shuffle(seed=2).select([4, 0, 11])):
+        batches = ArrowBatches(split)
+        order = list(range(len(split)))[::-1]
+        batch, targets = batches[order]
+        expected = collate([split[i] for i in order], dims)
+        assert batch.ids == expected.ids and batch.raw_text == expected.raw_text
+        for name, modality in batch.modalities():
+            for field in ("features", "mask", "present"):
+                assert torch.equal(getattr(modality, field), getattr(expected.modality(name), field)), (name, field)
+        assert torch.equal(targets.sentiment, collate_targets([split[i] for i in order]).sentiment)
+        again, _ = pickle.loads(pickle.dumps(batches))[order]  # what a spawned worker receives
+        assert torch.equal(again.audio.features, batch.audio.features)
+
+
+def test_arrow_batches_name_a_column_that_is_not_frames(dataset):
+    broken = dataset.cast_column("vision_features", datasets.List(datasets.List(datasets.Value("float32"))))
+    with pytest.raises(ValueError, match="vision_features.*Arrow type"):
+        ArrowBatches(broken)
 
 
 def test_dataloader_is_seeded_and_covers_every_example(synthetic_small):

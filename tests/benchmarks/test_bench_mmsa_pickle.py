@@ -5,11 +5,7 @@ The pickle has MOSEI's unaligned MMSA layout and shapes (text (N, 50, 768), text
 (N, 3, 50), audio (N, 500, 74), vision (N, 500, 35), lengths, labels) with N = 22,856 x
 ``MSA_BENCH_SCALE`` (default 0.005, so CI runs it in seconds; 1.0 is the full MOSEI size, about
 8.5 GB). Times come from pytest-benchmark; peak memory is measured in a fresh subprocess per phase
-and stored in each benchmark's ``extra_info``: the ``tracemalloc`` peak of Python/numpy
-allocations; the peak resident set size above the phase's start (``VmHWM`` after a reset via
-``/proc/self/clear_refs``), which also counts pages of memory-mapped Arrow files; and the peak
-anonymous (heap) memory above the start (``RssAnon`` sampled every 5 ms), which does not.
-Linux only (``/proc``).
+and stored in each benchmark's ``extra_info`` (see ``peak_memory.py``). Linux only (``/proc``).
 
     MSA_BENCH_SCALE=0.1 python -m pytest tests/benchmarks/test_bench_mmsa_pickle.py -m benchmark -s
 """
@@ -21,12 +17,11 @@ import os
 import pickle
 import subprocess
 import sys
-import threading
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
+from peak_memory import measured
 
 MOSEI_SPLITS = {"train": 16326, "valid": 1871, "test": 4659}
 SCALE = float(os.environ.get("MSA_BENCH_SCALE", "0.005"))
@@ -97,39 +92,7 @@ def measure_peak_memory(phase: str, data_dir: Path, cache_dir: Path) -> dict[str
 def _subprocess_main(phase: str, data_dir: str, cache_dir: str) -> None:
     import msa_bench  # noqa: F401  (imports are not part of any phase)
 
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident size (VmHWM)
-    rss_before, anon_before = _status_kib("VmRSS"), _status_kib("RssAnon")
-    anon_peak = [anon_before]
-    done = threading.Event()
-
-    def sample_anonymous_memory() -> None:
-        while not done.wait(0.005):
-            anon_peak[0] = max(anon_peak[0], _status_kib("RssAnon"))
-
-    sampler = threading.Thread(target=sample_anonymous_memory, daemon=True)
-    sampler.start()
-    tracemalloc.start()
-    PHASES[phase](Path(data_dir), Path(cache_dir))
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    done.set()
-    sampler.join()
-    print(
-        json.dumps(
-            {
-                "tracemalloc_peak_mib": round(traced_peak / 2**20, 1),
-                "peak_rss_growth_mib": round((_status_kib("VmHWM") - rss_before) / 2**10, 1),
-                "peak_anonymous_growth_mib": round((anon_peak[0] - anon_before) / 2**10, 1),
-            }
-        )
-    )
-
-
-def _status_kib(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1])
-    raise KeyError(key)
+    print(json.dumps(measured(lambda: PHASES[phase](Path(data_dir), Path(cache_dir)))))
 
 
 @pytest.fixture(scope="module")
