@@ -60,6 +60,7 @@ from msa_bench.models import (
 )
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import LSTMEncoder, frame_mask
+from msa_bench.targets import Targets
 
 UNIMODAL = ("text", "audio", "vision")
 
@@ -166,15 +167,15 @@ class ULGM:
             total = total + (weight * (predictions[name] - labels[name]).abs()).sum() / present[name].sum().clamp_min(1)
         return total
 
-    def training_loss(self, output: ModelOutput, batch, epoch: int) -> torch.Tensor:
+    def training_loss(self, output: ModelOutput, targets: Targets, epoch: int) -> torch.Tensor:
         """The unimodal losses of one training step over the sentiment-annotated examples, then
         the label update. ``output.aux`` holds ``unimodal`` predictions, ``present`` masks and
         ``features`` (``fusion`` plus one per modality); ``epoch`` counts from 1."""
-        known = ~torch.isnan(batch.sentiment)
+        known = ~torch.isnan(targets.sentiment)
         if not known.any():
             return output.sentiment.new_zeros(())
-        ids = [i for i, k in zip(batch.ids, known.tolist()) if k]
-        labels = self.labels(ids, batch.sentiment[known])
+        ids = [i for i, k in zip(targets.ids, known.tolist()) if k]
+        labels = self.labels(ids, targets.sentiment[known])
         predictions = {m: p[known] for m, p in output.aux["unimodal"].items()}
         present = {m: p[known].float() for m, p in output.aux["present"].items()}
         loss = self.weighted_l1(predictions, labels, present)

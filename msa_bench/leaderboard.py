@@ -45,7 +45,7 @@ from msa_bench.metrics import (
     seed_bootstrap_scores,
     task_metrics,
 )
-from msa_bench.results import MetricSummary, ResultRecord, load_predictions, load_record, record_files
+from msa_bench.results import MetricSummary, ResultRecord, load_predictions, load_record, record_files, summarize
 from msa_bench.robustness import training_tags
 
 SIGNIFICANCE_LEVEL = 0.05
@@ -209,7 +209,7 @@ def _load_entries(
                     model=model,
                     kind=group[0].record.kind,
                     records=[i.record for i in group],
-                    summary=_summary([i.metrics for i in group]),
+                    summary=summarize([i.metrics for i in group]),
                     scores=seed_bootstrap_scores(
                         [i.predictions for i in group], n_resamples=n_resamples, seed=seed, seed_draws=zlib.crc32(model.encode())
                     ),
@@ -265,14 +265,6 @@ def _repository_link(folder: Path) -> str | None:
     return Path(os.path.relpath(REPOSITORY, folder)).as_posix() if folder.is_relative_to(REPOSITORY) else None
 
 
-def _summary(per_seed: list[dict[str, float]]) -> dict[str, MetricSummary]:
-    """Each metric's mean ± sample std over the seeds that report it."""
-    summary = {}
-    for name in sorted({name for metrics in per_seed for name in metrics}):
-        values = np.array([m[name] for m in per_seed if name in m], dtype=np.float64)
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-        summary[name] = MetricSummary(float(np.mean(values)), std, len(values))
-    return summary
 
 
 def _is_better(a: float, b: float, metric: str) -> bool:

@@ -331,17 +331,11 @@ class MetricSummary(NamedTuple):
     n: int
 
 
-def aggregate(records: list[ResultRecord]) -> dict[tuple[str, str], dict[str, MetricSummary]]:
-    """Per (model, dataset): each metric's mean ± sample std over the seeds that report it."""
-    groups: dict[tuple[str, str], list[ResultRecord]] = {}
-    for record in sorted(records, key=lambda r: (r.model, r.dataset, r.seed)):
-        groups.setdefault((record.model, record.dataset), []).append(record)
+def summarize(per_seed: list[dict[str, float]]) -> dict[str, MetricSummary]:
+    """Each metric's mean ± sample std over the seeds (one metrics dict each) that report it."""
     summary = {}
-    for key, group in sorted(groups.items()):
-        names = sorted({name for record in group for name in record.metrics})
-        summary[key] = {}
-        for name in names:
-            values = np.array([r.metrics[name] for r in group if name in r.metrics], dtype=np.float64)
-            std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-            summary[key][name] = MetricSummary(float(np.mean(values)), std, len(values))
+    for name in sorted({name for metrics in per_seed for name in metrics}):
+        values = np.array([m[name] for m in per_seed if name in m], dtype=np.float64)
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+        summary[name] = MetricSummary(float(np.mean(values)), std, len(values))
     return summary

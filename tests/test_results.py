@@ -13,7 +13,7 @@ from msa_bench.metrics import predictions_frame
 from msa_bench.results import (
     VOLATILE_FIELDS,
     ResultRecord,
-    aggregate,
+    summarize,
     config_hash,
     load_predictions,
     load_records,
@@ -139,12 +139,10 @@ def test_save_rejects_invalid_predictions(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_aggregate_mean_and_sample_std_over_seeds():
-    records = [make_record(seed=s, mae=m) for s, m in ((1, 0.5), (2, 0.7), (3, 0.9))]
-    records.append(make_record(seed=1, mae=0.4, model="lf_dnn"))
-    summary = aggregate(records)
-    assert list(summary) == [("lf_dnn", "synthetic"), ("tfn", "synthetic")]
-    mean, std, n = summary[("tfn", "synthetic")]["mae"]
+def test_summarize_mean_and_sample_std_over_seeds():
+    summary = summarize([{"mae": 0.5, "corr": 0.1}, {"mae": 0.7}, {"mae": 0.9}])
+    assert list(summary) == ["corr", "mae"]
+    mean, std, n = summary["mae"]
     assert (mean, std, n) == (pytest.approx(0.7), pytest.approx(0.2), 3)
-    single = summary[("lf_dnn", "synthetic")]["mae"]
-    assert single.mean == 0.4 and math.isnan(single.std) and single.n == 1
+    single = summary["corr"]
+    assert single.mean == 0.1 and math.isnan(single.std) and single.n == 1
