@@ -74,3 +74,20 @@ def test_real_ravdess_flac(shared_data):
     flac = sorted((shared_data / "ravdess" / "Actor_01").glob("*.flac"))[0]
     samples = read_audio(flac)
     assert 2.0 < len(samples) / SAMPLE_RATE < 6.0 and np.abs(samples).max() > 0.01
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_16k_mono_is_read_without_resampling_exactly_as_the_resampler_reads_it(tmp_path, subtype):
+    """16 kHz mono files skip the resampler; the samples are those the resampler gives."""
+    import av
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"tone_{subtype}.{'wav' if subtype == 'FLOAT' else 'flac'}"
+    soundfile.write(path, (0.4 * rng.uniform(-1, 1, SAMPLE_RATE)).astype(np.float32), SAMPLE_RATE, subtype=subtype)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    with av.open(str(path)) as container:
+        frames = [out.to_ndarray().reshape(-1) for frame in container.decode(audio=0) for out in resampler.resample(frame)]
+    expected = np.concatenate(frames + [out.to_ndarray().reshape(-1) for out in resampler.resample(None)])
+    np.testing.assert_array_equal(read_audio(path), expected)
+    np.testing.assert_array_equal(read_audio(path, Window(0.25, 0.5)), expected[4000:8000])

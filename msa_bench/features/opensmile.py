@@ -6,6 +6,7 @@ so the pipeline runs this extractor inside worker processes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,19 @@ DIMS: dict[tuple[str, str], int] = {
 
 #: Shortest input openSMILE's 60 ms ComParE window can frame.
 MIN_SAMPLES = int(0.06 * SAMPLE_RATE)
+
+
+@functools.cache
+def _smile(feature_set: str, feature_level: str):
+    """One configured ``opensmile.Smile`` per process and feature set: setting one up reads and
+    checks its config files (about 20 ms, a fifth of extracting a 4 s clip), and a worker
+    receives a fresh unpickled extractor with every task."""
+    import opensmile
+
+    return opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, feature_set),
+        feature_level=getattr(opensmile.FeatureLevel, feature_level),
+    )
 
 
 @dataclass(frozen=True)
@@ -76,12 +90,7 @@ class OpenSmileExtractor(Extractor):
 
     def _smile_instance(self):
         if self._smile is None:
-            import opensmile
-
-            self._smile = opensmile.Smile(
-                feature_set=getattr(opensmile.FeatureSet, self.config.feature_set),
-                feature_level=getattr(opensmile.FeatureLevel, self.config.feature_level),
-            )
+            self._smile = _smile(self.config.feature_set, self.config.feature_level)
         return self._smile
 
     def extract(self, batch: Sequence[np.ndarray]) -> list[Output]:

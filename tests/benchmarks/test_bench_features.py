@@ -1,31 +1,38 @@
-"""Feature-extraction throughput on real files: openSMILE audio-seconds per wall-second (1 worker
-and all cores), MiniLM sentences per second, PyAV video-decode frames per second.
+"""Feature-extraction throughput on real files: eGeMAPS LLD extraction in audio-seconds per
+wall-second (``extract`` end to end with 1 and 2 worker processes, beside openSMILE alone in one
+process on the already decoded audio, the ceiling), MiniLM sentences per second, PyAV
+video-decode frames per second.
 
-    python -m pytest tests/benchmarks/test_bench_features.py -m benchmark
+``MSA_BENCH_RAVDESS_CLIPS`` RAVDESS recordings (default 48; 1200 is the whole shared copy):
+
+    MSA_BENCH_RAVDESS_CLIPS=1200 python -m pytest tests/benchmarks/test_bench_features.py -m benchmark -k egemaps -p no:cacheprovider
 
 Throughputs are in each benchmark's ``extra_info`` (shown with ``--benchmark-json``) and printed.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 import pytest
 from feature_media import minilm_path
 
 from msa_bench.features import build_extractor
-from msa_bench.features.clips import ravdess_clips
-from msa_bench.features.pipeline import _decode_and_extract, _worker_context
+from msa_bench.features.base import Failure
+from msa_bench.features.pipeline import extract, list_clips
 from msa_bench.media import SAMPLE_RATE, read_audio, read_frames
+
+CLIPS = int(os.environ.get("MSA_BENCH_RAVDESS_CLIPS", "48"))
+_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def ravdess_sample(shared_data):
-    clips = ravdess_clips(shared_data / "ravdess")[:48]
-    seconds = sum(len(read_audio(c.media)) for c in clips) / SAMPLE_RATE
-    return clips, seconds
+    clips, _, _ = list_clips("ravdess", shared_data / "ravdess", None, None, CLIPS)
+    waveforms = [read_audio(c.media) for c in clips]
+    return clips, waveforms, sum(len(w) for w in waveforms) / SAMPLE_RATE
 
 
 def _report(benchmark, name: str, amount: float, unit: str) -> None:
@@ -34,18 +41,29 @@ def _report(benchmark, name: str, amount: float, unit: str) -> None:
     print(f"\n{name}: {rate:.1f} {unit}")
 
 
-@pytest.mark.parametrize("workers", [1, os.cpu_count()], ids=["1-worker", "all-cores"])
-def test_opensmile_audio_seconds_per_second(benchmark, ravdess_sample, workers):
-    clips, seconds = ravdess_sample
+def test_egemaps_opensmile_alone(benchmark, ravdess_sample):
+    """The ceiling: openSMILE on decoded 16 kHz audio, one configured ``Smile``, one process."""
+    _, waveforms, seconds = ravdess_sample
+    benchmark.group = "egemaps"
     extractor = build_extractor("audio", "egemaps-lld")
+    outputs = benchmark.pedantic(extractor.extract, args=(waveforms,), rounds=1, iterations=1, warmup_rounds=0)
+    assert not any(isinstance(o, Failure) for o in outputs)
+    _report(benchmark, "audio_s_per_s", seconds, "audio-seconds per second (openSMILE eGeMAPS LLD alone, 1 process)")
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
+def test_egemaps_extract(benchmark, shared_data, ravdess_sample, tmp_path, workers):
+    """``msa-bench extract --audio egemaps-lld`` end to end: decode, openSMILE, IPC, cache, save."""
+    clips, _, seconds = ravdess_sample
+    benchmark.group = "egemaps"
 
     def run():
-        with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
-            return list(pool.map(_decode_and_extract, [extractor] * len(clips), clips, [5.0] * len(clips)))
+        return extract("ravdess", shared_data / "ravdess", tmp_path / str(next(_counter)), audio="egemaps-lld",
+                       workers=workers, limit=CLIPS, progress=False)
 
-    results = benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
-    assert all(not hasattr(r, "reason") for r in results)
-    _report(benchmark, f"opensmile_audio_s_per_s_{workers}_workers", seconds, "audio-seconds per second (decode + eGeMAPS LLD)")
+    result = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
+    assert result.summary["audio"]["succeeded"] == len(clips)
+    _report(benchmark, "audio_s_per_s", seconds, f"audio-seconds per second (extract, eGeMAPS LLD, {workers} workers)")
 
 
 def test_minilm_sentences_per_second(benchmark, shared_data):
