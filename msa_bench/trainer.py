@@ -185,7 +185,9 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> float:
         self.model.train()
         augment = torch.Generator().manual_seed(self.seed * 10_007 + epoch + 1)
-        loader = train_loader(self.train_split, self.config.batch_size, self.seed, epoch, self.config.num_workers)
+        loader = train_loader(
+            self.train_split, self.config.batch_size, self.seed, epoch, self.config.num_workers, self.device.type == "cuda"
+        )
         accum = self.config.grad_accum_steps
         total, count = 0.0, 0
         self.optimizer.zero_grad(set_to_none=True)
