@@ -128,6 +128,7 @@ class UMDF(MSAModel):
     """Self-distillation between coarse- and fine-grained cross-modal views; see the module docstring."""
 
     config_class = UMDFConfig
+    missing_modality_training = "a degraded student view (per-example missing rate ≤ {missing_rate:g}, inside the model)"
     default_configs = {
         "mosi": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},

@@ -242,7 +242,7 @@ def _tags(entry: Entry) -> list[str]:
         tags = ["predictions only"]
     else:
         tags = [] if entry.builtin else [SUBMITTED_CODE]
-    return tags + training_tags(entry.records[0].config)
+    return tags + training_tags(entry.records[0].config, entry.model)
 
 
 def model_card(entry_name: str) -> str | None:

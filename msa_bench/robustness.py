@@ -73,16 +73,33 @@ TRACKS: dict[str, dict[str, float]] = {"default": {}, "lnln": {"missing_frame_ra
 STATISTICS_EXAMPLES = 2048
 
 
-def training_tags(config: Mapping) -> list[str]:
+def training_tags(config: Mapping, model: str | None = None) -> list[str]:
     """What a record's config says about missing-modality augmentation in training (these
-    entries are tagged in every leaderboard table)."""
+    entries are tagged in every leaderboard table), plus what a built-in ``model`` (entry name,
+    ``name+track`` too) declares it does inside itself (``MSAModel.missing_modality_training``)."""
     train = config.get("train", {})
-    tags = []
+    tags = ["reference"] if config.get("reference") else []  # a plain baseline row (e.g. scikit-learn), not a model
+    declared = _declared_missing_training(model, config.get("model", {})) if model else ""
+    if declared:
+        tags.append(f"trained with {declared}")
     if train.get("missing_modality_rate", 0) > 0:
         tags.append(f"trained with modality dropout (rate ≤ {train['missing_modality_rate']:g})")
     if train.get("missing_frame_rate", 0) > 0:
         tags.append(f"trained with missing frames (LNLN, rate ≤ {train['missing_frame_rate']:g})")
     return tags
+
+
+def _declared_missing_training(entry: str, model_config: Mapping) -> str:
+    from msa_bench.models import MODELS, load_builtin_baselines
+
+    load_builtin_baselines()
+    name = entry.split("+", 1)[0]
+    if name not in MODELS.names():
+        return ""
+    try:
+        return MODELS.get(name).missing_modality_training.format(**model_config)
+    except (KeyError, IndexError):  # a record of an older config than the model declares
+        return ""
 
 
 def primary_metric(tasks: Sequence[str]) -> str:

@@ -218,7 +218,7 @@ def _notes(board: Board) -> list[str]:
 
 
 def _markdown_label(entry: Entry) -> str:
-    return entry.model + "".join(f" *({tag})*" for tag in training_tags(entry.records[0].config))
+    return entry.model + "".join(f" *({tag})*" for tag in training_tags(entry.records[0].config, entry.model))
 
 
 def render_markdown(dataset: str, entries: list[Entry]) -> list[str]:
@@ -239,7 +239,7 @@ def render_markdown(dataset: str, entries: list[Entry]) -> list[str]:
 
 
 def _html_label(entry: Entry) -> str:
-    tags = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in training_tags(entry.records[0].config))
+    tags = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in training_tags(entry.records[0].config, entry.model))
     return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{tags}</td>'
 
 

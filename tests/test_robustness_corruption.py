@@ -174,3 +174,13 @@ def test_training_tags_name_the_augmentation():
     assert training_tags({"train": {"missing_modality_rate": 0.0}}) == []
     assert training_tags({"train": {"missing_modality_rate": 0.3}}) == ["trained with modality dropout (rate ≤ 0.3)"]
     assert "LNLN" in training_tags({"train": {"missing_frame_rate": 1.0}})[0]
+
+
+def test_a_model_that_trains_with_missing_modalities_inside_itself_is_tagged():
+    """UMDF degrades a student view of every batch inside forward (no harness flag): its entries
+    are tagged from what the model declares, the same on every track."""
+    config = {"model": {"missing_rate": 0.5}, "train": {"missing_modality_rate": 0.0}}
+    expected = ["trained with a degraded student view (per-example missing rate ≤ 0.5, inside the model)"]
+    assert training_tags(config, "umdf") == expected
+    assert training_tags(config, "umdf+lnln")[0] == expected[0]
+    assert training_tags(config, "tfn") == [] and training_tags(config, "someone_elses_model") == []

@@ -154,6 +154,9 @@ class MSAModel(nn.Module):
     fidelity: ClassVar[tuple[FidelityRow, ...]] = ()
     #: Tasks this model can predict.
     supported_tasks: ClassVar[tuple[str, ...]] = ("sentiment",)
+    #: How the model trains with missing modalities inside itself, if it does (a format string
+    #: over its config fields; leaderboard tables tag such models "trained with ...").
+    missing_modality_training: ClassVar[str] = ""
 
     def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
