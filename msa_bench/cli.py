@@ -18,6 +18,8 @@ from typer.core import TyperGroup
 from msa_bench.errors import ConfigError, UserError, os_error_message, paragraph
 from msa_bench.scale.cluster import Engine
 
+#: ``--data-dir`` of the commands that read a dataset.
+DATA_DIR_HELP = "Folder holding the dataset's source files, or an `msa-bench extract` output folder."
 #: Exit status of every expected failure (click's own usage errors use it too).
 USER_ERROR_EXIT = 2
 
@@ -60,14 +62,15 @@ def list_datasets() -> None:
 @app.command()
 def info(
     name: str,
-    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the stable JSON form (see README)."),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
 ) -> None:
     """Split sizes, feature dimensions and label statistics of a dataset."""
     from msa_bench.info import dataset_info, format_info
     from msa_bench.loading import load_dataset
 
-    dataset = load_dataset(name, data_dir=data_dir)
+    dataset = load_dataset(name, data_dir=data_dir, **_key_values(dataset_option, "--dataset-option"))
     summary = dataset_info(name, dataset)
     typer.echo(json.dumps(summary, indent=2, sort_keys=True) if as_json else format_info(summary))
 
@@ -160,7 +163,8 @@ def train(
     dataset: str = typer.Option(..., help="The dataset to train and evaluate on."),
     seed: Optional[list[int]] = typer.Option(None, help="Seed(s); repeat the option for several. Default: 1111-1115."),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
-    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     run_dir: Path = typer.Option(Path("runs"), help="Checkpoints; an interrupted run resumes from here."),
     robustness: bool = typer.Option(True, help="Run the robustness sweep after training."),
@@ -184,7 +188,8 @@ def train(
         from msa_bench.scale.data import DatasetSource
         from msa_bench.scale.ddp import DistributedJob, launch
 
-        source = DatasetSource(dataset, data_dir=None if data_dir is None else str(data_dir))
+        options = tuple(sorted(_key_values(dataset_option, "--dataset-option").items()))
+        source = DatasetSource(dataset, data_dir=None if data_dir is None else str(data_dir), options=options)
         job = DistributedJob(
             model, source, tuple(seed or DEFAULT_SEEDS), str(records), device, robustness, str(run_dir), model_overrides, train_overrides
         )
@@ -193,7 +198,8 @@ def train(
 
     paths = run_protocol(
         model, dataset, seed or DEFAULT_SEEDS, records_dir=records, device=device, robustness=robustness,
-        data_dir=data_dir, run_root=run_dir, model_overrides=model_overrides, train_overrides=train_overrides,
+        data_dir=data_dir, dataset_options=_key_values(dataset_option, "--dataset-option"), run_root=run_dir,
+        model_overrides=model_overrides, train_overrides=train_overrides,
     )
     for path in paths:
         typer.echo(f"wrote {path}")
@@ -204,6 +210,8 @@ def run(
     models: Optional[list[str]] = typer.Option(None, "--models", help="Models to run (repeat the option); default: all registered."),
     seeds: Optional[list[int]] = typer.Option(None, "--seeds", help="Seeds (repeat the option); default: 1111."),
     dataset: str = typer.Option("synthetic", help="Dataset (default: the embedded synthetic one)."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
@@ -223,6 +231,8 @@ def run(
 
         if track and tuple(track) != ("default",):
             raise UserError("--track other than default runs on the local engine only; drop --engine ray")
+        if data_dir is not None or dataset_option:
+            raise UserError("--data-dir and --dataset-option run on the local engine only; drop --engine ray")
 
         _, failed = run_main_on_ray(
             models, seeds or MAIN_SEEDS, dataset, device, records, out, address=address, echo=typer.echo, robustness_levels=levels
@@ -230,7 +240,7 @@ def run(
     else:
         _, failed = run_main(
             models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo, robustness_levels=levels,
-            tracks=tuple(track or ("default",)),
+            tracks=tuple(track or ("default",)), data_dir=data_dir, dataset_options=_key_values(dataset_option, "--dataset-option"),
         )
     if failed:
         typer.echo(f"failed: {', '.join(failed)}", err=True)
@@ -258,7 +268,7 @@ def submit(
     model: Optional[str] = typer.Option(None, help="FILE.py:Class of a model to run through the full protocol."),
     config: Optional[Path] = typer.Option(None, help="YAML config of the --model."),
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
-    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     engine: Engine = typer.Option(Engine.local, help="For --model: local, or ray (one Ray task per seed)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:

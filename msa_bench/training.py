@@ -32,6 +32,7 @@ from msa_bench.models import TASKS, DataSpec, ModelConfig, MSAModel, count_param
 from msa_bench.normalization import attach_scaler, resolve_mode
 from msa_bench.results import ResultRecord, current_git_commit, environment
 from msa_bench.runtime import resolve_device, seed_everything
+from msa_bench.schema import MODALITIES, MSAMetadata
 from msa_bench.train_config import TrainConfig
 from msa_bench.trainer import Callback, Trainer
 
@@ -115,7 +116,12 @@ def train_and_evaluate(
         dataset_name=dataset_name,
         seed=seed,
         device=str(resolved),
-        config={"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config), "schedule": schedule},
+        config={
+            "model": dataclasses.asdict(model_config),
+            "train": dataclasses.asdict(train_config),
+            "schedule": schedule,
+            "data": data_provenance(dataset),
+        },
         test_predictions=predictions,
         metrics=compute_metrics(predictions),
         ci=bootstrap_ci(predictions),
@@ -127,6 +133,20 @@ def train_and_evaluate(
         peak_memory_mb=peak_memory_mb(resolved),
         normalization=normalization,
     )
+
+
+def data_provenance(dataset: datasets.DatasetDict) -> dict:
+    """What a record names about its data: the feature set per modality, the split scheme and the
+    fingerprint of the source files read, where the dataset's metadata says (extracted folders)."""
+    try:
+        metadata = MSAMetadata.from_info(dataset["train"].info)
+    except ValueError:  # a dataset assembled by hand, without msa_bench metadata
+        return {}
+    return {
+        "features": {m: getattr(metadata, m) for m in MODALITIES},
+        "split_scheme": metadata.report.get("split_scheme"),
+        "source_files": metadata.report.get("source_files"),
+    }
 
 
 def dataset_fingerprint(dataset: datasets.DatasetDict) -> str:

@@ -1,15 +1,18 @@
 """RAVDESS: acted emotional speech and song, 24 actors; labels from each file's 7-part name.
 
 Splits are speaker independent: actors 01-16 train, 17-20 validation, 21-24 test
-(``split_scheme="actors"``), or leave-actors-out k-fold (``split_scheme="kfold"``). Features are
+(``split_scheme="actors"``, the default), actors 01-12 / 13-16 / 17-20 (``"speech20"``, for
+collections without actors 21-24, such as the project's shared data; actors 21-24 are left out),
+or leave-actors-out k-fold (``split_scheme="kfold"``). Features are
 null here (the transcript is the statement); the feature-extraction step fills them from the
 recordings, whose location is kept in ``source_labels["file"]``.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import datasets
@@ -24,8 +27,12 @@ from msa_bench.sources.common import SPLITS, DataNotFoundError, file_checksum
 from msa_bench.sources.ravdess import MODALITIES, VOCAL_CHANNELS, ZENODO_RECORD, Recording, scan_ravdess
 
 ACTORS = tuple(range(1, 25))
-ACTOR_SPLIT = {"train": range(1, 17), "validation": range(17, 21), "test": range(21, 25)}
-SPLIT_SCHEMES = ("actors", "kfold")
+#: Actors per split of each fixed split scheme ("kfold" is computed from ``n_folds`` and ``fold``).
+ACTOR_SPLITS = {
+    "actors": {"train": range(1, 17), "validation": range(17, 21), "test": range(21, 25)},
+    "speech20": {"train": range(1, 13), "validation": range(13, 17), "test": range(17, 21)},
+}
+SPLIT_SCHEMES = (*ACTOR_SPLITS, "kfold")
 ZENODO_FILES = (
     "Audio_Speech_Actors_01-24.zip",
     "Audio_Song_Actors_01-24.zip",
@@ -39,7 +46,8 @@ DEFAULT_DOWNLOAD = "Audio_Speech_Actors_01-24.zip"
 class RavdessConfig(datasets.BuilderConfig):
     """Split scheme and which recordings to keep.
 
-    ``split_scheme="kfold"``: actors 01-24 in ``n_folds`` consecutive groups; group ``fold`` is
+    ``split_scheme``: ``"actors"`` or ``"speech20"`` (see the module docstring), or ``"kfold"``:
+    actors 01-24 in ``n_folds`` consecutive groups; group ``fold`` is
     the test split, the next group (cyclically) validation, the rest train. ``vocal_channel``
     (``all``/``speech``/``song``) and ``modality`` (``all``/``audio-visual``/``video-only``/
     ``audio-only``) filter the recordings found.
@@ -67,8 +75,8 @@ class RavdessConfig(datasets.BuilderConfig):
 
     def actor_splits(self) -> dict[str, list[int]]:
         """Actor numbers per split."""
-        if self.split_scheme == "actors":
-            return {split: list(actors) for split, actors in ACTOR_SPLIT.items()}
+        if self.split_scheme in ACTOR_SPLITS:
+            return {split: list(actors) for split, actors in ACTOR_SPLITS[self.split_scheme].items()}
         groups = [list(map(int, g)) for g in np.array_split(np.array(ACTORS), self.n_folds)]
         test, validation = groups[self.fold], groups[(self.fold + 1) % self.n_folds]
         train = [a for a in ACTORS if a not in test and a not in validation]
@@ -131,10 +139,12 @@ class RAVDESS(MSABuilder):
             )
         kept = [r for r in scan.recordings if self._keep(r)]
         actor_split = {actor: split for split, actors in self.config.actor_splits().items() for actor in actors}
-        by_split = {split: [r for r in kept if actor_split[r.name.actor] == split] for split in SPLITS}
+        by_split = {split: [r for r in kept if actor_split.get(r.name.actor) == split] for split in SPLITS}
         present = Counter(r.name.actor for r in kept)
         self.record_report(
+            split_scheme=self.config.split_scheme,
             examples={split: len(rows) for split, rows in by_split.items()},
+            actors_in_no_split=sorted(a for a in present if a not in actor_split),
             empty_splits=[split for split, rows in by_split.items() if not rows],
             actors={split: [a for a in actors if present[a]] for split, actors in self.config.actor_splits().items()},
             actors_absent=[a for a in ACTORS if not present[a]],
@@ -161,3 +171,34 @@ class RAVDESS(MSABuilder):
                 source_labels={**name.describe(), "file": recording.location, "format": recording.format},
             )
             yield row["id"], row
+
+
+def split_extracted(dataset: datasets.DatasetDict, config: RavdessConfig) -> datasets.DatasetDict:
+    """An extracted RAVDESS dataset (:func:`msa_bench.features.load_extracted`) split and filtered
+    by ``config`` as the builder splits recordings: by actor (``video_id`` ``Actor_XX``), keeping
+    the vocal channel and modality asked for. Rows are selected, never copied."""
+    parts = [dataset[split] for split in SPLITS if len(dataset[split])]
+    rows = datasets.concatenate_datasets(parts)
+    described = [json.loads(labels) for labels in rows["source_labels"]]
+    actor_split = {actor: split for split, actors in config.actor_splits().items() for actor in actors}
+    keep = [
+        config.vocal_channel in ("all", d["vocal_channel"]) and config.modality in ("all", d["modality"]) for d in described
+    ]
+    split_of = [actor_split.get(int(video.removeprefix("Actor_"))) if kept else None for video, kept in zip(rows["video_id"], keep)]
+    metadata = MSAMetadata.from_info(rows.info)
+    actors = {split: sorted({int(v.removeprefix("Actor_")) for v, s in zip(rows["video_id"], split_of) if s == split}) for split in SPLITS}
+    report = {
+        **metadata.report,
+        "split_scheme": config.split_scheme,
+        "splits": f"re-split by actor ({config.split_scheme})",
+        "examples": {split: split_of.count(split) for split in SPLITS},
+        "actors": actors,
+        "left_out": split_of.count(None),
+    }
+    description = replace(metadata, report=report).to_description()
+    result = {}
+    for split in SPLITS:
+        selected = rows.select([i for i, s in enumerate(split_of) if s == split])
+        selected.info.description = description
+        result[split] = selected
+    return datasets.DatasetDict(result)

@@ -12,7 +12,10 @@ writes to ``out``:
   ``attention_mask``, ``segment_ids`` per clip id, for models that fine-tune the encoder;
 * ``summary.json`` — clips succeeded / failed per modality (and those recomputed because their
   media file changed), and under ``source_checks`` the problems found in the source files;
-* ``cache/`` — per-clip results, so a second run resumes where an interrupted one stopped.
+* ``cache/`` — per-clip results, so a second run resumes where an interrupted one stopped;
+* ``msa_bench_extraction.json`` — the marker (written last) by which ``load_dataset(NAME,
+  data_dir=out)`` and every ``--data-dir`` recognise the folder: dataset name, schema version,
+  extractor per modality and the fingerprint of the media files read.
 
 CPU-bound extractors (openSMILE) run decode + extract in worker processes; torch extractors get
 inputs decoded by the workers and run batched in the main process on ``device``.
@@ -20,6 +23,7 @@ inputs decoded by the workers and run batched in the main process on ``device``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -48,6 +52,10 @@ NO_FEATURES = "none"
 NO_WORD_TIMINGS = "no word timings for this clip"
 #: ``errors.csv`` modality of a problem in the source files rather than in one modality.
 SOURCE = "source"
+#: The file that marks a folder as an :func:`extract` output.
+MARKER = "msa_bench_extraction.json"
+#: Version of the saved layout; a folder of another version is extracted again (from its cache).
+LAYOUT_VERSION = 2
 
 Result = tuple[np.ndarray, np.ndarray | None] | Failure
 
@@ -385,7 +393,7 @@ def save_extraction(
     ``msa-bench info`` shows them as it does for a dataset built from the same files."""
     rows, errors = _rows(clips, results, extractors, aligned, checks)
     summary = summarize(clips, errors[errors["modality"] != SOURCE], extractors, changed)
-    report = {"source": dataset, **split_report, **checks.report, "extraction": summary}
+    report = {"source": dataset, "source_files": media_fingerprint(clips), **split_report, **checks.report, "extraction": summary}
     metadata = _metadata(extractors, fps, aligned, report)
     features = metadata.features()
     info = datasets.DatasetInfo(description=metadata.to_description(), features=features)
@@ -403,7 +411,25 @@ def save_extraction(
     atomic_write(out / "errors.csv", lambda temporary: errors.to_csv(temporary, index=False))
     _write_token_ids(extractors.get("text"), clips, out)
     write_text(out / "summary.json", json.dumps({**summary, "source_checks": checks.report}, indent=2, sort_keys=True))
+    marker = {
+        "layout_version": LAYOUT_VERSION,
+        "dataset": dataset,
+        "extractors": {m: e.name for m, e in extractors.items()},
+        "source_files": report["source_files"],
+    }
+    write_text(out / MARKER, json.dumps(marker, indent=2, sort_keys=True))
     return ExtractionResult(dataset_dict, errors, summary, out, checks.report)
+
+
+def media_fingerprint(clips: list[Clip]) -> str:
+    """A hash of each clip's id and its media file's name, size and modification time (the
+    dataset builders' :func:`~msa_bench.builders.base.source_fingerprint`, over the files read)."""
+    digest = hashlib.sha256()
+    for clip in sorted(clips, key=lambda c: c.id):
+        stat = clip.media.stat() if clip.media is not None and clip.media.is_file() else None
+        where = "none" if stat is None else f"{clip.media.name}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        digest.update(f"{clip.id}\0{where}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def load_extracted(out: str | Path) -> datasets.DatasetDict:

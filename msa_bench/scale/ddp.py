@@ -45,6 +45,7 @@ from msa_bench.scale.data import DatasetSource
 from msa_bench.evaluation import predictions_of
 from msa_bench.loader import eval_batches
 from msa_bench.metrics import compute_metrics
+from msa_bench.normalization import attach_scaler, resolve_mode
 from msa_bench.runtime import seed_everything
 from msa_bench.train_config import TrainConfig
 from msa_bench.trainer import Trainer
@@ -145,6 +146,7 @@ def train_distributed(
     model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
     seed_everything(seed)
     model = model_class(model_config, DataSpec.from_dataset(dataset))
+    normalization = attach_scaler(model, dataset["train"], resolve_mode(train_config.normalize, dataset_name))
     wrapped = DistributedModel(
         model.to(device), device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
     )
@@ -182,6 +184,7 @@ def train_distributed(
         n_parameters=count_parameters(model),
         wall_time_s=time.perf_counter() - started,
         peak_memory_mb=peak_memory_mb(device),
+        normalization=normalization,
     )
 
 

@@ -1,0 +1,105 @@
+"""The real-data RAVDESS board: every registered model on the shared RAVDESS speech recordings, plus
+a plain reference row, rendered beside the synthetic board.
+
+Data: the RAVDESS speech recordings of ``--data-dir`` (actors 01-20 in the shared data), split
+``speech20`` (actors 01-12 train, 13-16 validation, 17-20 test), eGeMAPSv02 low-level
+descriptors extracted on the fly into the dataset cache (once). Models: ``msa-bench run``'s
+protocol (per-feature normalisation fitted on the training actors, validation-only selection,
+one test evaluation, the quick robustness grid), each model's ``"ravdess"`` schedule (or the
+protocol's RAVDESS fallback). Reference: StandardScaler + LogisticRegression on eGeMAPSv02
+functionals of the same clips, C chosen on the validation actors' UA, scored on the same test
+clips by the same scorer; tagged ``reference``.
+
+    python datasets_scripts/ravdess/real_board.py --data-dir ../shared/data/ravdess \\
+        --records leaderboard/real/records --out leaderboard/real [--models lf_dnn ...] [--seeds 1111 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from msa_bench.loading import load_dataset
+from msa_bench.metrics import bootstrap_ci, compute_metrics, emotion_class_metrics, predictions_frame
+from msa_bench.protocol import run_main
+from msa_bench.results import ResultRecord, current_git_commit, environment, save_record
+from msa_bench.training import DEFAULT_SEEDS, data_provenance, dataset_fingerprint
+
+DATASET = "ravdess"
+SPLIT = {"split_scheme": "speech20"}
+REFERENCE = "logreg_egemaps_functionals"
+C_GRID = (0.01, 0.1, 1.0, 10.0)
+
+
+def functionals(split) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Ids, the 88 functionals per clip and the emotion class of every clip of ``split``."""
+    rows = split.select_columns(["id", "audio_features", "emotion"])
+    return list(rows["id"]), np.stack([np.asarray(f[0], dtype=np.float64) for f in rows["audio_features"]]), np.asarray(rows["emotion"])
+
+
+def reference_record(board, data) -> tuple[ResultRecord, object]:
+    """The logistic-regression row: C by validation UA, fitted on the training actors only."""
+    began = time.perf_counter()
+    (_, x_train, y_train), (_, x_valid, y_valid), (ids, x_test, y_test) = (functionals(data[s]) for s in ("train", "validation", "test"))
+    if ids != list(board["test"]["id"]):
+        raise ValueError("the functionals' test clips differ from the board's; extract both from the same folder")
+
+    def fitted(c: float):
+        return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(x_train, y_train)
+
+    validation_ua = {c: emotion_class_metrics(y_valid, fitted(c).predict(x_valid))["emotion_ua"] for c in C_GRID}
+    best = max(C_GRID, key=lambda c: (validation_ua[c], -c))
+    table = predictions_frame(ids, emotion_true=y_test, emotion_pred=fitted(best).predict(x_test))
+    record = ResultRecord(
+        model=REFERENCE,
+        dataset=DATASET,
+        seed=0,
+        kind="full",
+        metrics=compute_metrics(table),
+        ci=bootstrap_ci(table),
+        dataset_fingerprint=dataset_fingerprint(board),
+        config={
+            "reference": True,
+            "dataset": DATASET,
+            "model": {"pipeline": "StandardScaler + LogisticRegression(max_iter=5000)", "C": best, "C_grid": list(C_GRID),
+                      "selected_on": "validation emotion_ua", "validation_ua": {str(c): v for c, v in validation_ua.items()}},
+            "data": data_provenance(data),
+        },
+        git_commit=current_git_commit(),
+        wall_time_s=time.perf_counter() - began,
+        environment=environment(),
+        training={"schedule": "reference (deterministic: one run)", "epochs": 1, "best_epoch": 1},
+    )
+    return record, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="RAVDESS Actor_XX folders")
+    parser.add_argument("--records", type=Path, default=Path("leaderboard/real/records"))
+    parser.add_argument("--out", type=Path, default=Path("leaderboard/real"))
+    parser.add_argument("--models", nargs="*", default=None, help="default: every registered model")
+    parser.add_argument("--seeds", nargs="*", type=int, default=list(DEFAULT_SEEDS))
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args()
+
+    options = {"audio": "egemaps-lld", **SPLIT}
+    board = load_dataset(DATASET, data_dir=args.data_dir, **options)
+    data = load_dataset(DATASET, data_dir=args.data_dir, audio="egemaps-functionals", **SPLIT)
+    record, table = reference_record(board, data)
+    save_record(record, table, args.records)
+    print(f"  {REFERENCE}: emotion UA {record.metrics['emotion_ua']:.4f} in {record.wall_time_s:.1f} s")
+    _, failed = run_main(args.models, args.seeds, DATASET, records_dir=args.records, out_dir=args.out, jobs=args.jobs,
+                         data_dir=args.data_dir, dataset_options=options)
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
