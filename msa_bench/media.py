@@ -89,8 +89,8 @@ _DIRECT_SCALE: dict[str, float] = {"flt": 1.0, "fltp": 1.0, "s16": 2.0**-15, "s1
 
 
 class _Samples:
-    """float32 mono samples of decoded frames at ``rate``: frames already in that form are
-    converted in place of a resampler (identical output, a few times faster on 16 kHz FLAC)."""
+    """float32 mono samples of decoded frames at ``rate``: frames already mono at that rate are
+    converted without a resampler (identical output, about 15 % faster on RAVDESS's 16 kHz FLAC)."""
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
