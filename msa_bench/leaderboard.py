@@ -241,7 +241,7 @@ def _tags(entry: Entry) -> list[str]:
     if entry.predictions_only:
         tags = ["predictions only"]
     else:
-        tags = [] if entry.builtin else [SUBMITTED_CODE]
+        tags = [] if entry.builtin or entry.records[0].config.get("reference") else [SUBMITTED_CODE]
     return tags + training_tags(entry.records[0].config, entry.model)
 
 
