@@ -34,6 +34,8 @@ class TrainConfig:
     ``normalize``: per-feature standardisation of every modality, fitted on the training split
     (:mod:`msa_bench.normalization`): ``"standard"``, ``"none"``, or ``"auto"`` (standard on every
     dataset except the synthetic one, whose features are generated on one scale).
+    ``compile``: training steps run the model's forward through ``torch.compile`` (off by
+    default: the first steps pay the compilation, and eager CPU results are exactly repeatable).
     """
 
     lr: float = 1e-3
@@ -55,6 +57,7 @@ class TrainConfig:
     head_loss_weight: float = 1.0
     num_workers: int = 0
     normalize: str = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if not self.lr > 0:

@@ -110,6 +110,7 @@ class Trainer:
         progress: bool = True,
     ) -> None:
         self.model = model.to(device)
+        self.forward = torch.compile(self.model) if config.compile else self.model
         self.config = config
         self.train_split = train
         self.validation_batches = eval_batches(validation, EVAL_BATCH_SIZE)
@@ -180,7 +181,7 @@ class Trainer:
 
     def _loss(self, batch: Batch, targets: Targets) -> torch.Tensor:
         with autocast(self.device):
-            return training_loss(self.model, self.model(batch), targets, self.config.head_loss_weight)
+            return training_loss(self.model, self.forward(batch), targets, self.config.head_loss_weight)
 
     def _train_epoch(self, epoch: int) -> float:
         self.model.train()

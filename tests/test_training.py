@@ -225,3 +225,16 @@ def test_training_runs_on_cuda(synthetic_small):
 def test_train_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().lr = 1.0
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_training(synthetic_small):
+    """``compile=True`` runs the same training through torch.compile: the same predictions up
+    to float reordering."""
+    eager = run(synthetic_small, max_epochs=1)
+    torch._dynamo.reset()
+    compiled = run(synthetic_small, max_epochs=1, compile=True)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the forward was compiled
+    pd.testing.assert_series_equal(
+        compiled.test_predictions["sentiment_pred"], eager.test_predictions["sentiment_pred"], atol=1e-4, rtol=0
+    )
