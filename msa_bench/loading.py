@@ -55,7 +55,7 @@ def load_dataset(
     >>> ds = load_dataset("msa_bench/synthetic", n_clips=300)  # doctest: +SKIP
     >>> ds = load_dataset("ravdess", data_dir="ravdess/", audio="egemaps-lld", split_scheme="speech20")  # doctest: +SKIP
     """
-    specs = {m: config.pop(m) for m in EXTRACTOR_KEYS if config.get(m) is not None}
+    specs = {m: spec for m in EXTRACTOR_KEYS if (spec := config.pop(m, None)) is not None}
     folder = None if data_dir is None else extraction_folder(Path(data_dir))
     if specs:
         if data_dir is None or folder is not None:
