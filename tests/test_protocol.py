@@ -137,7 +137,8 @@ def test_cli_train_applies_model_and_train_options(tmp_path, monkeypatch):
     from msa_bench.cli import app
 
     monkeypatch.setenv("MSA_BENCH_CACHE", str(tmp_path / "cache"))
-    common = ["train", "tfn", "--dataset", "synthetic", "--seed", "7", "--records", str(tmp_path / "records"), "--no-robustness"]
+    common = ["train", "tfn", "--dataset", "synthetic", "--seed", "7", "--records", str(tmp_path / "records"), "--no-robustness",
+              "--run-dir", str(tmp_path / "runs")]
     result = CliRunner().invoke(app, [*common, "--model-option", "dropout=0.3", "--train-option", "max_epochs=1"])
     assert result.exit_code == 0, result.output
     (record,) = [load_record(p) for p in (tmp_path / "records").rglob("*.json")]
