@@ -122,3 +122,11 @@ def test_a_builder_given_an_extractor_extracts_once_into_its_cache(shared_data, 
     monkeypatch.setattr("msa_bench.features.pipeline.extract", no_second_extraction)
     again = load_dataset("ravdess", data_dir=media.parent, cache_dir=tmp_path / "cache", audio="egemaps-lld")
     assert again["train"]["id"] == dataset["train"]["id"]
+
+
+def test_every_model_selects_on_a_metric_ravdess_has():
+    """RAVDESS has no sentiment: a schedule selecting on MAE fails after the first epoch."""
+    from msa_bench.models import model_names
+
+    selected = {name: resolve_configs(get_model_class(name), "ravdess")[1].select_metric for name in model_names()}
+    assert {name: m for name, m in selected.items() if m not in ("emotion_ua", "emotion_wa", "emotion_macro_f1")} == {}
