@@ -246,5 +246,8 @@ def test_word_aligned_text_on_ray_equals_the_local_engine(ray_instance, clips_di
     rows = {r["id"]: r["text_features"] for split in a.values() for r in split}
     for split in b.values():
         for row in split:
-            np.testing.assert_allclose(np.asarray(row["text_features"]), np.asarray(rows[row["id"]]), atol=1e-5)
+            if rows[row["id"]] is None:  # failed clips have no text on either engine
+                assert row["text_features"] is None
+            else:
+                np.testing.assert_allclose(np.asarray(row["text_features"]), np.asarray(rows[row["id"]]), atol=1e-5)
     assert np.asarray(rows["vid0_0"]).shape[0] == 2
