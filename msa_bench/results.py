@@ -69,12 +69,18 @@ def current_git_commit(path: str | Path | None = None) -> str | None:
     return commit if result.returncode == 0 and commit else None
 
 
+#: What decides a result: the library, the baselines, the dataset scripts and the package
+#: metadata. Outputs written into the checkout (``leaderboard/records`` by the main job) are not.
+CODE_PATHS: tuple[str, ...] = ("msa_bench", "baselines", "datasets_scripts", "pyproject.toml")
+
+
 def _git_tree_dirty(folder: Path) -> bool | None:
-    """Whether the checkout at ``folder`` has uncommitted changes (``None`` outside git)."""
+    """Whether the checkout at ``folder`` has uncommitted changes to :data:`CODE_PATHS`
+    (``None`` outside git)."""
     try:
         result = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True, text=True,
-            timeout=10, check=False,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+            cwd=Path(folder).resolve().parent, capture_output=True, text=True, timeout=10, check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None

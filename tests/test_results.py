@@ -146,3 +146,22 @@ def test_summarize_mean_and_sample_std_over_seeds():
     assert (mean, std, n) == (pytest.approx(0.7), pytest.approx(0.2), 3)
     single = summary["corr"]
     assert single.mean == 0.1 and math.isnan(single.std) and single.n == 1
+
+
+def test_dirty_tree_means_changed_code_not_written_outputs(tmp_path):
+    """The main job writes records into the checkout; only changed code marks a record dirty."""
+    import subprocess
+
+    from msa_bench.results import _git_tree_dirty
+
+    (tmp_path / "msa_bench").mkdir()
+    (tmp_path / "leaderboard").mkdir()
+    (tmp_path / "msa_bench" / "code.py").write_text("x = 1\n")
+    (tmp_path / "leaderboard" / "record.json").write_text("{}\n")
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    assert _git_tree_dirty(tmp_path / "msa_bench") is False
+    (tmp_path / "leaderboard" / "record.json").write_text('{"new": 1}\n')
+    assert _git_tree_dirty(tmp_path / "msa_bench") is False
+    (tmp_path / "msa_bench" / "code.py").write_text("x = 2\n")
+    assert _git_tree_dirty(tmp_path / "msa_bench") is True
