@@ -96,6 +96,18 @@ def load_official(model: torch.nn.Module, mapped: dict[str, torch.Tensor]) -> No
 # --- Self-MM (MMSA SELF_MM) -------------------------------------------------------------------
 
 
+
+def _self_mm_sizes(args: dict) -> dict:
+    """Our config fields from MMSA's Self-MM arguments (AdaFN-AG's official code reuses them)."""
+    return dict(
+        audio_hidden=args["a_lstm_hidden_size"], vision_hidden=args["v_lstm_hidden_size"],
+        audio_lstm_dropout=args["a_lstm_dropout"], vision_lstm_dropout=args["v_lstm_dropout"],
+        fusion_dim=args["post_fusion_dim"], text_head_dim=args["post_text_dim"],
+        audio_head_dim=args["post_audio_dim"], vision_head_dim=args["post_video_dim"],
+        fusion_dropout=args["post_fusion_dropout"], text_dropout=args["post_text_dropout"],
+        audio_dropout=args["post_audio_dropout"], vision_dropout=args["post_video_dropout"],
+    )
+
 def test_self_mm_reproduces_the_official_outputs(tmp_path):
     from baselines.self_mm import SelfMM, official_state_dict
 
@@ -107,13 +119,8 @@ def test_self_mm_reproduces_the_official_outputs(tmp_path):
         SelfMM,
         DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim),
         text_encoder=str(encoder),
-        audio_hidden=c["a_lstm_hidden_size"], vision_hidden=c["v_lstm_hidden_size"],
         audio_out=c["audio_out"], vision_out=c["video_out"],
-        audio_lstm_dropout=c["a_lstm_dropout"], vision_lstm_dropout=c["v_lstm_dropout"],
-        fusion_dim=c["post_fusion_dim"], text_head_dim=c["post_text_dim"],
-        audio_head_dim=c["post_audio_dim"], vision_head_dim=c["post_video_dim"],
-        fusion_dropout=c["post_fusion_dropout"], text_dropout=c["post_text_dropout"],
-        audio_dropout=c["post_audio_dropout"], vision_dropout=c["post_video_dropout"],
+        **_self_mm_sizes(c),
     )
     load_official(model, official_state_dict(fixture.weights))
     text = x["text"]
@@ -158,12 +165,7 @@ def _adafn_model(fixture, tmp_path):
         DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim),
         text_encoder=str(encoder),
         d_model=fixture.weights["Model.text_linear.weight"].shape[0],
-        audio_hidden=a["a_lstm_hidden_size"], vision_hidden=a["v_lstm_hidden_size"],
-        audio_lstm_dropout=a["a_lstm_dropout"], vision_lstm_dropout=a["v_lstm_dropout"],
-        fusion_dim=a["post_fusion_dim"], text_head_dim=a["post_text_dim"],
-        audio_head_dim=a["post_audio_dim"], vision_head_dim=a["post_video_dim"],
-        fusion_dropout=a["post_fusion_dropout"], text_dropout=a["post_text_dropout"],
-        audio_dropout=a["post_audio_dropout"], vision_dropout=a["post_video_dropout"],
+        **_self_mm_sizes(a),
     )
     load_official(model, official_state_dict(fixture.weights))
     return model.eval()
