@@ -161,6 +161,10 @@ def test_encoder_path_model_on_mosi_transcripts_goes_through_the_full_sweep(shar
     for protocol in PROTOCOLS:
         assert sorted(sweep["protocols"][protocol]["missing_rate"]) == ["all", "text"]
         assert sorted(sweep["protocols"][protocol]["modality_drop"]) == ["text"]
+    # the transcripts reach the fine-tuned encoder: losing the words changes its predictions
+    curve = sweep["protocols"]["unannounced"]["missing_rate"]["text"]["values"]["mae"]
+    assert curve[0] != curve[-1]
+    assert sweep["protocols"]["announced"]["modality_drop"]["text"]["mae"] != sweep["clean"]["mae"]
 
 
 def test_a_failing_sweep_keeps_the_finished_record_and_predictions(synthetic_small, tmp_path, monkeypatch):
