@@ -25,12 +25,30 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+#: The builder config of ``synthetic_small``, for code under test that loads the dataset itself.
+SMALL_SYNTHETIC = {"n_clips": 300}
+
+
 @pytest.fixture(scope="session")
-def synthetic_small(tmp_path_factory):
+def synthetic_cache(tmp_path_factory) -> Path:
+    """The datasets cache that holds ``synthetic_small``."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def synthetic_small(synthetic_cache):
     """A small synthetic dataset (300 clips), built once per test session."""
     from msa_bench import load_dataset
 
-    return load_dataset("synthetic", cache_dir=tmp_path_factory.mktemp("cache"), n_clips=300)
+    return load_dataset("synthetic", cache_dir=synthetic_cache, **SMALL_SYNTHETIC)
+
+
+@pytest.fixture(scope="session")
+def synthetic_small_labels(synthetic_small):
+    """The test labels of ``synthetic_small`` as a submission is scored against them."""
+    from msa_bench.submissions import labels_of_test_split
+
+    return labels_of_test_split(synthetic_small["test"])
 
 
 @pytest.fixture(scope="session")

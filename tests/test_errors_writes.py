@@ -12,23 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SMALL_SYNTHETIC
+
 from msa_bench import load_dataset
 from msa_bench.atomic import atomic_dir, write_text
 from msa_bench.metrics import compute_metrics
 from msa_bench.results import RecordConflict, ResultRecord, load_record, load_records, predictions_path, save_record
 from msa_bench.submissions import SubmissionError, labels_of_test_split, submit_predictions
 
-DATASET_CONFIG = {"n_clips": 300}
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def labels(cache_dir) -> pd.DataFrame:
-    return labels_of_test_split(load_dataset("synthetic", cache_dir=cache_dir, **DATASET_CONFIG)["test"])
 
 
 def predictions_file(labels: pd.DataFrame, path, shift: float = 0.0):
@@ -49,8 +40,8 @@ def umask_002():
     os.umask(previous)
 
 
-def test_records_and_other_files_follow_the_umask(labels, tmp_path, umask_002):
-    path = save_record(*record_of(labels, "mine", "full"), tmp_path / "records")
+def test_records_and_other_files_follow_the_umask(synthetic_small_labels, tmp_path, umask_002):
+    path = save_record(*record_of(synthetic_small_labels, "mine", "full"), tmp_path / "records")
     assert path.stat().st_mode & 0o777 == 0o664  # mkstemp's 0600 before
     assert predictions_path(path).stat().st_mode & 0o777 == 0o664
     assert write_text(tmp_path / "card.md", "x").stat().st_mode & 0o777 == 0o664
@@ -72,21 +63,21 @@ def test_a_folder_replaced_atomically_keeps_the_old_one_until_the_new_one_is_com
     assert [p.name for p in target.iterdir()] == ["new"] and len(list(tmp_path.iterdir())) == 1
 
 
-def test_a_predictions_submission_cannot_take_a_built_in_or_trained_name(labels, tmp_path, cache_dir):
-    submission = predictions_file(labels, tmp_path / "p.parquet")
+def test_a_predictions_submission_cannot_take_a_built_in_or_trained_name(synthetic_small_labels, tmp_path, synthetic_cache):
+    submission = predictions_file(synthetic_small_labels, tmp_path / "p.parquet")
     records = tmp_path / "records"
     submit = lambda name: submit_predictions(  # noqa: E731
-        submission, "synthetic", name, records, cache_dir=cache_dir, dataset_config=DATASET_CONFIG
+        submission, "synthetic", name, records, cache_dir=synthetic_cache, dataset_config=SMALL_SYNTHETIC
     )
     with pytest.raises(SubmissionError, match="'tfn' is a built-in model's name"):
         submit("tfn")
-    save_record(*record_of(labels, "my_trained", "full"), records)
+    save_record(*record_of(synthetic_small_labels, "my_trained", "full"), records)
     with pytest.raises(SubmissionError, match="'my_trained' already holds full records"):
         submit("my_trained")
     # ... and a full-protocol record cannot land in a predictions-only name.
     submit("my_predictions")
     with pytest.raises(RecordConflict, match="'my_predictions' already holds predictions_only records"):
-        save_record(*record_of(labels, "my_predictions", "full"), records)
+        save_record(*record_of(synthetic_small_labels, "my_predictions", "full"), records)
     assert {(r.model, r.kind) for r in load_records(records)} == {("my_trained", "full"), ("my_predictions", "predictions_only")}
 
 

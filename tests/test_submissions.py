@@ -6,23 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msa_bench import load_dataset
+from conftest import SMALL_SYNTHETIC
+
 from msa_bench.metrics import compute_metrics
 from msa_bench.results import load_predictions, load_records
 from msa_bench.schema import EKMAN_EMOTIONS
-from msa_bench.submissions import SubmissionError, labels_of_test_split, submit_predictions
+from msa_bench.submissions import SubmissionError, submit_predictions
 
-DATASET_CONFIG = {"n_clips": 300}
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def labels(cache_dir) -> pd.DataFrame:
-    return labels_of_test_split(load_dataset("synthetic", cache_dir=cache_dir, **DATASET_CONFIG)["test"])
 
 
 def submission(labels: pd.DataFrame, **columns) -> pd.DataFrame:
@@ -32,13 +22,13 @@ def submission(labels: pd.DataFrame, **columns) -> pd.DataFrame:
     return frame.assign(**columns).sample(frac=1.0, random_state=1).reset_index(drop=True)
 
 
-def submit(frame_or_path, tmp_path, cache_dir, name="my_model", **kwargs):
+def submit(frame_or_path, tmp_path, synthetic_cache, name="my_model", **kwargs):
     path = frame_or_path
     if isinstance(frame_or_path, pd.DataFrame):
         path = tmp_path / "submission.parquet"
         frame_or_path.to_parquet(path, index=False)
     return submit_predictions(
-        path, "msa_bench/synthetic", name, tmp_path / "records", cache_dir=cache_dir, dataset_config=DATASET_CONFIG, **kwargs
+        path, "msa_bench/synthetic", name, tmp_path / "records", cache_dir=synthetic_cache, dataset_config=SMALL_SYNTHETIC, **kwargs
     )
 
 
@@ -46,28 +36,28 @@ def snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
 
 
-def test_a_valid_submission_becomes_a_predictions_only_record(labels, tmp_path, cache_dir):
-    path = submit(submission(labels), tmp_path, cache_dir)
+def test_a_valid_submission_becomes_a_predictions_only_record(synthetic_small_labels, tmp_path, synthetic_cache):
+    path = submit(submission(synthetic_small_labels), tmp_path, synthetic_cache)
     assert path == tmp_path / "records" / "synthetic" / "my_model" / "seed0.json"
     (record,) = load_records(tmp_path / "records")
     assert record.kind == "predictions_only" and record.robustness == {}
     table = load_predictions(path)
-    assert table["id"].tolist() == labels["id"].tolist()  # rows follow the test split, not the file
+    assert table["id"].tolist() == synthetic_small_labels["id"].tolist()  # rows follow the test split, not the file
     assert record.metrics == compute_metrics(table)
     assert set(record.ci) == set(record.metrics) and record.metrics["mae"] == pytest.approx(0.4, abs=0.1)
     assert record.dataset_fingerprint and len(record.config["predictions_sha256"]) == 64
-    pd.testing.assert_series_equal(table["sentiment_true"], labels["sentiment_true"])
+    pd.testing.assert_series_equal(table["sentiment_true"], synthetic_small_labels["sentiment_true"])
 
 
-def test_several_tasks_and_matching_label_columns_are_accepted(labels, tmp_path, cache_dir):
-    annotated = labels["emotion_true"].to_numpy() >= 0
+def test_several_tasks_and_matching_label_columns_are_accepted(synthetic_small_labels, tmp_path, synthetic_cache):
+    annotated = synthetic_small_labels["emotion_true"].to_numpy() >= 0
     frame = submission(
-        labels,
-        sentiment_true=labels["sentiment_true"],
-        emotion_pred=np.where(annotated, labels["emotion_true"], 0),
-        **{f"emotions_pred_{e}": np.ones(len(labels)) for e in EKMAN_EMOTIONS},
+        synthetic_small_labels,
+        sentiment_true=synthetic_small_labels["sentiment_true"],
+        emotion_pred=np.where(annotated, synthetic_small_labels["emotion_true"], 0),
+        **{f"emotions_pred_{e}": np.ones(len(synthetic_small_labels)) for e in EKMAN_EMOTIONS},
     )
-    path = submit(frame, tmp_path, cache_dir)
+    path = submit(frame, tmp_path, synthetic_cache)
     (record,) = load_records(tmp_path / "records")
     assert record.metrics["emotion_wa"] == 1.0 and "emotions_wacc_mean" in record.metrics
     assert load_predictions(path)["emotion_pred"].dtype == np.int64
@@ -93,31 +83,31 @@ INVALID = {
 
 
 @pytest.mark.parametrize("case", list(INVALID))
-def test_invalid_submissions_are_rejected_and_change_nothing(case, labels, tmp_path, cache_dir):
-    submit(submission(labels), tmp_path, cache_dir, name="earlier")
+def test_invalid_submissions_are_rejected_and_change_nothing(case, synthetic_small_labels, tmp_path, synthetic_cache):
+    submit(submission(synthetic_small_labels), tmp_path, synthetic_cache, name="earlier")
     before = snapshot(tmp_path / "records")
     change, message = INVALID[case]
     with pytest.raises(SubmissionError, match=message):
-        submit(change(submission(labels), labels["id"].iloc[0]), tmp_path, cache_dir)
+        submit(change(submission(synthetic_small_labels), synthetic_small_labels["id"].iloc[0]), tmp_path, synthetic_cache)
     assert snapshot(tmp_path / "records") == before
 
 
-def test_unreadable_files_names_and_resubmissions_are_rejected(labels, tmp_path, cache_dir):
+def test_unreadable_files_names_and_resubmissions_are_rejected(synthetic_small_labels, tmp_path, synthetic_cache):
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"not parquet")
     with pytest.raises(SubmissionError, match="garbage.parquet: not a readable parquet file"):
-        submit(garbage, tmp_path, cache_dir)
+        submit(garbage, tmp_path, synthetic_cache)
     with pytest.raises(SubmissionError, match="absent.parquet: no such file"):
-        submit(tmp_path / "absent.parquet", tmp_path, cache_dir)
+        submit(tmp_path / "absent.parquet", tmp_path, synthetic_cache)
     with pytest.raises(SubmissionError, match="name must be a name"):
-        submit(submission(labels), tmp_path, cache_dir, name="../escape")
+        submit(submission(synthetic_small_labels), tmp_path, synthetic_cache, name="../escape")
     assert not (tmp_path / "records").exists()
-    submit(submission(labels), tmp_path, cache_dir)
+    submit(submission(synthetic_small_labels), tmp_path, synthetic_cache)
     before = snapshot(tmp_path / "records")
     with pytest.raises(SubmissionError, match="already exists"):
-        submit(submission(labels), tmp_path, cache_dir)
+        submit(submission(synthetic_small_labels), tmp_path, synthetic_cache)
     assert snapshot(tmp_path / "records") == before
-    submit(submission(labels), tmp_path, cache_dir, seed=1)  # another run of the same model
+    submit(submission(synthetic_small_labels), tmp_path, synthetic_cache, seed=1)  # another run of the same model
     assert [r.seed for r in load_records(tmp_path / "records")] == [0, 1]
 
 
