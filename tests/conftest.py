@@ -25,22 +25,19 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-#: The builder config of ``synthetic_small``, for code under test that loads the dataset itself.
-SMALL_SYNTHETIC = {"n_clips": 300}
+@pytest.fixture(scope="session")
+def synthetic_source(tmp_path_factory) -> dict:
+    """Where ``synthetic_small`` comes from (its cache and builder config), for code under test
+    that loads the dataset itself (``submit_predictions(..., **synthetic_source)``)."""
+    return {"cache_dir": tmp_path_factory.mktemp("cache"), "dataset_config": {"n_clips": 300}}
 
 
 @pytest.fixture(scope="session")
-def synthetic_cache(tmp_path_factory) -> Path:
-    """The datasets cache that holds ``synthetic_small``."""
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="session")
-def synthetic_small(synthetic_cache):
+def synthetic_small(synthetic_source):
     """A small synthetic dataset (300 clips), built once per test session."""
     from msa_bench import load_dataset
 
-    return load_dataset("synthetic", cache_dir=synthetic_cache, **SMALL_SYNTHETIC)
+    return load_dataset("synthetic", cache_dir=synthetic_source["cache_dir"], **synthetic_source["dataset_config"])
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SMALL_SYNTHETIC
-
 from msa_bench import load_dataset
 from msa_bench.atomic import atomic_dir, write_text
 from msa_bench.metrics import compute_metrics
@@ -63,11 +61,11 @@ def test_a_folder_replaced_atomically_keeps_the_old_one_until_the_new_one_is_com
     assert [p.name for p in target.iterdir()] == ["new"] and len(list(tmp_path.iterdir())) == 1
 
 
-def test_a_predictions_submission_cannot_take_a_built_in_or_trained_name(synthetic_small_labels, tmp_path, synthetic_cache):
+def test_a_predictions_submission_cannot_take_a_built_in_or_trained_name(synthetic_small_labels, tmp_path, synthetic_source):
     submission = predictions_file(synthetic_small_labels, tmp_path / "p.parquet")
     records = tmp_path / "records"
     submit = lambda name: submit_predictions(  # noqa: E731
-        submission, "synthetic", name, records, cache_dir=synthetic_cache, dataset_config=SMALL_SYNTHETIC
+        submission, "synthetic", name, records, **synthetic_source
     )
     with pytest.raises(SubmissionError, match="'tfn' is a built-in model's name"):
         submit("tfn")

@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SMALL_SYNTHETIC
-
 from msa_bench.metrics import compute_metrics
 from msa_bench.results import load_predictions, load_records
 from msa_bench.schema import EKMAN_EMOTIONS
@@ -22,13 +20,13 @@ def submission(labels: pd.DataFrame, **columns) -> pd.DataFrame:
     return frame.assign(**columns).sample(frac=1.0, random_state=1).reset_index(drop=True)
 
 
-def submit(frame_or_path, tmp_path, synthetic_cache, name="my_model", **kwargs):
+def submit(frame_or_path, tmp_path, synthetic_source, name="my_model", **kwargs):
     path = frame_or_path
     if isinstance(frame_or_path, pd.DataFrame):
         path = tmp_path / "submission.parquet"
         frame_or_path.to_parquet(path, index=False)
     return submit_predictions(
-        path, "msa_bench/synthetic", name, tmp_path / "records", cache_dir=synthetic_cache, dataset_config=SMALL_SYNTHETIC, **kwargs
+        path, "msa_bench/synthetic", name, tmp_path / "records", **synthetic_source, **kwargs
     )
 
 
@@ -36,8 +34,8 @@ def snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
 
 
-def test_a_valid_submission_becomes_a_predictions_only_record(synthetic_small_labels, tmp_path, synthetic_cache):
-    path = submit(submission(synthetic_small_labels), tmp_path, synthetic_cache)
+def test_a_valid_submission_becomes_a_predictions_only_record(synthetic_small_labels, tmp_path, synthetic_source):
+    path = submit(submission(synthetic_small_labels), tmp_path, synthetic_source)
     assert path == tmp_path / "records" / "synthetic" / "my_model" / "seed0.json"
     (record,) = load_records(tmp_path / "records")
     assert record.kind == "predictions_only" and record.robustness == {}
@@ -49,7 +47,7 @@ def test_a_valid_submission_becomes_a_predictions_only_record(synthetic_small_la
     pd.testing.assert_series_equal(table["sentiment_true"], synthetic_small_labels["sentiment_true"])
 
 
-def test_several_tasks_and_matching_label_columns_are_accepted(synthetic_small_labels, tmp_path, synthetic_cache):
+def test_several_tasks_and_matching_label_columns_are_accepted(synthetic_small_labels, tmp_path, synthetic_source):
     annotated = synthetic_small_labels["emotion_true"].to_numpy() >= 0
     frame = submission(
         synthetic_small_labels,
@@ -57,7 +55,7 @@ def test_several_tasks_and_matching_label_columns_are_accepted(synthetic_small_l
         emotion_pred=np.where(annotated, synthetic_small_labels["emotion_true"], 0),
         **{f"emotions_pred_{e}": np.ones(len(synthetic_small_labels)) for e in EKMAN_EMOTIONS},
     )
-    path = submit(frame, tmp_path, synthetic_cache)
+    path = submit(frame, tmp_path, synthetic_source)
     (record,) = load_records(tmp_path / "records")
     assert record.metrics["emotion_wa"] == 1.0 and "emotions_wacc_mean" in record.metrics
     assert load_predictions(path)["emotion_pred"].dtype == np.int64
@@ -83,31 +81,31 @@ INVALID = {
 
 
 @pytest.mark.parametrize("case", list(INVALID))
-def test_invalid_submissions_are_rejected_and_change_nothing(case, synthetic_small_labels, tmp_path, synthetic_cache):
-    submit(submission(synthetic_small_labels), tmp_path, synthetic_cache, name="earlier")
+def test_invalid_submissions_are_rejected_and_change_nothing(case, synthetic_small_labels, tmp_path, synthetic_source):
+    submit(submission(synthetic_small_labels), tmp_path, synthetic_source, name="earlier")
     before = snapshot(tmp_path / "records")
     change, message = INVALID[case]
     with pytest.raises(SubmissionError, match=message):
-        submit(change(submission(synthetic_small_labels), synthetic_small_labels["id"].iloc[0]), tmp_path, synthetic_cache)
+        submit(change(submission(synthetic_small_labels), synthetic_small_labels["id"].iloc[0]), tmp_path, synthetic_source)
     assert snapshot(tmp_path / "records") == before
 
 
-def test_unreadable_files_names_and_resubmissions_are_rejected(synthetic_small_labels, tmp_path, synthetic_cache):
+def test_unreadable_files_names_and_resubmissions_are_rejected(synthetic_small_labels, tmp_path, synthetic_source):
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"not parquet")
     with pytest.raises(SubmissionError, match="garbage.parquet: not a readable parquet file"):
-        submit(garbage, tmp_path, synthetic_cache)
+        submit(garbage, tmp_path, synthetic_source)
     with pytest.raises(SubmissionError, match="absent.parquet: no such file"):
-        submit(tmp_path / "absent.parquet", tmp_path, synthetic_cache)
+        submit(tmp_path / "absent.parquet", tmp_path, synthetic_source)
     with pytest.raises(SubmissionError, match="name must be a name"):
-        submit(submission(synthetic_small_labels), tmp_path, synthetic_cache, name="../escape")
+        submit(submission(synthetic_small_labels), tmp_path, synthetic_source, name="../escape")
     assert not (tmp_path / "records").exists()
-    submit(submission(synthetic_small_labels), tmp_path, synthetic_cache)
+    submit(submission(synthetic_small_labels), tmp_path, synthetic_source)
     before = snapshot(tmp_path / "records")
     with pytest.raises(SubmissionError, match="already exists"):
-        submit(submission(synthetic_small_labels), tmp_path, synthetic_cache)
+        submit(submission(synthetic_small_labels), tmp_path, synthetic_source)
     assert snapshot(tmp_path / "records") == before
-    submit(submission(synthetic_small_labels), tmp_path, synthetic_cache, seed=1)  # another run of the same model
+    submit(submission(synthetic_small_labels), tmp_path, synthetic_source, seed=1)  # another run of the same model
     assert [r.seed for r in load_records(tmp_path / "records")] == [0, 1]
 
 
