@@ -255,6 +255,7 @@ _OFFICIAL_TRAIN = {"lr": 5e-6, "weight_decay": 0.01, "batch_size": 8, "max_epoch
 @register_model("mmml")
 class MMML(MSAModel):
     config_class = MMMLConfig
+    input_modalities = ("text", "audio")
     default_configs = {
         "mosi": {"model": dict(_OFFICIAL_ENCODERS), "train": dict(_OFFICIAL_TRAIN)},
         "mosei": {"model": dict(_OFFICIAL_ENCODERS), "train": dict(_OFFICIAL_TRAIN)},

@@ -15,7 +15,6 @@ Also home of two building blocks the reference fusion baselines reuse: :class:`S
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
@@ -94,12 +93,15 @@ UNIMODAL_DEFAULTS: dict[str, dict] = {
 
 
 class UnimodalModel(MSAModel):
-    """A model that reads one modality (set by subclasses in ``modality``)."""
+    """A model that reads one modality (set by subclasses in ``input_modalities``)."""
 
     config_class = UnimodalConfig
     default_configs = UNIMODAL_DEFAULTS
     supported_tasks = ("sentiment", "emotions", "emotion")
-    modality: ClassVar[str]
+
+    @property
+    def modality(self) -> str:
+        return self.input_modalities[0]
 
     def __init__(self, config: UnimodalConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -113,14 +115,14 @@ class UnimodalModel(MSAModel):
 
 @register_model("text_only")
 class TextOnly(UnimodalModel):
-    modality = "text"
+    input_modalities = ("text",)
 
 
 @register_model("audio_only")
 class AudioOnly(UnimodalModel):
-    modality = "audio"
+    input_modalities = ("audio",)
 
 
 @register_model("vision_only")
 class VisionOnly(UnimodalModel):
-    modality = "vision"
+    input_modalities = ("vision",)

@@ -89,6 +89,7 @@ class VTAF(MSAModel):
     """Visual-text attention fusion with correlation acquisition; see the module docstring."""
 
     config_class = VTAFConfig
+    input_modalities = ("text", "vision")
     default_configs = {
         "mosi": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},

@@ -160,6 +160,25 @@ def test_absence_differing_per_row_gives_finite_outputs(name):
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
+def test_modalities_a_model_does_not_declare_do_not_change_its_output(name):
+    """``input_modalities`` is what a board relies on to leave a model out of a dataset."""
+    model = build(name).eval()
+    batch, other = random_batch(), random_batch(seed=1)
+    unread = [m for m in MODALITIES if m not in model.input_modalities]
+    changed = batch
+    for modality in unread:
+        changed = changed.with_modality(modality, other.modality(modality))
+    with torch.no_grad():
+        torch.testing.assert_close(sentiment(model, changed), sentiment(model, batch))
+        for modality in model.input_modalities:  # some initialisations zero a tiny subnet's ReLUs
+            models = (build(name, seed=seed).eval() for seed in range(3))
+            assert any(
+                not torch.allclose(sentiment(m, batch.with_modality(modality, other.modality(modality))), sentiment(m, batch))
+                for m in models
+            ), f"{name} ignores {modality}"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_padding_frames_do_not_change_the_output(name):
     """Extra zero frames beyond each mask must not matter (no attention over padding)."""
     model = build(name).eval()

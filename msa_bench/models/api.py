@@ -34,7 +34,7 @@ from msa_bench.batching import Batch
 from msa_bench.config_types import check_field_types
 from msa_bench.models.fidelity import FidelityRow
 from msa_bench.registry import Registry
-from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, feature_dims
+from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES, feature_dims
 from msa_bench.targets import MISSING_CLASS, Targets
 
 #: Tasks a dataset can be labelled for and a model can predict.
@@ -154,6 +154,9 @@ class MSAModel(nn.Module):
     fidelity: ClassVar[tuple[FidelityRow, ...]] = ()
     #: Tasks this model can predict.
     supported_tasks: ClassVar[tuple[str, ...]] = ("sentiment",)
+    #: Modalities the model reads; on a dataset with none of them it can only predict a constant,
+    #: so a board leaves it out there.
+    input_modalities: ClassVar[tuple[str, ...]] = MODALITIES
     #: How the model trains with missing modalities inside itself, if it does (a format string
     #: over its config fields; leaderboard tables tag such models "trained with ...").
     missing_modality_training: ClassVar[str] = ""
