@@ -25,7 +25,7 @@ import math
 import os
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -40,6 +40,7 @@ from msa_bench.metrics import (
     PRIMARY_METRIC,
     TASKS,
     compute_metrics,
+    confusion_matrix,
     holm_rejections,
     paired_pvalue,
     seed_bootstrap_scores,
@@ -75,6 +76,7 @@ class Entry:
     ids: frozenset[str]
     card: str | None = None  # the model card with its fidelity table, relative to the repository root
     builtin: bool = False  # a model of this repository's baselines (re-run by the maintainers)
+    confusion: np.ndarray | None = None  # categorical emotion counts over all seeds (true x predicted)
 
     @property
     def paper(self) -> dict:
@@ -216,9 +218,17 @@ def _load_entries(
                     ids=frozenset(group[0].predictions["id"]),
                     card=model_card(model),
                     builtin=is_builtin(model),
+                    confusion=_pooled_confusion([i.predictions for i in group]),
                 )
             )
     return entries
+
+
+def _pooled_confusion(tables: list[pd.DataFrame]) -> np.ndarray | None:
+    """The categorical emotion's confusion counts summed over seeds, if the board predicts it."""
+    if "emotion_true" not in tables[0] or not (tables[0]["emotion_true"] >= 0).any():
+        return None
+    return sum(confusion_matrix(t["emotion_true"], t["emotion_pred"]) for t in tables)
 
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -461,11 +471,13 @@ def _markdown_label(entry: Entry, root: str | None) -> str:
     return name + "".join(f" *({tag})*" for tag in tags)
 
 
-def render_markdown(entries: dict[str, list[Entry]], root: str | None = None) -> str:
-    """The Markdown page; ``root``: the repository root relative to the page, to link model cards."""
-    from msa_bench import robustness_report  # it builds on this module's formatting
+def render_markdown(entries: dict[str, list[Entry]], root: str | None = None, links: Sequence[tuple[str, str]] = ()) -> str:
+    """The Markdown page; ``root``: the repository root relative to the page, to link model cards;
+    ``links``: (text, relative path) of related boards, listed under the legend."""
+    from msa_bench import confusion_report, robustness_report  # they build on this module's formatting
 
     lines = ["# msa_bench leaderboard", "", "Rendered by `msa-bench leaderboard` from the result records.", "", LEGEND, ""]
+    lines += [*(f"See also: [{text}]({href})" for text, href in links), ""] if links else []
     if not entries:
         lines += ["No records yet.", ""]
     for dataset, members in sorted(entries.items()):
@@ -482,6 +494,7 @@ def render_markdown(entries: dict[str, list[Entry]], root: str | None = None) ->
             lines += [f"Paper numbers for {model}: {source}" for model, source in _paper_sources(table)]
             if _paper_sources(table):
                 lines.append("")
+        lines += confusion_report.render_markdown(members)
         lines += ["### Provenance", ""] + _markdown_table(PROVENANCE_HEADER, _provenance_rows(members))
         lines += robustness_report.render_markdown(dataset, members)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -583,22 +596,27 @@ def _html_task_table(dataset: str, table: Table, root: str | None = None) -> str
     return "\n".join(html)
 
 
-def render_html(entries: dict[str, list[Entry]], root: str | None = None) -> str:
-    """The page; ``root``: the repository root relative to the page, to link model cards."""
-    from msa_bench import robustness_report  # it builds on this module's formatting
+def render_html(entries: dict[str, list[Entry]], root: str | None = None, links: Sequence[tuple[str, str]] = ()) -> str:
+    """The page; ``root``: the repository root relative to the page, to link model cards;
+    ``links``: (text, relative href) of related boards, in the navigation."""
+    from msa_bench import confusion_report, robustness_report  # they build on this module's formatting
 
     sections = []
     for dataset, members in sorted(entries.items()):
         parts = [f'<section id="{escape(dataset)}"><h2>{escape(dataset)}</h2>']
         parts += [f'<p class="note">{escape(note).replace("`", "")}</p>' for note in _board_notes(dataset, members)]
         parts += [_html_task_table(dataset, table, root) for table in _tasks_of(members)]
+        parts.append(confusion_report.render_html(members))
         provenance = [
             "".join(f'<td data-value="{escape(value)}">{escape(value)}</td>' for value in row) for row in _provenance_rows(members)
         ]
         parts += ["<h3>Provenance</h3>", _html_table([(h, h) for h in PROVENANCE_HEADER], provenance, f"{dataset}: where each entry comes from")]
         parts.append(robustness_report.render_html(dataset, members))
         sections.append("\n".join(parts) + "\n</section>")
-    navigation = " · ".join(f'<a href="#{escape(d)}">{escape(d)}</a>' for d in sorted(entries))
+    navigation = " · ".join(
+        [f'<a href="#{escape(d)}">{escape(d)}</a>' for d in sorted(entries)]
+        + [f'see also: <a href="{escape(href)}">{escape(text)}</a>' for text, href in links]
+    )
     body = "\n".join(sections) if sections else "<p>No records yet.</p>"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -628,6 +646,23 @@ def render_leaderboard(
     out_dir = Path(out_dir)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "html": out_dir / "site" / "index.html"}
     paths["html"].parent.mkdir(parents=True, exist_ok=True)
-    paths["markdown"].write_text(render_markdown(entries, _repository_link(paths["markdown"].parent)), encoding="utf-8")
-    paths["html"].write_text(render_html(entries, _repository_link(paths["html"].parent)), encoding="utf-8")
+    related = _related_boards(out_dir)
+    markdown_links = [(text, os.path.relpath(board / "LEADERBOARD.md", out_dir)) for text, board in related]
+    html_links = [(text, os.path.relpath(board / "site" / "index.html", paths["html"].parent)) for text, board in related]
+    paths["markdown"].write_text(render_markdown(entries, _repository_link(paths["markdown"].parent), markdown_links), encoding="utf-8")
+    paths["html"].write_text(render_html(entries, _repository_link(paths["html"].parent), html_links), encoding="utf-8")
     return paths
+
+
+def _related_boards(out_dir: Path) -> list[tuple[str, Path]]:
+    """Boards rendered in the parent folder or in a direct subfolder of ``out_dir`` (the synthetic
+    board in ``leaderboard/``, the real-data one in ``leaderboard/real/``), each named by its
+    datasets: nested boards link to each other with no configuration."""
+    folders = [out_dir.parent, *sorted(p.parent for p in out_dir.glob("*/LEADERBOARD.md"))]
+    found = []
+    for folder in folders:
+        page = folder / "LEADERBOARD.md"
+        if folder.resolve() != out_dir.resolve() and page.is_file():
+            datasets_on_it = [line[3:].strip() for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("## ")]
+            found.append((f"leaderboard of {', '.join(datasets_on_it) or 'no records yet'}", folder))
+    return found

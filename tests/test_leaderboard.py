@@ -283,3 +283,37 @@ def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records
     assert "| [tfn](../baselines/cards/tfn.md) |" in render_markdown(entries, "..")
     assert '<a href="../../baselines/cards/tfn.md"' in render_html(entries, "../..")
     assert "[tfn](" not in render_markdown(entries)
+
+
+def test_confusion_matrix_of_the_best_model_is_each_true_class_split_over_predictions(rendered):
+    """Markdown shows the best model's matrix (rows: true class, % of its clips), HTML every entry's."""
+    from sklearn.metrics import recall_score
+
+    labels = np.arange(N_TEST) % 8
+    predicted = np.where(np.random.default_rng(3).random(N_TEST) < 0.8, labels, (labels + 1) % 8)  # write_emotion(tfn)
+    recall = recall_score(labels, predicted, average=None) * 100
+    markdown = rendered["markdown"].read_text().split("## ravdess", 1)[1]
+    section = markdown.split("### Confusion matrices (categorical emotion)", 1)[1].split("### Provenance", 1)[0]
+    assert "#### tfn (best model by UA, UA " in section and "audio_only" not in section
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| true", "| ---"))]
+    assert [r[0].strip() for r in rows] == ["neutral", "anger", "disgust", "fear", "happiness", "sadness", "surprise", "calm"]
+    values = np.array([[float(v) for v in r[1:]] for r in rows])
+    np.testing.assert_allclose(np.diag(values), np.round(recall), atol=0.5)
+    np.testing.assert_allclose(values.sum(axis=1), 100, atol=4)  # rounded percentages
+    html = rendered["html"].read_text()
+    assert html.count("<details open><summary>tfn (best model by UA") == 1 and html.count("<details><summary>audio_only") == 1
+
+
+def test_nested_boards_link_to_each_other(records_dir, tmp_path):
+    """The real-data board renders inside the synthetic board's folder; each page links the other."""
+    outer = render_leaderboard(records_dir, tmp_path, n_resamples=50)
+    inner = render_leaderboard(records_dir, tmp_path / "real", n_resamples=50)
+    outer = render_leaderboard(records_dir, tmp_path, n_resamples=50)  # now it sees the inner board
+    for page, other in ((outer, inner), (inner, outer)):
+        markdown = page["markdown"].read_text()
+        target = re.search(r"See also: \[leaderboard of ravdess, synthetic\]\(([^)]+)\)", markdown).group(1)
+        assert (page["markdown"].parent / target).resolve() == other["markdown"].resolve()
+        href = re.search(r'see also: <a href="([^"]+)">leaderboard of ravdess, synthetic</a>', page["html"].read_text()).group(1)
+        assert (page["html"].parent / href).resolve() == other["html"].resolve()
+    alone = render_leaderboard(records_dir, tmp_path / "runs" / "mine", n_resamples=50)
+    assert "See also" not in alone["markdown"].read_text() and "see also" not in alone["html"].read_text()
