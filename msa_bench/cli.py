@@ -229,13 +229,9 @@ def run(
     if engine is Engine.ray:
         from msa_bench.scale.ray_sweep import run_main_on_ray
 
-        if track and tuple(track) != ("default",):
-            raise UserError("--track other than default runs on the local engine only; drop --engine ray")
-        if data_dir is not None or dataset_option:
-            raise UserError("--data-dir and --dataset-option run on the local engine only; drop --engine ray")
-
         _, failed = run_main_on_ray(
-            models, seeds or MAIN_SEEDS, dataset, device, records, out, address=address, echo=typer.echo, robustness_levels=levels
+            models, seeds or MAIN_SEEDS, dataset, device, records, out, address=address, echo=typer.echo, robustness_levels=levels,
+            tracks=tuple(track or ("default",)), data_dir=data_dir, dataset_options=_key_values(dataset_option, "--dataset-option"),
         )
     else:
         _, failed = run_main(
@@ -269,12 +265,14 @@ def submit(
     config: Optional[Path] = typer.Option(None, help="YAML config of the --model."),
     records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
     engine: Engine = typer.Option(Engine.local, help="For --model: local, or ray (one Ray task per seed)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
     """Add a submission: test predictions (--predictions --name) or a model (--model --config)."""
     if (predictions is None) == (model is None) or (predictions is not None and name is None):
         raise typer.BadParameter("give either --predictions FILE.parquet --name NAME, or --model FILE.py:Class --config CFG.yaml")
+    options = _key_values(dataset_option, "--dataset-option")
     if model is not None:
         from msa_bench.protocol import submit_model
 
@@ -284,10 +282,10 @@ def submit(
             submit_model = partial(submit_model_on_ray, address=address)
         if config is None:
             raise typer.BadParameter("--model needs --config CFG.yaml (with 'model:' and 'train:' keys)")
-        submit_model(model, config, dataset, records, data_dir=data_dir)
+        submit_model(model, config, dataset, records, data_dir=data_dir, dataset_options=options)
         typer.echo(f"added the records of {model} on {dataset} to {records}; run `msa-bench leaderboard` to render")
         return
     from msa_bench.submissions import submit_predictions
 
-    path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed)
+    path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed, dataset_config=options)
     typer.echo(f"added {path}; run `msa-bench leaderboard` to render")

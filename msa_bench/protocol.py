@@ -236,9 +236,11 @@ def submit_model(
     seeds: Sequence[int] = DEFAULT_SEEDS,
     device: str = "cpu",
     data_dir: str | Path | None = None,
+    dataset_options: dict | None = None,
     progress: bool = True,
 ) -> list[Path]:
-    """Run the full protocol (seeds, robustness) for ``file.py:Class`` with a YAML config.
+    """Run the full protocol (seeds, robustness) for ``file.py:Class`` with a YAML config
+    (``data_dir`` and ``dataset_options`` go to :func:`msa_bench.load_dataset`).
 
     Raises :class:`SubmissionRejected` with the reason, writing nothing, when the model, the
     config or a trial batch is invalid.
@@ -258,7 +260,7 @@ def submit_model(
         model_config, _ = resolve_configs(model_class, dataset, config["model"], config["train"])
     except (TypeError, ValueError, KeyError) as err:
         raise SubmissionRejected(f"{config_path}: {err}") from None
-    data = _load(dataset, data_dir)
+    data = _load(dataset, data_dir, dataset_options)
     try:
         check_submission(model_class, model_config, data)
     except SubmissionRejected:

@@ -251,3 +251,15 @@ def test_word_aligned_text_on_ray_equals_the_local_engine(ray_instance, clips_di
             else:
                 np.testing.assert_allclose(np.asarray(row["text_features"]), np.asarray(rows[row["id"]]), atol=1e-5)
     assert np.asarray(rows["vid0_0"]).shape[0] == 2
+
+
+def test_ray_sweep_runs_the_lnln_track_like_the_local_engine(ray_instance, source, one_thread, commit_may_change, tmp_path):
+    from msa_bench.protocol import run_protocol
+    from msa_bench.scale.ray_sweep import sweep_on_ray
+
+    run_protocol("lf_dnn", "synthetic", (1111,), train_overrides=SCHEDULE, records_dir=tmp_path / "local", dataset=source.load(),
+                 robustness=False, progress=False, track="lnln")
+    outcome = sweep_on_ray(["lf_dnn"], source, (1111,), tmp_path / "ray", train_overrides=SCHEDULE, robustness=False,
+                           tracks=("lnln",), echo=lambda line: None)
+    assert not outcome.failed and sorted(outcome.records) == ["lf_dnn+lnln seed 1111"]
+    same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())

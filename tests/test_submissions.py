@@ -124,3 +124,21 @@ def test_submit_command_rejects_with_the_reason(tmp_path):
     result = runner.invoke(app, [*common, "--predictions", str(garbage)])  # no --name
     assert result.exit_code != 0 and "--name" in result.output
     assert not (tmp_path / "records").exists()
+
+
+def test_submit_command_passes_dataset_options_to_the_builder(synthetic_small_labels, tmp_path, monkeypatch):
+    """``--dataset-option n_clips=300`` builds the 300-clip synthetic set whose test ids the file holds."""
+    from typer.testing import CliRunner
+
+    from msa_bench.cli import app
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "submission.parquet"
+    submission(synthetic_small_labels).to_parquet(path, index=False)
+    common = ["submit", "--dataset", "synthetic", "--records", str(tmp_path / "records"), "--predictions", str(path), "--name", "mine"]
+    result = CliRunner().invoke(app, common)  # the default synthetic set has other test ids
+    assert result.exit_code == 2 and "have no prediction" in result.output and not (tmp_path / "records").exists()
+    result = CliRunner().invoke(app, [*common, "--dataset-option", "n_clips=300"])
+    assert result.exit_code == 0, result.output
+    (record,) = load_records(tmp_path / "records")
+    assert record.model == "mine" and record.metrics["mae"] == pytest.approx(0.4, abs=0.1)

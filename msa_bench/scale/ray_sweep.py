@@ -86,14 +86,14 @@ def run_units(jobs: dict[str, Callable[[], list[Path]]], resources: Resources = 
 def protocol_job(
     model: str, source: DatasetSource, seed: int, *, records_dir: Path, device: str, robustness: bool,
     model_overrides: dict | None = None, train_overrides: dict | None = None,
-    robustness_levels: Sequence[float] | None = None,
+    robustness_levels: Sequence[float] | None = None, track: str = "default",
 ) -> list[Path]:
-    """One (model, dataset, seed) unit of :func:`msa_bench.protocol.run_protocol`."""
+    """One (model, dataset, seed, track) unit of :func:`msa_bench.protocol.run_protocol`."""
     from msa_bench.protocol import run_protocol
 
     return run_protocol(
         model, source.name, (seed,), model_overrides, train_overrides, records_dir, device, robustness,
-        dataset=source.load(), progress=False, robustness_levels=robustness_levels,
+        dataset=source.load(), progress=False, robustness_levels=robustness_levels, track=track,
     )
 
 
@@ -111,8 +111,10 @@ def sweep_on_ray(
     resources: Resources | None = None,
     address: str | None = None,
     echo=print,
+    tracks: Sequence[str] = ("default",),
 ) -> SweepOutcome:
-    """Every (model, seed) of ``models`` x ``seeds`` on ``source`` as its own Ray task.
+    """Every (model, seed, track) of ``models`` x ``seeds`` x ``tracks`` on ``source`` as its own
+    Ray task (labels ``"<entry> seed <seed>"``, the entry named as :func:`run_protocol` names it).
 
     ``resources`` default: 1 CPU per task, plus 1 GPU on ``device="cuda"``.
     """
@@ -126,8 +128,11 @@ def sweep_on_ray(
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
     settings = dict(records_dir=Path(records_dir).resolve(), device=device, robustness=robustness,
                     robustness_levels=robustness_levels, model_overrides=model_overrides, train_overrides=train_overrides)
-    jobs = {f"{m} seed {s}": partial(protocol_job, m, source, s, **settings) for m in models for s in seeds}
-    echo(f"{len(jobs)} run(s) of {len(models)} model(s) on {source.name} as Ray tasks")
+    jobs = {
+        f"{m if t == 'default' else f'{m}+{t}'} seed {s}": partial(protocol_job, m, source, s, track=t, **settings)
+        for t in tracks for m in models for s in seeds
+    }
+    echo(f"{len(jobs)} run(s) of {len(models)} model(s) on {source.name}, track(s) {', '.join(tracks)}, as Ray tasks")
     return run_units(jobs, resources, echo)
 
 
@@ -143,31 +148,41 @@ def run_main_on_ray(
     resources: Resources | None = None,
     echo=print,
     robustness_levels: Sequence[float] | None = None,
+    tracks: Sequence[str] = ("default",),
+    data_dir: str | Path | None = None,
+    dataset_options: dict | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """``msa-bench run --engine ray``: :func:`msa_bench.protocol.run_main` with one Ray task per
-    (model, seed). Returns the rendered pages and the models with a failed unit."""
+    (model, seed, track). Returns the rendered pages and the entries with a failed unit."""
     from msa_bench.leaderboard import render_leaderboard
     from msa_bench.models import model_names
     from msa_bench.protocol import MAIN_SEEDS
     from msa_bench.robustness import QUICK_LEVELS
 
     started = time.perf_counter()
+    source = DatasetSource(dataset_name, None if data_dir is None else str(data_dir), None, tuple(sorted((dataset_options or {}).items())))
     outcome = sweep_on_ray(
-        list(models) if models else model_names(), DatasetSource(dataset_name), seeds or MAIN_SEEDS, records_dir,
+        list(models) if models else model_names(), source, seeds or MAIN_SEEDS, records_dir,
         device=device, resources=resources, address=address, echo=echo,
-        robustness_levels=QUICK_LEVELS if robustness_levels is None else robustness_levels,
+        robustness_levels=QUICK_LEVELS if robustness_levels is None else robustness_levels, tracks=tracks,
     )
-    pages = render_leaderboard(records_dir, out_dir)
+    pages = render_leaderboard(records_dir, out_dir, datasets_by_name={dataset_name: source.load()})
     echo(f"done in {time.perf_counter() - started:.0f} s")
     echo(f"leaderboard: {pages['markdown']}")
     return pages, sorted({label.rsplit(" seed ", 1)[0] for label in outcome.failed})
 
 
-def submit_job(model_spec: str, config_path: Path, dataset: str, seed: int, *, records_dir: Path, device: str, data_dir: str | None) -> list[Path]:
+def submit_job(
+    model_spec: str, config_path: Path, dataset: str, seed: int, *, records_dir: Path, device: str, data_dir: str | None,
+    dataset_options: dict | None = None,
+) -> list[Path]:
     """One seed of :func:`msa_bench.protocol.submit_model` (its checks run in every task)."""
     from msa_bench.protocol import submit_model
 
-    return submit_model(model_spec, config_path, dataset, records_dir, seeds=(seed,), device=device, data_dir=data_dir, progress=False)
+    return submit_model(
+        model_spec, config_path, dataset, records_dir, seeds=(seed,), device=device, data_dir=data_dir,
+        dataset_options=dataset_options, progress=False,
+    )
 
 
 def submit_model_on_ray(
@@ -179,6 +194,7 @@ def submit_model_on_ray(
     seeds: Sequence[int] | None = None,
     device: str = "cpu",
     data_dir: str | Path | None = None,
+    dataset_options: dict | None = None,
     address: str | None = None,
     resources: Resources | None = None,
     echo=print,
@@ -193,7 +209,8 @@ def submit_model_on_ray(
 
     connect(address)
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
-    settings = dict(records_dir=Path(records_dir).resolve(), device=device, data_dir=None if data_dir is None else str(data_dir))
+    settings = dict(records_dir=Path(records_dir).resolve(), device=device, data_dir=None if data_dir is None else str(data_dir),
+                    dataset_options=dataset_options)
     config_path = Path(config_path).resolve()
     jobs = {f"{model_spec} seed {s}": partial(submit_job, absolute_spec(model_spec), config_path, dataset, s, **settings) for s in seeds or DEFAULT_SEEDS}
     outcome = run_units(jobs, resources, echo)
