@@ -98,6 +98,7 @@ def run_protocol(
     run_root: str | Path | None = None,
     progress: bool = True,
     track: str = "default",
+    variant: str | None = None,
 ) -> list[Path]:
     """Train and evaluate one model on one dataset for every seed; write and return the records.
 
@@ -107,7 +108,9 @@ def run_protocol(
     ``robustness_levels`` is the grid of missing rates and noise levels (default: the full
     :data:`msa_bench.robustness.LEVELS`). ``track`` is the benchmark's training regime
     (:data:`msa_bench.robustness.TRACKS`): ``"lnln"`` trains with a random per-example missing
-    rate; its records are named ``<model>+lnln``.
+    rate; its records are named ``<model>+lnln``. ``variant`` names another configuration of the
+    same model as its own entry, ``<model>[+<track>]+<variant>`` (e.g. ``self_mm+minilm-ft``): the
+    leaderboard holds one config per entry name.
 
     Each seed's record and test predictions are written as soon as its training ends; the
     robustness sweep is then added to the record. A failing sweep leaves the finished run on disk
@@ -123,7 +126,7 @@ def run_protocol(
     schedule = schedule_name(model_class, dataset_name, model_overrides, train_overrides)
     train_overrides = {**TRACKS[track], **(train_overrides or {})}
     model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
-    name = model_name_of(model_class) + ("" if track == "default" else f"+{track}")
+    name = model_name_of(model_class) + ("" if track == "default" else f"+{track}") + (f"+{variant}" if variant else "")
     # a name held by records of another kind is refused before any training, not after it
     check_name_free(records_dir, ResultRecord(model=name, dataset=dataset_name, seed=0, kind="full", metrics={}))
     dataset = dataset if dataset is not None else _load(dataset_name, data_dir, dataset_options)

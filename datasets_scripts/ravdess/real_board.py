@@ -26,10 +26,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from msa_bench.loading import load_dataset
-from msa_bench.metrics import bootstrap_ci, compute_metrics, emotion_class_metrics, predictions_frame
+from msa_bench.metrics import emotion_class_metrics, predictions_frame
+from msa_bench.models import get_model_class, model_names
 from msa_bench.protocol import run_main
-from msa_bench.results import ResultRecord, current_git_commit, environment, save_record
-from msa_bench.training import DEFAULT_SEEDS, data_provenance, dataset_fingerprint
+from msa_bench.reference import make_reference_record
+from msa_bench.results import ResultRecord, save_record
+from msa_bench.schema import MODALITIES
+from msa_bench.training import DEFAULT_SEEDS
 
 DATASET = "ravdess"
 SPLIT = {"split_scheme": "speech20"}
@@ -43,12 +46,23 @@ def functionals(split) -> tuple[list[str], np.ndarray, np.ndarray]:
     return list(rows["id"]), np.stack([np.asarray(f[0], dtype=np.float64) for f in rows["audio_features"]]), np.asarray(rows["emotion"])
 
 
+def dataset_modalities(split) -> tuple[str, ...]:
+    """The modalities with features in at least one clip of ``split`` (RAVDESS speech: audio)."""
+    columns = split.select_columns([f"{m}_features" for m in MODALITIES])
+    return tuple(m for m in MODALITIES if any(columns[f"{m}_features"]))
+
+
+def models_with_input(names: list[str], modalities: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """``names`` split into the models that read one of ``modalities`` and those that read none
+    (they could only predict a constant, so the board leaves them out)."""
+    kept = [n for n in names if set(get_model_class(n).input_modalities) & set(modalities)]
+    return kept, [n for n in names if n not in kept]
+
+
 def reference_record(board, data) -> tuple[ResultRecord, object]:
     """The logistic-regression row: C by validation UA, fitted on the training actors only."""
     began = time.perf_counter()
     (_, x_train, y_train), (_, x_valid, y_valid), (ids, x_test, y_test) = (functionals(data[s]) for s in ("train", "validation", "test"))
-    if ids != list(board["test"]["id"]):
-        raise ValueError("the functionals' test clips differ from the board's; extract both from the same folder")
 
     def fitted(c: float):
         return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(x_train, y_train)
@@ -56,26 +70,9 @@ def reference_record(board, data) -> tuple[ResultRecord, object]:
     validation_ua = {c: emotion_class_metrics(y_valid, fitted(c).predict(x_valid))["emotion_ua"] for c in C_GRID}
     best = max(C_GRID, key=lambda c: (validation_ua[c], -c))
     table = predictions_frame(ids, emotion_true=y_test, emotion_pred=fitted(best).predict(x_test))
-    record = ResultRecord(
-        model=REFERENCE,
-        dataset=DATASET,
-        seed=0,
-        kind="full",
-        metrics=compute_metrics(table),
-        ci=bootstrap_ci(table),
-        dataset_fingerprint=dataset_fingerprint(board),
-        config={
-            "reference": True,
-            "dataset": DATASET,
-            "model": {"pipeline": "StandardScaler + LogisticRegression(max_iter=5000)", "C": best, "C_grid": list(C_GRID),
-                      "selected_on": "validation emotion_ua", "validation_ua": {str(c): v for c, v in validation_ua.items()}},
-            "data": data_provenance(data),
-        },
-        git_commit=current_git_commit(),
-        wall_time_s=time.perf_counter() - began,
-        environment=environment(),
-        training={"schedule": "reference (deterministic: one run)", "epochs": 1, "best_epoch": 1},
-    )
+    model = {"pipeline": "StandardScaler + LogisticRegression(max_iter=5000)", "C": best, "C_grid": list(C_GRID),
+             "selected_on": "validation emotion_ua", "validation_ua": {str(c): v for c, v in validation_ua.items()}}
+    record = make_reference_record(REFERENCE, DATASET, board, table, model, time.perf_counter() - began, data=data)
     return record, table
 
 
@@ -95,7 +92,12 @@ def main() -> None:
     record, table = reference_record(board, data)
     save_record(record, table, args.records)
     print(f"  {REFERENCE}: emotion UA {record.metrics['emotion_ua']:.4f} in {record.wall_time_s:.1f} s")
-    _, failed = run_main(args.models, args.seeds, DATASET, records_dir=args.records, out_dir=args.out, jobs=args.jobs,
+    modalities = dataset_modalities(board["train"])
+    models, left_out = models_with_input(args.models or model_names(), modalities)
+    for name in left_out:
+        print(f"  {name}: left out (reads {', '.join(get_model_class(name).input_modalities)}; "
+              f"{DATASET} {SPLIT['split_scheme']} has only {', '.join(modalities)})")
+    _, failed = run_main(models, args.seeds, DATASET, records_dir=args.records, out_dir=args.out, jobs=args.jobs,
                          data_dir=args.data_dir, dataset_options=options)
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")

