@@ -259,6 +259,8 @@ class AdaFNAG(MSAModel):
                       "audio_dropout": 0.0, "vision_dropout": 0.0},
             "train": {**_MOSI_TRAIN, "batch_size": 32, "weight_decay": 1e-2 / MMSA_ACCUMULATION},
         },
+        "ravdess": {"model": {"audio_hidden": 32, "fusion_dim": 64, "audio_lr": 3e-3},
+                    "train": {"lr": 1e-3, "batch_size": 32, "max_epochs": 40, "patience": 8, "select_metric": "emotion_ua"}},
         "synthetic": {
             "model": {"d_model": 16, "fusion_dim": 16, "text_dropout": 0.0, "audio_dropout": 0.0},
             "train": {"lr": 5e-3, "batch_size": 64, "max_epochs": 3, "patience": 3},

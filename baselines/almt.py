@@ -213,6 +213,12 @@ class ALMT(MSAModel):
             "train": {"lr": 1e-4, "weight_decay": 1e-4, "batch_size": 64, "max_epochs": 200, "patience": 20,
                       "optimizer": "adamw", "scheduler": "warmup_cosine"},
         },
+        "ravdess": {
+            "model": {"dim": 32, "heads": 4, "dim_head": 8, "mlp_dim": 32, "ahl_depth": 1, "ahl_heads": 4, "ahl_dim_head": 8,
+                      "fusion_depth": 1, "text_frames": 8, "audio_frames": 600, "vision_frames": 8},
+            "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 40, "patience": 8,
+                      "optimizer": "adamw", "scheduler": "warmup_cosine", "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"dim": 32, "heads": 4, "dim_head": 8, "mlp_dim": 32, "ahl_heads": 4, "ahl_dim_head": 8,
                       "text_frames": 128, "audio_frames": 128, "vision_frames": 128},

@@ -211,6 +211,8 @@ class DiffFusion(MSAModel):
     default_configs = {
         "mosi": {"model": {}, "train": {**_TRAIN_PAPER_SIZE, "batch_size": 32}},
         "mosei": {"model": {"n_layers": 3}, "train": {**_TRAIN_PAPER_SIZE, "batch_size": 64}},
+        "ravdess": {"model": {"d_model": 32, "n_heads": 2, "n_layers": 1},
+                    "train": {**_TRAIN_PAPER_SIZE, "lr": 1e-3, "batch_size": 32, "select_metric": "emotion_ua"}},
         "synthetic": {
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
             "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 5, "patience": 5},

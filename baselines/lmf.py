@@ -60,6 +60,10 @@ class LMF(MSAModel):
             "model": {"text_hidden": 128, "audio_hidden": 16, "vision_hidden": 128, "rank": 4, "audio_dropout": 0.2, "vision_dropout": 0.2, "factor_lr": 1e-3},
             "train": {"lr": 1e-3, "weight_decay": 1e-3, "batch_size": 32, "max_epochs": 100, "patience": 8},
         },
+        "ravdess": {
+            "model": {"text_hidden": 16, "text_out": 16, "audio_hidden": 64, "vision_hidden": 16},
+            "train": {"lr": 1e-3, "weight_decay": 1e-3, "batch_size": 32, "max_epochs": 40, "patience": 8, "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"factor_lr": 3e-3, "text_hidden": 32, "text_out": 32},
             "train": {"lr": 3e-3, "weight_decay": 0.0, "batch_size": 32, "max_epochs": 8, "patience": 3},

@@ -117,6 +117,10 @@ class MISA(MSAModel):
         "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": _OFFICIAL_TRAIN},
         "mosei": {"model": {"text_encoder": "bert-base-uncased", "frozen_text_layers": 9},
                   "train": {**_OFFICIAL_TRAIN, "batch_size": 16}},
+        "ravdess": {
+            "model": {"hidden": 32, "dropout": 0.2, "transformer_ff": 64, "rnn_hidden": 32},
+            "train": {"lr": 1e-3, "batch_size": 32, "grad_clip_value": 1.0, "max_epochs": 40, "patience": 8, "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"hidden": 32, "dropout": 0.1, "transformer_ff": 64, "rnn_hidden": 16},
             "train": {"lr": 1e-3, "batch_size": 32, "grad_clip_value": 1.0, "max_epochs": 3, "patience": 3},

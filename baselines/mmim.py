@@ -167,6 +167,10 @@ class MMIM(MSAModel):
     default_configs = {
         "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_OFFICIAL_TRAIN)},
         "mosei": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_OFFICIAL_TRAIN)},
+        "ravdess": {
+            "model": {"audio_hidden": 64, "audio_out": 32, "fusion_dim": 64},
+            "train": {"lr": 3e-3, "batch_size": 32, "max_epochs": 40, "patience": 8, "grad_clip": 1.0, "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"fusion_dim": 64},
             "train": {"lr": 3e-3, "batch_size": 32, "max_epochs": 6, "patience": 3, "grad_clip": 1.0},

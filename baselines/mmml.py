@@ -259,6 +259,11 @@ class MMML(MSAModel):
     default_configs = {
         "mosi": {"model": dict(_OFFICIAL_ENCODERS), "train": dict(_OFFICIAL_TRAIN)},
         "mosei": {"model": dict(_OFFICIAL_ENCODERS), "train": dict(_OFFICIAL_TRAIN)},
+        "ravdess": {
+            "model": {"dim": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.1, "head_dropout": 0.1, "head_hidden": 32,
+                      "fusion_heads": 2, "fusion_ff_dim": 64, "fusion_layers": 1},
+            "train": {"lr": 1e-3, "batch_size": 32, "max_epochs": 40, "patience": 8, "optimizer": "adamw", "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"dim": 32, "heads": 4, "layers": 1, "ff_dim": 64, "dropout": 0.0, "head_dropout": 0.0,
                       "head_hidden": 32},

@@ -172,6 +172,10 @@ class MulT(MSAModel):
     default_configs = {
         "mosi": {"train": _OFFICIAL_TRAIN},
         "mosei": {"train": _OFFICIAL_TRAIN},
+        "ravdess": {
+            "model": {"dim": 32, "heads": 4, "layers": 2, "memory_layers": 1, "embed_dropout": 0.1},
+            "train": {"lr": 1e-3, "batch_size": 32, "grad_clip": 0.8, "max_epochs": 20, "patience": 5, "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"dim": 16, "heads": 2, "layers": 1, "memory_layers": 1, "attn_dropout": 0.0, "relu_dropout": 0.0,
                       "res_dropout": 0.0, "embed_dropout": 0.1},

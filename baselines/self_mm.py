@@ -302,6 +302,10 @@ class SelfMM(MSAModel):
             "train": {"lr": 1e-3, "weight_decay": 1e-2 / MMSA_ACCUMULATION, "batch_size": 32,
                       "grad_accum_steps": MMSA_ACCUMULATION, "patience": 8, "max_epochs": 100, "optimizer": "adam"},
         },
+        "ravdess": {
+            "model": {"audio_hidden": 128, "audio_out": 64, "audio_lr": 3e-3},
+            "train": {"lr": 3e-3, "batch_size": 32, "max_epochs": 40, "patience": 8, "select_metric": "emotion_ua"},
+        },
         "synthetic": {
             "model": {"audio_lr": 3e-3, "vision_lr": 3e-3, "encoder_weight_decay": 0.0, "audio_weight_decay": 0.0,
                       "vision_weight_decay": 0.0},

@@ -132,6 +132,8 @@ class UMDF(MSAModel):
     default_configs = {
         "mosi": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},
+        "ravdess": {"model": {"d_model": 32, "n_heads": 2, "n_layers": 1},
+                    "train": {**_TRAIN, "lr": 1e-3, "batch_size": 32, "select_metric": "emotion_ua"}},
         "synthetic": {
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.0},
             "train": {"lr": 5e-3, "batch_size": 128, "max_epochs": 3, "patience": 3},
