@@ -90,7 +90,7 @@ class TextSubNet(nn.Module):
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, out_dim); zero for examples without a real token."""
-        _, last = self.lstm(features, mask)
+        last = self.lstm.final_state(features, mask)
         return self.linear(last) * mask.any(dim=1, keepdim=True).to(last.dtype)
 
 

@@ -83,7 +83,7 @@ class _StackedLSTM(nn.Module):
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         outputs, first = self.first(features, mask)
-        _, second = self.second(self.norm(outputs) * mask.unsqueeze(-1), mask)
+        second = self.second.final_state(self.norm(outputs) * mask.unsqueeze(-1), mask)
         h = self.hidden
         return torch.cat([first[:, :h], second[:, :h], first[:, h:], second[:, h:]], dim=-1)
 

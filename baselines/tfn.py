@@ -49,8 +49,12 @@ def with_one(hidden: torch.Tensor) -> torch.Tensor:
 
 
 def tensor_fusion(audio: torch.Tensor, vision: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-    """``[1; a] (x) [1; v] (x) [1; t]`` flattened (B, (A+1)(V+1)(T+1)), MMSA's index order."""
-    return torch.einsum("ba,bv,bt->bavt", with_one(audio), with_one(vision), with_one(text)).flatten(start_dim=1)
+    """``[1; a] (x) [1; v] (x) [1; t]`` flattened (B, (A+1)(V+1)(T+1)), MMSA's index order.
+
+    Two batched outer products (``bmm``), as MMSA builds it: with backward, faster on CPU than
+    one three-way ``einsum``, which runs as broadcast products."""
+    audio_vision = torch.bmm(with_one(audio).unsqueeze(2), with_one(vision).unsqueeze(1)).flatten(start_dim=1)
+    return torch.bmm(audio_vision.unsqueeze(2), with_one(text).unsqueeze(1)).flatten(start_dim=1)
 
 
 _TRAIN = {"lr": 1e-3, "batch_size": 32, "select_metric": "mae", "patience": 8, "max_epochs": 40}

@@ -15,13 +15,16 @@ from msa_bench.batching import ModalityBatch
 class LSTMEncoder(nn.Module):
     """An LSTM that reads only the real frames of each sequence, in order.
 
-    Real frames are first moved to the front (:func:`compact_frames`), so holes in the mask
-    (frames dropped mid-sequence) are skipped exactly like end padding. It then runs on the
-    padded batch (one fused kernel; about 3x faster on CPU than packed sequences) and reads each
-    example's state at its last real frame, which padding cannot reach. The backward direction
+    Real frames are first moved to the front (:func:`compact_frames`) when the mask has holes
+    (frames dropped mid-sequence), so holes are skipped exactly like end padding; a mask that
+    already is a prefix is read as it is, since frames after the last real one cannot reach its
+    state. It then runs on the padded batch up to the longest sequence's last real frame (one
+    fused kernel; about 3x faster on CPU than packed sequences) and reads each example's state at
+    its last real frame. The backward direction
     reads each example's real frames reversed in place, so padding never enters it either.
     ``forward`` returns per-frame outputs (B, L, H·dirs) at the real frames' own positions, zero
-    elsewhere, and the final state (B, H·dirs), zero for examples without frames.
+    elsewhere, and the final state (B, H·dirs), zero for examples without frames;
+    :meth:`final_state` returns the final state alone, without the per-frame work.
     """
 
     def __init__(self, in_dim: int, hidden: int, bidirectional: bool = False):
@@ -31,17 +34,61 @@ class LSTMEncoder(nn.Module):
         self.out_dim = hidden * (2 if bidirectional else 1)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features, lengths = compact_frames(features, mask)
-        prefix = prefix_mask(lengths, mask.shape[1])
-        outputs, _ = self.forward_lstm(features)
+        compacted, prefix, holes = _front_frames(features, mask)
+        outputs, last = self._run(compacted, prefix)
+        outputs = nn.functional.pad(outputs, (0, 0, 0, mask.shape[1] - outputs.shape[1]))
+        if holes:
+            return restore_frames(outputs, mask), last
+        return outputs * mask.unsqueeze(-1).to(outputs.dtype), last
+
+    def final_state(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, H·dirs): the final state of :meth:`forward` without its per-frame outputs."""
+        compacted, prefix, _ = _front_frames(features, mask)
+        return self._run(compacted, prefix)[1]
+
+    def _run(self, compacted: torch.Tensor, prefix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame outputs up to the longest sequence's last real frame (later frames are all
+        padding and are not read) and the final states, on frames moved to the front."""
+        longest = max(int(prefix.sum(dim=1).max()) if len(prefix) else 0, 1)
+        compacted, prefix = compacted[:, :longest], prefix[:, :longest]
+        outputs = run_lstm(self.forward_lstm, compacted)
         last = last_real_step(outputs, prefix)
         if self.backward_lstm is not None:
-            reverse = reversed_real_frames(prefix)
-            backward, _ = self.backward_lstm(gather_frames(features, reverse))
-            backward = gather_frames(backward, reverse)
+            backward = self._backward(compacted, prefix)
             outputs = torch.cat([outputs, backward], dim=-1)
-            last = torch.cat([last, backward[:, 0] * (lengths > 0).unsqueeze(-1).to(backward.dtype)], dim=-1)
-        return restore_frames(outputs, mask), last
+            last = torch.cat([last, backward[:, 0] * prefix[:, 0].unsqueeze(-1).to(backward.dtype)], dim=-1)
+        return outputs, last
+
+    def _backward(self, compacted: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+        """The backward direction's per-frame outputs at the compacted frames' positions."""
+        reverse = reversed_real_frames(prefix)
+        return gather_frames(run_lstm(self.backward_lstm, gather_frames(compacted, reverse)), reverse)
+
+
+def run_lstm(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+    """``lstm(x)``'s per-step outputs, on the kernel that is faster for this call on CPU.
+
+    oneDNN's LSTM backward always computes the gradient of its input, B·L·in·4H multiply-adds;
+    torch's own kernel computes it only when the input needs one, at a cost per time step. So an
+    input that needs no gradient (precomputed features) and is wider than the gates (``in > 4H``,
+    e.g. 768-wide BERT features into 128 units) runs on torch's kernel: one forward and backward
+    at (32, 50, 768) into 128 units took 80 ms there against 108 ms on oneDNN; narrow inputs
+    over long sequences stay on oneDNN (5-wide audio, 375 steps, 16 units: 18 ms against 130 ms).
+    """
+    if x.device.type == "cpu" and not x.requires_grad and lstm.input_size > 4 * lstm.hidden_size:
+        with torch.backends.mkldnn.flags(enabled=False, deterministic=None, allow_tf32=None, fp32_precision=None):
+            return lstm(x)[0]
+    return lstm(x)[0]
+
+
+def _front_frames(features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Features with each example's real frames first, their prefix mask, and whether the mask
+    had holes (only then are frames moved; padding after a prefix is left unread, not zeroed)."""
+    prefix = prefix_mask(mask.sum(dim=1), mask.shape[1])
+    if torch.equal(prefix, mask):
+        return features, prefix, False
+    compacted, _ = compact_frames(features, mask)
+    return compacted, prefix, True
 
 
 def compact_frames(features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
