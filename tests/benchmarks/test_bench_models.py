@@ -31,20 +31,39 @@ SPEC = DataSpec(text_dim=768, audio_dim=5, vision_dim=20)
 BATCH_SIZE = 32
 
 
-def mosi_batch(seed: int = 0):
+#: MMSA's aligned MOSI shapes (``need_data_aligned``: every modality on the 50 text steps), EF-LSTM's input there.
+ALIGNED = {"text": (50, 768), "audio": (50, 5), "vision": (50, 20)}
+#: The configurations compared with the official code (README, "official step"): each model's
+#: "mosi" config except MulT, at MMSA's MOSI sizes (ours defaults to yaohungt's); the batch shapes.
+COMPARED = {
+    "tfn": ({}, MOSI),
+    "lmf": ({}, MOSI),
+    "ef_lstm": ({}, ALIGNED),
+    "mult": ({"dim": 50, "heads": 10, "layers": 4, "attn_dropout": 0.3, "attn_dropout_audio": 0.2,
+              "attn_dropout_vision": 0.0, "relu_dropout": 0.0, "res_dropout": 0.0, "embed_dropout": 0.2,
+              "text_dropout": 0.5, "out_dropout": 0.5, "positions": False, "kernel_text": 5, "kernel_audio": 5,
+              "kernel_vision": 5}, MOSI),
+    "misa": ({}, MOSI),
+    "almt": ({}, MOSI),
+}
+
+
+def mosi_batch(seed: int = 0, shapes: dict = MOSI):
+    """32 clips at ``shapes``; unaligned lengths are drawn between half and full, aligned ones are full."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(BATCH_SIZE):
         row = {"id": f"clip{i}", "text": "", "sentiment": float(rng.uniform(-3, 3))}
-        for modality, (length, dim) in MOSI.items():
-            row[f"{modality}_features"] = rng.standard_normal((int(rng.integers(length // 2, length + 1)), dim))
+        for modality, (length, dim) in shapes.items():
+            frames = length if shapes is ALIGNED else int(rng.integers(length // 2, length + 1))
+            row[f"{modality}_features"] = rng.standard_normal((frames, dim))
         rows.append(row)
-    return collate(rows, {m: dim for m, (_, dim) in MOSI.items()}), collate_targets(rows)
+    return collate(rows, {m: dim for m, (_, dim) in shapes.items()}), collate_targets(rows)
 
 
-def build_mosi_model(name: str):
+def build_mosi_model(name: str, extra: dict | None = None):
     model_class = get_model_class(name)
-    overrides = dict(model_class.default_configs.get("mosi", {}).get("model", {}))
+    overrides = {**model_class.default_configs.get("mosi", {}).get("model", {}), **(extra or {})}
     fields = {f.name for f in dataclasses.fields(model_class.config_class)}
     overrides.update({key: None for key in ("text_encoder", "audio_encoder") if key in fields})
     torch.manual_seed(0)
@@ -96,6 +115,31 @@ def test_training_step_cpu(benchmark, name):
             benchmark.extra_info["peak_memory_mb"] = round(pool.apply(_peak_rss_growth_mb, (name,)), 1)
     benchmark.extra_info["parameters"] = count_parameters(model)
     benchmark.pedantic(step, rounds=1, warmup_rounds=1)  # the largest models take minutes per step on one core
+
+
+@pytest.mark.parametrize("name", sorted(COMPARED))
+def test_compared_training_step_cpu(benchmark, name):
+    """msa_bench's side of the comparison with the official code, on one thread: the official
+    side runs outside this repository (README, "Training-step cost")."""
+    torch.set_num_threads(1)
+    overrides, shapes = COMPARED[name]
+    batch, targets = mosi_batch(shapes=shapes)
+    model = build_mosi_model(name, overrides)
+    benchmark.extra_info["parameters"] = count_parameters(model)
+    rounds = 1 if name == "mult" else 5  # MulT takes tens of seconds per step on one core
+    benchmark.pedantic(make_step(model, batch, targets), rounds=rounds, warmup_rounds=1)
+
+
+def test_mmml_feature_path_default_step_cpu(benchmark):
+    """MMML at its class defaults (feature path, width 128); the "mosi" row above has the official
+    width 768, which costs about 3.9 TFLOP per step (``baselines.mmml.MMMLConfig``)."""
+    torch.set_num_threads(1)
+    batch, targets = mosi_batch()
+    model_class = get_model_class("mmml")
+    torch.manual_seed(0)
+    model = model_class(build_config(model_class), SPEC)
+    benchmark.extra_info["parameters"] = count_parameters(model)
+    benchmark.pedantic(make_step(model, batch, targets), rounds=3, warmup_rounds=1)
 
 
 @pytest.mark.gpu
