@@ -25,8 +25,9 @@ The official code trains on MMSA's unaligned features (``unaligned_50.pkl``: 50 
 Deviations from the official code (``fidelity``):
 
 - Padding masks: the unimodal Transformers attend only to real frames and the tokens (the
-  official code has no masks). An absent modality's tokens are zero and its AHL attention
-  output is dropped.
+  official code has no masks). An absent modality attends to no frame: its representation is
+  its 8 learned tokens alone, so the language queries still steer AHL (and the prediction still
+  reads the text) when audio and vision are both absent.
 - The official code reports the best test epoch per metric (its README: MAE and Acc-2/F1 from
   different epochs); the harness selects one checkpoint on validation, with ``patience`` (the
   official code trains a fixed 200 epochs).
@@ -140,7 +141,7 @@ class HyperModalityLayer(nn.Module):
         self.values = nn.ModuleDict({m: nn.Linear(dim, heads * dim_head, bias=False) for m in ("audio", "vision")})
         self.out = nn.Linear(heads * dim_head, dim)
 
-    def forward(self, text, others: dict[str, torch.Tensor], present: dict[str, torch.Tensor], hyper) -> torch.Tensor:
+    def forward(self, text, others: dict[str, torch.Tensor], hyper) -> torch.Tensor:
         query = self.q(self.norms["text"](text)).unflatten(-1, (self.heads, -1)).transpose(1, 2)
         shift = 0.0
         for name, tokens in others.items():
@@ -148,7 +149,7 @@ class HyperModalityLayer(nn.Module):
             key = self.keys[name](normed).unflatten(-1, (self.heads, -1)).transpose(1, 2)
             value = self.values[name](normed).unflatten(-1, (self.heads, -1)).transpose(1, 2)
             attended = F.scaled_dot_product_attention(query, key, value).transpose(1, 2).flatten(2)
-            shift = shift + attended * present[name].to(attended.dtype)[:, None, None]
+            shift = shift + attended
         return self.norms["hyper"](hyper) + self.out(shift)
 
 
@@ -245,8 +246,9 @@ class ALMT(MSAModel):
         FidelityRow("position tables", "8 + l/a/v_input_length rows (MOSI 50/375/500)", "the same sizes",
                     "equal"),
         FidelityRow("AHL heads", "ahl_heads 8 × ahl_dim_head 16", "the same", "equal"),
-        FidelityRow("padding", "no masks (padding attended)", "masked; absent modalities dropped from AHL",
-                    "deviation", "predictions must not depend on padding or on absent modalities' zeros"),
+        FidelityRow("padding", "no masks (padding attended)", "masked; an absent modality is its 8 learned tokens alone",
+                    "deviation", "predictions must not depend on padding or on absent modalities' zeros; "
+                    "the language queries still steer AHL when audio and vision are absent"),
         FidelityRow("checkpoint selection", "best test epoch per metric", "one checkpoint on validation",
                     "deviation", "test-split selection is not a fair benchmark"),
         FidelityRow("optimizer", "AdamW 1e-4 (all parameters), wd 1e-4, warm-up + cosine, 200 epochs",
@@ -278,24 +280,21 @@ class ALMT(MSAModel):
 
     def forward(self, batch) -> ModelOutput:
         text = self.text(batch)
-        sequences = {"text": (text.states, text.mask, text.present)}
+        sequences = {"text": (text.states, text.mask)}
         for name in ("audio", "vision"):
             modality = batch.modality(name)
-            sequences[name] = (modality.features, frame_mask(modality), modality.present)
-        tokens = {
-            m: self.unimodal[m](self.inputs[m](x), mask) * present.to(x.dtype)[:, None, None]
-            for m, (x, mask, present) in sequences.items()
-        }
+            sequences[name] = (modality.features, frame_mask(modality) & modality.present[:, None])
+        # an absent modality is its 8 learned tokens alone (no frame is attended)
+        tokens = {m: self.unimodal[m](self.inputs[m](x), mask) for m, (x, mask) in sequences.items()}
         hidden = tokens["text"] + self.language_positions
         language = [hidden]
         for layer in self.language:
             hidden = layer(hidden)
             language.append(hidden)
-        present = {m: sequences[m][2] for m in ("audio", "vision")}
         others = {m: tokens[m] for m in ("audio", "vision")}
         hyper = self.hyper.expand(len(batch), -1, -1)
         for layer, query in zip(self.ahl, language):
-            hyper = layer(query, others, present, hyper)
+            hyper = layer(query, others, hyper)
         cls = self.cls.expand(len(batch), -1, -1)
         source = torch.cat([cls, hyper], dim=1) + self.fusion_positions["hyper"]
         target = torch.cat([cls, language[-1]], dim=1) + self.fusion_positions["text"]

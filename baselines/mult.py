@@ -22,7 +22,9 @@ default is yaohungt's (d 30, positions, text dropout = embed dropout); MMSA's ``
 msa_bench-only behaviour (listed in ``fidelity``): keys at padded frames are masked
 (``key_padding_mask``), the "last" step is each example's last real frame, positions follow the
 frame mask (the official code gives position 0 to any frame whose first channel is exactly 0),
-an absent source contributes a zero crossmodal output. ``causal=False`` is the non-causal
+an absent source adds nothing to the attention, so its crossmodal stream carries the target
+through the residual path and feed-forward layers alone (a model without its second modality
+still reads the first). ``causal=False`` is the non-causal
 variant.
 """
 
@@ -117,10 +119,13 @@ class _Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(), nn.Dropout(relu_dropout), nn.Linear(4 * dim, dim))
         self.dropout = nn.Dropout(res_dropout)
 
-    def forward(self, x, key, value, blocked: torch.Tensor) -> torch.Tensor:
+    def forward(self, x, key, value, blocked: torch.Tensor, attended_rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``attended_rows`` (B, 1, 1): 1 where the attention output is added, 0 where the example
+        has no source frames (then only the residual stream and the feed-forward run)."""
         query = self.norm(x)
         key, value = (query, query) if key is None else (self.norm(key), self.norm(value))
-        x = x + self.dropout(self._attend(query, key, value, blocked))
+        attended = self.dropout(self._attend(query, key, value, blocked))
+        x = x + (attended if attended_rows is None else attended * attended_rows)
         return x + self.dropout(self.ff(self.ff_norm(x)))
 
     def _attend(self, query, key, value, blocked: torch.Tensor) -> torch.Tensor:
@@ -162,10 +167,10 @@ class _Encoder(nn.Module):
             source = self._embed(source, source_mask)
             key, value = self.embed_dropout(source), self.embed_dropout(source)
         blocked = crossmodal_mask(mask, mask if source is None else source_mask, self.causal)
+        attended_rows = None if source is None else source_mask.any(dim=1).to(x.dtype)[:, None, None]
         for block in self.blocks:
-            x = block(x, key, value, blocked)
-        x = self.norm(x)
-        return x if source is None else x * source_mask.any(dim=1).to(x.dtype)[:, None, None]
+            x = block(x, key, value, blocked, attended_rows)
+        return self.norm(x)
 
 
 def convolved_mask(mask: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -210,8 +215,8 @@ class MulT(MSAModel):
         FidelityRow("padding", "none (attends to padded frames, reads position -1)",
                     "padded keys masked, last real frame read", "deviation",
                     "padding must not change the prediction; identical on unpadded input"),
-        FidelityRow("absent source modality", "not handled", "zero crossmodal output", "deviation",
-                    "missing-modality evaluation"),
+        FidelityRow("absent source modality", "not handled", "no attention term: the target passes through the residual stream",
+                    "deviation", "missing-modality evaluation; single-modality datasets"),
         FidelityRow("learning-rate schedule", "ReduceLROnPlateau factor 0.1, patience 20 on validation loss",
                     "scheduler=plateau, factor 0.1, patience 20 on validation MAE", "equal"),
         FidelityRow("emotion tasks", "not in the official code", "shared task heads on the residual MLP output",
