@@ -57,7 +57,9 @@ def test_models_that_read_no_text_are_left_out(board_script):
 def test_frozen_entries_drop_the_bert_encoder_and_fine_tuned_ones_use_minilm(board_script):
     assert board_script.frozen_overrides("self_mm") == {"text_encoder": None}
     assert board_script.frozen_overrides("text_only") == {}
-    assert board_script.fine_tune_overrides("mmml") == {"audio_encoder": None, "text_encoder": board_script.minilm_path()}
+    mmml = board_script.fine_tune_overrides("mmml")
+    assert mmml["audio_encoder"] is None and mmml["text_encoder"] == board_script.minilm_path()
+    assert mmml["dim"] == 128 and mmml["layers"] == 5  # the feature path's width, not the official encoders' 768
 
 
 def test_ridge_reference_is_scored_on_the_board_test_ids(board, board_script):

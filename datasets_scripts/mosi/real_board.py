@@ -36,6 +36,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from baselines.mmml import OFFICIAL_SIZES
 from msa_bench.features import extract
 from msa_bench.loading import load_dataset
 from msa_bench.metrics import predictions_frame
@@ -90,6 +91,9 @@ def frozen_overrides(name: str) -> dict:
         overrides["text_encoder"] = None
     if name == "mmml":  # its MOSI schedule names a pretrained audio encoder too; MOSI text has no audio
         overrides["audio_encoder"] = None
+        # and the official encoders' width (768, ~1 min per CPU step): the feature path's own sizes
+        fields = {f.name: f.default for f in dataclasses.fields(get_model_class(name).config_class)}
+        overrides.update({size: fields[size] for size in OFFICIAL_SIZES})
     return overrides
 
 
