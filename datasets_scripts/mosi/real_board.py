@@ -40,7 +40,7 @@ from baselines.mmml import OFFICIAL_SIZES
 from msa_bench.features import extract
 from msa_bench.loading import load_dataset
 from msa_bench.metrics import predictions_frame
-from msa_bench.models import get_model_class, model_names
+from msa_bench.models import get_model_class, model_names, models_without_input
 from msa_bench.protocol import resolve_configs, run_protocol
 from msa_bench.reference import make_reference_record
 from msa_bench.results import load_record, save_record
@@ -48,6 +48,8 @@ from msa_bench.robustness import QUICK_LEVELS
 from msa_bench.training import DEFAULT_SEEDS
 
 DATASET = "mosi"
+#: The board's modalities: transcripts only.
+MODALITIES = ("text",)
 REFERENCE = "ridge_minilm_mean"
 #: Ridge penalties tried on the dev fold (5 per decade, 0.1 to 10,000).
 ALPHAS = tuple(float(a) for a in np.logspace(-1, 4, 26))
@@ -73,15 +75,6 @@ def minilm_path() -> str:
 
 def has_text_encoder(name: str) -> bool:
     return any(f.name == "text_encoder" for f in dataclasses.fields(get_model_class(name).config_class))
-
-
-def left_out(names: Iterable[str]) -> dict[str, str]:
-    """The models of ``names`` that cannot run on a text-only board, each with the reason."""
-    return {
-        name: f"reads no text (input_modalities {get_model_class(name).input_modalities})"
-        for name in names
-        if "text" not in get_model_class(name).input_modalities
-    }
 
 
 def frozen_overrides(name: str) -> dict:
@@ -156,10 +149,11 @@ def main() -> None:
         save_record(record, table, args.records)
         print(f"  {REFERENCE}: non0 Acc-2 {record.metrics['acc2_non0']:.4f} in {record.wall_time_s:.1f} s")
     names = model_names() if args.models is None else args.models
-    for name, reason in left_out(names).items():
-        print(f"  {name}: left out, {reason}")
-    runs = [(n, False) for n in names if n not in left_out(names)]
-    runs += [(n, True) for n in args.fine_tune if n not in left_out([n]) and has_text_encoder(n)]
+    left_out = models_without_input([*names, *args.fine_tune], MODALITIES)
+    for name, reason in left_out.items():
+        print(f"  {name}: left out ({reason})")
+    runs = [(n, False) for n in names if n not in left_out]
+    runs += [(n, True) for n in args.fine_tune if n not in left_out and has_text_encoder(n)]
     failed = []
     for name, fine_tuned in runs:
         entry = f"{name}+{VARIANT}" if fine_tuned else name

@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from msa_bench.leaderboard import render_leaderboard
 from msa_bench.loading import load_dataset
 from msa_bench.metrics import emotion_class_metrics, predictions_frame
-from msa_bench.models import get_model_class, model_names
+from msa_bench.models import model_names, models_without_input
 from msa_bench.protocol import run_protocol
 from msa_bench.reference import make_reference_record
 from msa_bench.results import ResultRecord, save_record
@@ -79,13 +79,6 @@ def dataset_modalities(split) -> tuple[str, ...]:
     """The modalities with features in at least one clip of ``split`` (RAVDESS speech: audio)."""
     columns = split.select_columns([f"{m}_features" for m in MODALITIES])
     return tuple(m for m in MODALITIES if any(columns[f"{m}_features"]))
-
-
-def models_with_input(names: list[str], modalities: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """``names`` split into the models that read one of ``modalities`` and those that read none
-    (they could only predict a constant, so the board leaves them out)."""
-    kept = [n for n in names if set(get_model_class(n).input_modalities) & set(modalities)]
-    return kept, [n for n in names if n not in kept]
 
 
 def reference_record(board, data) -> tuple[ResultRecord, object]:
@@ -141,10 +134,11 @@ def main() -> None:
     save_record(record, table, args.records)
     print(f"  {REFERENCE}: emotion UA {record.metrics['emotion_ua']:.4f} in {record.wall_time_s:.1f} s")
     modalities = dataset_modalities(board["train"])
-    models, left_out = models_with_input(args.models or model_names(), modalities)
-    for name in left_out:
-        print(f"  {name}: left out (reads {', '.join(get_model_class(name).input_modalities)}; "
-              f"{DATASET} {SPLIT['split_scheme']} has only {', '.join(modalities)})")
+    names = args.models or model_names()
+    left_out = models_without_input(names, modalities)
+    for name, reason in left_out.items():
+        print(f"  {name}: left out ({reason})")
+    models = [n for n in names if n not in left_out]
     failed = train_models(models, args.seeds, board, args.records, args.out)
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")

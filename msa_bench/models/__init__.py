@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 
 from msa_bench.models.api import (
     MODELS,
@@ -54,6 +55,17 @@ def model_names() -> list[str]:
     return MODELS.names()
 
 
+def models_without_input(names: Iterable[str], modalities: Iterable[str]) -> dict[str, str]:
+    """The models of ``names`` that read none of a dataset's ``modalities``, each with the reason:
+    there they could only predict a constant, so a board leaves them out."""
+    available = set(modalities)
+    return {
+        name: f"reads {', '.join(get_model_class(name).input_modalities)}; the dataset has only {', '.join(sorted(available))}"
+        for name in names
+        if not available & set(get_model_class(name).input_modalities)
+    }
+
+
 __all__ = [
     "MODELS",
     "TASKS",
@@ -71,6 +83,7 @@ __all__ = [
     "load_builtin_baselines",
     "masked_mean",
     "model_names",
+    "models_without_input",
     "register_model",
     "task_loss",
     "TextEncoder",

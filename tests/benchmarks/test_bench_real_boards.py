@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from msa_bench.loading import load_dataset
-from msa_bench.models import model_names
+from msa_bench.models import model_names, models_without_input
 from msa_bench.protocol import run_protocol
 from msa_bench.results import load_record
 from msa_bench.robustness import QUICK_LEVELS
@@ -34,8 +34,9 @@ def _script(dataset: str):
 
 
 RAVDESS, MOSI = _script("ravdess"), _script("mosi")
-RAVDESS_ENTRIES = RAVDESS.models_with_input(model_names(), ("audio",))[0]
-MOSI_ENTRIES = [(n, False) for n in model_names() if n not in MOSI.left_out([n])] + [(n, True) for n in MOSI.FINE_TUNED]
+RAVDESS_ENTRIES = [n for n in model_names() if n not in models_without_input(model_names(), ("audio",))]
+MOSI_ENTRIES = [(n, False) for n in model_names() if n not in models_without_input(model_names(), MOSI.MODALITIES)]
+MOSI_ENTRIES += [(n, True) for n in MOSI.FINE_TUNED]
 
 
 @pytest.fixture(scope="module")
