@@ -80,6 +80,10 @@ class Entry:
 
     @property
     def paper(self) -> dict:
+        """The published numbers, unless the entry ran with overrides of the model's schedule for
+        the dataset (another encoder, fewer epochs, text only): then they describe another setting."""
+        if any(r.training.get("schedule", "").endswith("+overrides") for r in self.records):
+            return {}
         return self.records[0].paper_results
 
     @property

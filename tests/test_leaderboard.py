@@ -317,3 +317,16 @@ def test_nested_boards_link_to_each_other(records_dir, tmp_path):
         assert (page["html"].parent / href).resolve() == other["html"].resolve()
     alone = render_leaderboard(records_dir, tmp_path / "runs" / "mine", n_resamples=50)
     assert "See also" not in alone["markdown"].read_text() and "see also" not in alone["html"].read_text()
+
+
+def test_paper_numbers_are_left_out_for_entries_run_with_overrides(tmp_path):
+    """A variant of a model (another encoder, fewer epochs) is not the setting its paper reports."""
+    from msa_bench.results import load_record, record_files
+
+    write_sentiment(tmp_path / "records", "tfn", noise=0.4, paper={"source": "Zadeh et al., EMNLP 2017", "mae": 1.019})
+    assert "(paper 1.019)" in render_leaderboard(tmp_path / "records", tmp_path / "plain", n_resamples=50)["markdown"].read_text()
+    for path in record_files(tmp_path / "records"):
+        record = load_record(path)
+        record.training = {**record.training, "schedule": "synthetic+overrides"}
+        path.write_text(record.to_json(), encoding="utf-8")
+    assert "(paper 1.019)" not in render_leaderboard(tmp_path / "records", tmp_path / "overrides", n_resamples=50)["markdown"].read_text()
