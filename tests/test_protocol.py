@@ -25,7 +25,7 @@ def readme_example_model() -> str:
 @pytest.fixture
 def small_data(synthetic_small, monkeypatch):
     """Every dataset the protocol loads by name is the small synthetic one."""
-    monkeypatch.setattr(protocol, "_load", lambda name, data_dir: synthetic_small)
+    monkeypatch.setattr(protocol, "_load", lambda name, data_dir, options=None: synthetic_small)
     return synthetic_small
 
 
