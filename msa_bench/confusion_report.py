@@ -38,17 +38,13 @@ def _rates(counts: np.ndarray) -> tuple[list[int], np.ndarray]:
     return classes, 100.0 * shown / counts[classes].sum(axis=1, keepdims=True)
 
 
-def _is_reference(entry: Entry) -> bool:
-    return bool(entry.records[0].config.get("reference"))
-
-
 def _title(entry: Entry, best: Entry | None) -> str:
-    role = "reference, " if _is_reference(entry) else ("best model by UA, " if entry is best else "")
+    role = "reference, " if entry.reference else ("best model by UA, " if entry is best else "")
     return f"{entry.model} ({role}UA {entry.summary[PRIMARY].mean:.3f})"
 
 
 def _best_model(ranked: list[Entry]) -> Entry | None:
-    return next((e for e in ranked if not _is_reference(e)), None)
+    return next((e for e in ranked if not e.reference), None)
 
 
 def render_markdown(members: list[Entry]) -> list[str]:
@@ -56,7 +52,7 @@ def render_markdown(members: list[Entry]) -> list[str]:
     if not ranked:
         return []
     best = _best_model(ranked)
-    shown = [e for e in ranked if e is best or _is_reference(e)]
+    shown = [e for e in ranked if e is best or e.reference]
     lines = ["### Confusion matrices (categorical emotion)", "", EXPLANATION, ""]
     for entry in shown:
         classes, rates = _rates(entry.confusion)
@@ -82,7 +78,7 @@ def render_html(members: list[Entry]) -> str:
             f"<tr><th>{escape(name)}</th>" + "".join(f'<td style="background: rgba(46, 125, 50, {v / 100:.2f})">{v:.0f}</td>' for v in row) + "</tr>"
             for name, row in zip(names, rates)
         )
-        opened = " open" if entry is best or _is_reference(entry) else ""
+        opened = " open" if entry is best or entry.reference else ""
         parts.append(
             f"<details{opened}><summary>{escape(_title(entry, best))}</summary>"
             f'<div class="scroll"><table><thead><tr><th>true \\ predicted</th>{head}</tr></thead>'

@@ -90,6 +90,11 @@ class Entry:
     def predictions_only(self) -> bool:
         return self.kind == "predictions_only"
 
+    @property
+    def reference(self) -> bool:
+        """A plain baseline row (e.g. a scikit-learn script), not a model."""
+        return bool(self.records[0].config.get("reference"))
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -255,7 +260,7 @@ def _tags(entry: Entry) -> list[str]:
     if entry.predictions_only:
         tags = ["predictions only"]
     else:
-        tags = [] if entry.builtin or entry.records[0].config.get("reference") else [SUBMITTED_CODE]
+        tags = [] if entry.builtin or entry.reference else [SUBMITTED_CODE]
     return tags + training_tags(entry.records[0].config, entry.model)
 
 
