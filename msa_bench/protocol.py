@@ -16,7 +16,7 @@ import dataclasses
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -291,20 +291,29 @@ def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def guarded_run(run: Callable[[], list[Path]]) -> tuple[list[Path], str]:
+    """Run one board entry (``run`` returns its record paths): its records and an outcome line.
+    A failure is the outcome line and no records, so one broken model does not stop the others."""
+    began = time.perf_counter()
+    try:
+        paths = run()
+    except Exception as err:  # one broken model must not stop the others
+        return [], f"FAILED: {type(err).__name__}: {err}"
+    return paths, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
+
+
 def _run_one(
     name: str, track: str, source: DatasetSource, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
 ) -> tuple[str, str]:
     """One model on one track of the main job, in a worker process: (entry name, outcome line)."""
-    began = time.perf_counter()
     entry = name if track == "default" else f"{name}+{track}"
-    try:
-        paths = run_protocol(
+    _, outcome = guarded_run(
+        lambda: run_protocol(
             name, source.name, seeds, records_dir=records_dir, device=device,
             dataset=source.load(), progress=False, robustness_levels=levels, track=track,
         )
-    except Exception as err:  # one broken model must not stop the others
-        return entry, f"FAILED: {type(err).__name__}: {err}"
-    return entry, f"{len(paths)} record(s) in {time.perf_counter() - began:.1f} s"
+    )
+    return entry, outcome
 
 
 def _outcomes(runs, source, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:

@@ -9,7 +9,7 @@ import pytest
 
 import msa_bench.protocol as protocol
 from msa_bench.errors import UserError
-from msa_bench.protocol import SubmissionRejected, resolve_configs, run_main, run_protocol, submit_model
+from msa_bench.protocol import SubmissionRejected, guarded_run, resolve_configs, run_main, run_protocol, submit_model
 from msa_bench.results import load_record, record_files
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -129,6 +129,16 @@ def test_main_job_records_and_renders(small_data, tmp_path):
     assert any(line.startswith("page: file://") for line in lines)
     with pytest.raises(UserError, match="unknown track"):
         run_main(["lf_dnn"], records_dir=tmp_path / "other", out_dir=tmp_path / "other", tracks=("lnnl",))
+
+
+def test_a_failing_entry_is_an_outcome_line_and_the_next_entry_still_runs(tmp_path):
+    def broken():
+        raise RuntimeError("CUDA out of memory")
+
+    outcomes = [guarded_run(run) for run in (broken, lambda: [tmp_path / "a.json", tmp_path / "b.json"])]
+    assert outcomes[0] == ([], "FAILED: RuntimeError: CUDA out of memory")
+    paths, line = outcomes[1]
+    assert paths == [tmp_path / "a.json", tmp_path / "b.json"] and line.startswith("2 record(s) in ")
 
 
 def test_cli_train_applies_model_and_train_options(tmp_path, monkeypatch):

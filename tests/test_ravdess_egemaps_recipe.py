@@ -3,8 +3,7 @@ into neutral, masked mean pooling, early stopping on held-out actors."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import importlib
 
 import numpy as np
 import pytest
@@ -12,15 +11,12 @@ import torch
 
 from msa_bench.schema import EMOTION_CLASSES
 
-SCRIPT = Path(__file__).resolve().parents[1] / "datasets_scripts" / "ravdess" / "egemaps_baseline.py"
 
 
 @pytest.fixture(scope="module")
 def recipe():
-    spec = importlib.util.spec_from_file_location("egemaps_baseline", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The recipe script, imported as a module."""
+    return importlib.import_module("datasets_scripts.ravdess.egemaps_baseline")
 
 
 def test_calm_counts_as_neutral_and_nothing_else_moves(recipe):

@@ -5,8 +5,7 @@ leaves out because they read none of the dataset's modalities."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
+import importlib
 
 import datasets
 import numpy as np
@@ -15,15 +14,12 @@ import pytest
 from msa_bench.models import model_names, models_without_input
 from msa_bench.schema import MSAMetadata, msa_metadata, unified_features
 
-SCRIPT = Path(__file__).resolve().parents[1] / "datasets_scripts" / "ravdess" / "real_board.py"
 
 
 @pytest.fixture(scope="module")
 def board_script():
-    spec = importlib.util.spec_from_file_location("ravdess_real_board", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The board script, imported as a module."""
+    return importlib.import_module("datasets_scripts.ravdess.real_board")
 
 
 @pytest.fixture

