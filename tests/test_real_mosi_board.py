@@ -57,6 +57,24 @@ def test_frozen_entries_drop_the_bert_encoder_and_fine_tuned_ones_use_minilm(boa
     assert mmml["dim"] == 128 and mmml["layers"] == 5  # the feature path's width, not the official encoders' 768
 
 
+def test_fine_tuned_entries_are_the_models_whose_mosi_schedule_fine_tunes_an_encoder(board_script):
+    from msa_bench.protocol import resolve_configs
+
+    fine_tuners = {
+        name for name in model_names()
+        if board_script.has_text_encoder(name)
+        and resolve_configs(board_script.get_model_class(name), "mosi")[0].text_encoder is not None
+    }
+    assert set(board_script.FINE_TUNED) == fine_tuners
+
+
+def test_mmml_frozen_entry_trains_at_its_feature_path_rate_not_the_official_encoder_rate(board, board_script, tmp_path, monkeypatch):
+    monkeypatch.setattr(board_script, "FROZEN_TRAIN", {"max_epochs": 1, "patience": 1})
+    (path,) = board_script.run_entry("mmml", board, [1111], tmp_path, fine_tuned=False)
+    train = load_record(path).config["train"]
+    assert (train["lr"], train["batch_size"], train["max_epochs"]) == (1e-3, 32, 1)  # official: lr 5e-6, batch 8
+
+
 def test_ridge_reference_is_scored_on_the_board_test_ids(board, board_script):
     record, table = board_script.reference_record(board)
     assert list(table["id"]) == list(board["test"]["id"]) and len(table) == ROWS_PER_FOLD["test"]

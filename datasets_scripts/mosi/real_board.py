@@ -11,6 +11,7 @@ quick robustness grid), each model's ``"mosi"`` schedule with the overrides belo
 
 - frozen entries (``<model>``): ``text_encoder=None`` where the schedule names a (BERT) encoder,
   plus :data:`FROZEN_OVERRIDES` for models too slow for one CPU core at their MOSI sizes;
+  :data:`ENTRY_TRAIN` adds per-model schedule overrides to both kinds of entry;
 - fine-tuned entries (``<model>+minilm-ft``, no robustness sweep): ``text_encoder=<MiniLM>`` and
   :data:`FINE_TUNE_TRAIN` (at most 3 epochs: fine-tuned encoders peak within a few on MOSI).
 
@@ -59,8 +60,15 @@ FROZEN_OVERRIDES: dict[str, dict] = {"almt": {"text_frames": 128}}
 #: 150-170 s per seed on one shared core (adafn_ag: 19 epochs, cdml: 36 measured), too long for
 #: 18 models x 5 seeds here.
 FROZEN_TRAIN = {"max_epochs": 8, "patience": 3}
-#: Fine-tuned entries run by default (the most cited MOSI models with a text encoder).
-FINE_TUNED = ("self_mm", "mmim", "almt", "misa", "mmml")
+#: Per-model training overrides on top of FROZEN_TRAIN / FINE_TUNE_TRAIN. MMML's MOSI schedule
+#: (lr 5e-6) fine-tunes RoBERTa and data2vec for up to 100 epochs; here its fusion layers start
+#: from scratch at the feature path's width, so frozen it takes its own feature-path learning rate
+#: and batch (its "ravdess" schedule: lr 1e-3, batch 32), and fine-tuned a rate for MiniLM and new
+#: layers within 3 epochs (1e-4). At 5e-6, 8 epochs left the frozen entry at a constant prediction.
+ENTRY_TRAIN: dict[tuple[str, bool], dict] = {("mmml", False): {"lr": 1e-3, "batch_size": 32}, ("mmml", True): {"lr": 1e-4}}
+#: Fine-tuned entries run by default: the models whose MOSI schedule fine-tunes a pretrained text
+#: encoder (BERT or RoBERTa), with MiniLM in its place.
+FINE_TUNED = ("self_mm", "mmim", "almt", "misa", "mmml", "adafn_ag")
 #: Training overrides of every fine-tuned entry: one epoch of self_mm with MiniLM takes 76 s here
 #: (training plus validation), and fine-tuned encoders peak within a few epochs on MOSI.
 FINE_TUNE_TRAIN = {"max_epochs": 3, "patience": 2}
@@ -122,7 +130,7 @@ def run_entry(name: str, board, seeds, records: Path, fine_tuned: bool) -> list[
     return run_protocol(
         name, DATASET, seeds,
         model_overrides=fine_tune_overrides(name) if fine_tuned else frozen_overrides(name),
-        train_overrides=FINE_TUNE_TRAIN if fine_tuned else FROZEN_TRAIN,
+        train_overrides={**(FINE_TUNE_TRAIN if fine_tuned else FROZEN_TRAIN), **ENTRY_TRAIN.get((name, fine_tuned), {})},
         records_dir=records, dataset=board, robustness_levels=QUICK_LEVELS, progress=False,
         # each sweep point re-encodes the test fold with the fine-tuned encoder: 118 s per seed for self_mm here
         robustness=not fine_tuned, variant=VARIANT if fine_tuned else None,
