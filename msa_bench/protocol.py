@@ -27,7 +27,7 @@ import yaml
 from msa_bench.errors import UserError
 from msa_bench.models import DataSpec, ModelConfig, MSAModel, build_config, get_model_class, model_names
 from msa_bench.loader import eval_batches
-from msa_bench.results import ResultRecord, check_name_free
+from msa_bench.results import ResultRecord, check_name_free, load_record
 from msa_bench.scale.data import DatasetSource
 from msa_bench.train_config import TrainConfig
 from msa_bench.training import DEFAULT_SEEDS, make_record, train_and_evaluate
@@ -329,6 +329,27 @@ def _outcomes(runs, source, seeds, device, records_dir, jobs, cores, levels) -> 
             yield future.result()
 
 
+def set_aside_superseded(entry_dir: Path, seeds: Sequence[int], echo=print) -> list[Path]:
+    """Move the records of ``entry_dir`` made with another config than this run's ``seeds`` (e.g.
+    the other seeds of a committed board made by older code) to a sibling ``<records>-superseded``
+    tree, so the board is not refused for mixing configs and nothing is deleted."""
+    current = {load_record(entry_dir / f"seed{seed}.json").config_hash for seed in seeds if (entry_dir / f"seed{seed}.json").is_file()}
+    if len(current) != 1:
+        return []
+    records_root = entry_dir.parents[1]
+    moved = []
+    for path in sorted(entry_dir.glob("seed*.json")):
+        if load_record(path).config_hash in current:
+            continue
+        target = records_root.with_name(f"{records_root.name}-superseded") / entry_dir.parent.name / entry_dir.name
+        target.mkdir(parents=True, exist_ok=True)
+        for part in entry_dir.glob(f"{path.stem}.*"):
+            moved.append(part.rename(target / part.name))
+    if moved:
+        echo(f"  {entry_dir.name}: records of another config moved to {target}")
+    return moved
+
+
 def run_main(
     models: Iterable[str] | None = None,
     seeds: Sequence[int] = MAIN_SEEDS,
@@ -379,6 +400,8 @@ def run_main(
         echo(f"  {name}: {outcome}")
         if outcome.startswith("FAILED"):
             failed.append(name)
+        else:
+            set_aside_superseded(Path(records_dir) / dataset_name / name, seeds, echo)
     pages = render_leaderboard(records_dir, out_dir, datasets_by_name={dataset_name: data})
     echo(f"done in {time.perf_counter() - started:.0f} s")
     echo(f"leaderboard: {pages['markdown']}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import msa_bench.protocol as protocol
+from msa_bench.models import get_model_class
 from msa_bench.errors import UserError
 from msa_bench.protocol import SubmissionRejected, guarded_run, resolve_configs, run_main, run_protocol, submit_model
 from msa_bench.results import load_record, record_files
@@ -139,6 +140,19 @@ def test_a_failing_entry_is_an_outcome_line_and_the_next_entry_still_runs(tmp_pa
     assert outcomes[0] == ([], "FAILED: RuntimeError: CUDA out of memory")
     paths, line = outcomes[1]
     assert paths == [tmp_path / "a.json", tmp_path / "b.json"] and line.startswith("2 record(s) in ")
+
+
+def test_main_job_sets_aside_records_of_another_config_instead_of_failing_to_render(small_data, tmp_path, monkeypatch):
+    records = tmp_path / "records"
+    run_main(["lf_dnn"], seeds=(1111, 1112), records_dir=records, out_dir=tmp_path / "board", jobs=1, echo=lambda _: None)
+    schedule = get_model_class("lf_dnn").default_configs["synthetic"]
+    monkeypatch.setitem(schedule, "train", {**schedule.get("train", {}), "max_epochs": 1})  # code changed since
+    lines = []
+    _, failed = run_main(["lf_dnn"], seeds=(1111,), records_dir=records, out_dir=tmp_path / "board", jobs=1, echo=lines.append)
+    assert failed == []
+    assert sorted(p.name for p in (records / "synthetic" / "lf_dnn").iterdir()) == ["seed1111.json", "seed1111.predictions.parquet"]
+    assert load_record(tmp_path / "records-superseded" / "synthetic" / "lf_dnn" / "seed1112.json").seed == 1112
+    assert any("another config moved" in line for line in lines)
 
 
 def test_cli_train_applies_model_and_train_options(tmp_path, monkeypatch):
