@@ -27,7 +27,7 @@ import yaml
 from msa_bench.errors import UserError
 from msa_bench.models import DataSpec, ModelConfig, MSAModel, build_config, get_model_class, model_names
 from msa_bench.loader import eval_batches
-from msa_bench.results import ResultRecord, check_name_free, load_record
+from msa_bench.results import ResultRecord, check_name_free, load_record, predictions_path
 from msa_bench.scale.data import DatasetSource
 from msa_bench.train_config import TrainConfig
 from msa_bench.training import DEFAULT_SEEDS, make_record, train_and_evaluate
@@ -304,20 +304,20 @@ def guarded_run(run: Callable[[], list[Path]]) -> tuple[list[Path], str]:
 
 def _run_one(
     name: str, track: str, source: DatasetSource, seeds: Sequence[int], device: str, records_dir: str, levels: Sequence[float]
-) -> tuple[str, str]:
-    """One model on one track of the main job, in a worker process: (entry name, outcome line)."""
+) -> tuple[str, list[Path], str]:
+    """One model on one track of the main job, in a worker process: (entry name, its record files, outcome line)."""
     entry = name if track == "default" else f"{name}+{track}"
-    _, outcome = guarded_run(
+    paths, outcome = guarded_run(
         lambda: run_protocol(
             name, source.name, seeds, records_dir=records_dir, device=device,
             dataset=source.load(), progress=False, robustness_levels=levels, track=track,
         )
     )
-    return entry, outcome
+    return entry, paths, outcome
 
 
-def _outcomes(runs, source, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, str]]:
-    """Run the (model, track) pairs (in this process when ``jobs`` is 1) and yield (entry, outcome) as each ends."""
+def _outcomes(runs, source, seeds, device, records_dir, jobs, cores, levels) -> Iterator[tuple[str, list[Path], str]]:
+    """Run the (model, track) pairs (in this process when ``jobs`` is 1) and yield (entry, record files, outcome) as each ends."""
     if jobs == 1:
         for name, track in runs:
             yield _run_one(name, track, source, seeds, device, records_dir, levels)
@@ -329,21 +329,23 @@ def _outcomes(runs, source, seeds, device, records_dir, jobs, cores, levels) -> 
             yield future.result()
 
 
-def set_aside_superseded(entry_dir: Path, seeds: Sequence[int], echo=print) -> list[Path]:
-    """Move the records of ``entry_dir`` made with another config than this run's ``seeds`` (e.g.
-    the other seeds of a committed board made by older code) to a sibling ``<records>-superseded``
-    tree, so the board is not refused for mixing configs and nothing is deleted."""
-    current = {load_record(entry_dir / f"seed{seed}.json").config_hash for seed in seeds if (entry_dir / f"seed{seed}.json").is_file()}
+def set_aside_superseded(written: Sequence[Path], echo=print) -> list[Path]:
+    """Move the other records of the entry whose record files this run has ``written`` that were
+    made with another config (e.g. the other seeds of a committed board made by older code) to a
+    sibling ``<records>-superseded`` tree, so the board is not refused for mixing configs and
+    nothing is deleted."""
+    current = {load_record(path).config_hash for path in written}
     if len(current) != 1:
         return []
+    entry_dir = Path(written[0]).parent
     records_root = entry_dir.parents[1]
+    target = records_root.with_name(f"{records_root.name}-superseded") / entry_dir.parent.name / entry_dir.name
     moved = []
     for path in sorted(entry_dir.glob("seed*.json")):
         if load_record(path).config_hash in current:
             continue
-        target = records_root.with_name(f"{records_root.name}-superseded") / entry_dir.parent.name / entry_dir.name
         target.mkdir(parents=True, exist_ok=True)
-        for part in entry_dir.glob(f"{path.stem}.*"):
+        for part in (path, predictions_path(path)):
             moved.append(part.rename(target / part.name))
     if moved:
         echo(f"  {entry_dir.name}: records of another config moved to {target}")
@@ -396,12 +398,12 @@ def run_main(
     )
     failed = []
     levels = QUICK_LEVELS if robustness_levels is None else tuple(robustness_levels)
-    for name, outcome in _outcomes(runs, source, tuple(seeds), device, str(records_dir), jobs, cores, levels):
+    for name, paths, outcome in _outcomes(runs, source, tuple(seeds), device, str(records_dir), jobs, cores, levels):
         echo(f"  {name}: {outcome}")
         if outcome.startswith("FAILED"):
             failed.append(name)
-        else:
-            set_aside_superseded(Path(records_dir) / dataset_name / name, seeds, echo)
+        elif paths:
+            set_aside_superseded(paths, echo)
     pages = render_leaderboard(records_dir, out_dir, datasets_by_name={dataset_name: data})
     echo(f"done in {time.perf_counter() - started:.0f} s")
     echo(f"leaderboard: {pages['markdown']}")
