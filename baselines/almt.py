@@ -229,7 +229,7 @@ class ALMT(MSAModel):
         "test": {"model": {"dim": 16, "heads": 2, "dim_head": 8, "mlp_dim": 16, "ahl_heads": 2, "ahl_dim_head": 8,
                            "text_frames": 64, "audio_frames": 64, "vision_frames": 64, "fusion_depth": 1}},
     }
-    #: Accuracies and F1 as fractions, like msa_bench.metrics.
+    #: Accuracies and F1 as fractions, like msa_bench.scoring.metrics.
     #: The official code reports the best test epoch per metric (checkpoints selected on the test
     #: split, its README note 4), so these are not comparable with validation-selected numbers.
     paper_results = {

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from msa_bench.batching import ModalityBatch
+from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import DataSpec, MSAModel, ModelConfig, ModelOutput, TaskHeads, register_model
 from msa_bench.models.fidelity import FidelityRow, rename_official
-from msa_bench.schema import MODALITIES
+from msa_bench.data.schema import MODALITIES
 
 
 @dataclass(frozen=True)

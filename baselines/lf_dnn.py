@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from msa_bench.batching import ModalityBatch
+from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import DataSpec, MSAModel, ModelConfig, ModelOutput, TaskHeads, masked_mean, register_model
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import LSTMEncoder, frame_mask

@@ -70,7 +70,7 @@ class LMF(MSAModel):
         },
         "test": {"model": {"audio_hidden": 6, "vision_hidden": 6, "text_hidden": 8, "text_out": 8, "rank": 2}},
     }
-    #: Accuracies and F1 as fractions, like msa_bench.metrics.
+    #: Accuracies and F1 as fractions, like msa_bench.scoring.metrics.
     paper_results = {
         "mosi": {"source": "Liu et al., ACL 2018, Table 1 (CMU-MOSI, LMF); binary accuracy/F1 are Has0: the "
                            "official evaluation thresholds y >= 0 over all test samples; Acc-7 rounds to 7 classes "

@@ -147,7 +147,7 @@ class MISA(MSAModel):
         FidelityRow("missing modalities", "not handled", "zero shared/private vectors, losses over present rows",
                     "deviation", "missing-modality evaluation"),
     )
-    #: Accuracies and F1 as fractions, like msa_bench.metrics (non-negative/negative split: "non0").
+    #: Accuracies and F1 as fractions, like msa_bench.scoring.metrics (non-negative/negative split: "non0").
     paper_results = {
         "mosi": {"source": "Hazarika et al., ACM MM 2020, main results table (MISA, BERT); the table's "
                            "second Acc-2/F1 value, negative vs positive (Non0) as the official calc_metrics' "

@@ -177,7 +177,7 @@ class MMIM(MSAModel):
         },
         "test": {"model": {"audio_hidden": 6, "vision_hidden": 6, "audio_out": 8, "vision_out": 8, "fusion_dim": 16}},
     }
-    #: Accuracies and F1 as fractions, like msa_bench.metrics; Acc-2/F1 non-0 (negative vs positive,
+    #: Accuracies and F1 as fractions, like msa_bench.scoring.metrics; Acc-2/F1 non-0 (negative vs positive,
     #: zero labels excluded) and Acc-7 = round(clip(ŷ, ±3)) as the official utils/eval_metrics.py.
     #: The official solver saved the checkpoint with the best *test* loss among validation
     #: improvements (test-split selection).

@@ -222,7 +222,7 @@ class MulT(MSAModel):
         FidelityRow("emotion tasks", "not in the official code", "shared task heads on the residual MLP output",
                     "deviation", "msa_bench also scores MOSEI/RAVDESS emotions"),
     )
-    #: Unaligned setting (as msa_bench's data); accuracies and F1 as fractions, like msa_bench.metrics.
+    #: Unaligned setting (as msa_bench's data); accuracies and F1 as fractions, like msa_bench.scoring.metrics.
     # Binary accuracy and F1 leave out zero labels: the official code evaluates with
     # eval_mosei_senti(..., exclude_zero=True) (src/train.py, src/eval_metrics.py).
     paper_results = {

@@ -60,7 +60,7 @@ from msa_bench.models import (
 )
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import LSTMEncoder, frame_mask
-from msa_bench.targets import Targets
+from msa_bench.data.targets import Targets
 
 UNIMODAL = ("text", "audio", "vision")
 
@@ -314,7 +314,7 @@ class SelfMM(MSAModel):
         "test": {"model": {"audio_hidden": 6, "vision_hidden": 6, "audio_out": 6, "vision_out": 6, "fusion_dim": 16,
                            "text_head_dim": 8, "audio_head_dim": 6, "vision_head_dim": 6}},
     }
-    #: Accuracies and F1 as fractions, like msa_bench.metrics: the right-hand (negative vs positive,
+    #: Accuracies and F1 as fractions, like msa_bench.scoring.metrics: the right-hand (negative vs positive,
     #: zero labels excluded: Non0) Acc-2 / F1 of the paper's "Acc-2 / F1" pairs; no Acc-7 reported.
     paper_results = {
         "mosi": {"source": "Yu et al., AAAI 2021, main results table (Self-MM with BERT, non-0 accuracies)", "mae": 0.713, "corr": 0.798,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from msa_bench.batching import ModalityBatch
+from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TaskHeads, masked_mean, register_model
 from msa_bench.models.layers import compact_frames
 

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msa_bench.targets import MISSING_CLASS
+from msa_bench.data.targets import MISSING_CLASS
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
@@ -52,7 +52,7 @@ from msa_bench.models import (
     task_loss,
 )
 from msa_bench.models.layers import LSTMEncoder, attend
-from msa_bench.schema import POLARITY_CLASSES
+from msa_bench.data.schema import POLARITY_CLASSES
 
 
 def masked_softmax(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,10 @@
-"""Write the SDK standard folds shipped in ``msa_bench/data/`` from the real fold files.
+"""Write the SDK standard folds shipped in ``msa_bench/sources/folds/`` from the real fold files.
 
-    python datasets_scripts/make_folds.py ../shared/data
+    python datasets_scripts/make_folds.py "$MSA_BENCH_SHARED_DATA"
 
 reads ``<data>/{mosi,mosei}/std_folds.json`` (``train``/``valid``/``test`` video-id lists) and
-writes ``msa_bench/data/{mosi,mosei}_folds.json`` with unified split names
-(``train``/``validation``/``test``). pyproject's package data includes ``msa_bench/data/*.json``.
+writes ``msa_bench/sources/folds/{mosi,mosei}.json`` with unified split names
+(``train``/``validation``/``test``). pyproject's package data includes ``msa_bench/sources/folds/*.json``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-PACKAGE_DATA = Path(__file__).resolve().parents[1] / "msa_bench" / "data"
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "msa_bench" / "sources" / "folds"
 SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 
 
@@ -21,10 +21,10 @@ def main(shared_data: Path) -> None:
     for name in ("mosi", "mosei"):
         folds = json.loads((shared_data / name / "std_folds.json").read_text())
         unified = {SPLITS[split]: sorted(folds[split]) for split in SPLITS}
-        out = PACKAGE_DATA / f"{name}_folds.json"
+        out = PACKAGE_DATA / f"{name}.json"
         out.write_text(json.dumps(unified, indent=0) + "\n")
         print(out, {split: len(ids) for split, ids in unified.items()})
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"))
+    main(Path(sys.argv[1]))

@@ -1,10 +1,10 @@
 """msa_bench: a reproducible benchmark suite for multimodal sentiment analysis."""
 
-from msa_bench.batching import Batch, ModalityBatch, collate
-from msa_bench.loader import make_dataloader
-from msa_bench.loading import load_dataset
-from msa_bench.schema import MSAMetadata, msa_metadata, unified_features
-from msa_bench.targets import Targets
+from msa_bench.inputs.batching import Batch, ModalityBatch, collate
+from msa_bench.inputs.loader import make_dataloader
+from msa_bench.loading.load import load_dataset
+from msa_bench.data.schema import MSAMetadata, msa_metadata, unified_features
+from msa_bench.data.targets import Targets
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """The ``msa-bench`` command line. Each command is a thin wrapper over the Python API.
 
-Every command fails the same way on an expected error (:class:`msa_bench.errors.UserError`, or an
+Every command fails the same way on an expected error (:class:`msa_bench.util.errors.UserError`, or an
 OS error the user can fix): one paragraph on stderr and exit status 2. Other exceptions are bugs
 and keep their traceback.
 """
@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from msa_bench.errors import ConfigError, UserError, os_error_message, paragraph
+from msa_bench.util.errors import ConfigError, UserError, os_error_message, paragraph
 from msa_bench.scale.cluster import Engine
 
 #: ``--data-dir`` of the commands that read a dataset.
@@ -67,8 +67,8 @@ def info(
     dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
 ) -> None:
     """Split sizes, feature dimensions and label statistics of a dataset."""
-    from msa_bench.info import dataset_info, format_info
-    from msa_bench.loading import load_dataset
+    from msa_bench.loading.info import dataset_info, format_info
+    from msa_bench.loading.load import load_dataset
 
     dataset = load_dataset(name, data_dir=data_dir, **_key_values(dataset_option, "--dataset-option"))
     summary = dataset_info(name, dataset)
@@ -85,7 +85,7 @@ def export(
     config: Optional[list[str]] = typer.Option(None, "--config", help="Builder option as key=value (repeat); values parse as JSON when they can."),
 ) -> None:
     """Write a dataset as parquet shards plus a hub-ready dataset card."""
-    from msa_bench.export import export_dataset
+    from msa_bench.loading.export import export_dataset
 
     written = export_dataset(
         name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub, card_appendix=card_appendix, **_key_values(config, "--config")
@@ -174,8 +174,8 @@ def train(
 ) -> None:
     """Train MODEL on a dataset with the full protocol (validation-only selection, one test evaluation)."""
     from msa_bench.models import get_model_class
-    from msa_bench.protocol import resolve_configs, run_protocol
-    from msa_bench.training import DEFAULT_SEEDS
+    from msa_bench.harness.protocol import resolve_configs, run_protocol
+    from msa_bench.harness.training import DEFAULT_SEEDS
 
     model_overrides = _key_values(model_option, "--model-option")
     train_overrides = _key_values(train_option, "--train-option")
@@ -222,8 +222,8 @@ def run(
     track: Optional[list[str]] = typer.Option(None, "--track", help="Training track(s) (repeat): default, lnln (random per-example missing rates in training); default: default."),
 ) -> None:
     """The main job: train the models on the synthetic dataset, run robustness, render the leaderboard."""
-    from msa_bench.protocol import MAIN_SEEDS, run_main
-    from msa_bench.robustness import LEVELS
+    from msa_bench.harness.protocol import MAIN_SEEDS, run_main
+    from msa_bench.harness.robustness import LEVELS
 
     levels = LEVELS if full_robustness else None
     if engine is Engine.ray:
@@ -249,7 +249,7 @@ def leaderboard(
     out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
 ) -> None:
     """Render LEADERBOARD.md and the static site (site/index.html) from the result records."""
-    from msa_bench.leaderboard import render_leaderboard
+    from msa_bench.board.leaderboard import render_leaderboard
 
     paths = render_leaderboard(records, out)
     typer.echo(f"wrote {paths['markdown']} and {paths['html']}")
@@ -274,7 +274,7 @@ def submit(
         raise typer.BadParameter("give either --predictions FILE.parquet --name NAME, or --model FILE.py:Class --config CFG.yaml")
     options = _key_values(dataset_option, "--dataset-option")
     if model is not None:
-        from msa_bench.protocol import submit_model
+        from msa_bench.harness.protocol import submit_model
 
         if engine is Engine.ray:
             from msa_bench.scale.ray_sweep import submit_model_on_ray
@@ -285,7 +285,7 @@ def submit(
         submit_model(model, config, dataset, records, data_dir=data_dir, dataset_options=options)
         typer.echo(f"added the records of {model} on {dataset} to {records}; run `msa-bench leaderboard` to render")
         return
-    from msa_bench.submissions import submit_predictions
+    from msa_bench.harness.submissions import submit_predictions
 
     path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed, dataset_config=options)
     typer.echo(f"added {path}; run `msa-bench leaderboard` to render")

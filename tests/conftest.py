@@ -43,7 +43,7 @@ def synthetic_small(synthetic_source):
 @pytest.fixture(scope="session")
 def synthetic_small_labels(synthetic_small):
     """The test labels of ``synthetic_small`` as a submission is scored against them."""
-    from msa_bench.submissions import labels_of_test_split
+    from msa_bench.harness.submissions import labels_of_test_split
 
     return labels_of_test_split(synthetic_small["test"])
 

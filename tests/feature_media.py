@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msa_bench.media import SAMPLE_RATE, read_audio, write_video
+from msa_bench.data.media import SAMPLE_RATE, read_audio, write_video
 
 
 def pyfeat_test_data() -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from msa_bench.batching import Batch, ModalityBatch
+from msa_bench.inputs.batching import Batch, ModalityBatch
 
 #: The official fixtures beside the checkout (``../shared/fixtures/official``); may be absent.
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"

@@ -210,8 +210,8 @@ def tiny_data2vec(tmp_path_factory) -> str:
 
 
 def _waveform_batch(seconds: tuple[float, ...], samples_per_frame: int = 160):
-    from msa_bench.batching import collate
-    from msa_bench.targets import collate_targets
+    from msa_bench.inputs.batching import collate
+    from msa_bench.data.targets import collate_targets
 
     rng = np.random.default_rng(0)
     rows = []
@@ -270,8 +270,8 @@ def test_mmml_rejects_an_unknown_variant():
 
 def _validation_mae_vs_training_mean(name: str, dataset) -> tuple[float, float]:
     """Best validation MAE of ``name`` trained with its "synthetic" schedule, and that of the training mean."""
-    from msa_bench.train_config import TrainConfig
-    from msa_bench.training import train_and_evaluate
+    from msa_bench.harness.train_config import TrainConfig
+    from msa_bench.harness.training import train_and_evaluate
 
     model_class = get_model_class(name)
     schedule = model_class.default_configs["synthetic"]

@@ -17,9 +17,9 @@ from baselines.adafn_ag import adaptive_feature_normalization
 from baselines.cdml import reverse_gradient
 from baselines.diff_fusion import DifferentialCrossAttention, lambda_init_for_layer
 from baselines.umdf import UMDF
-from msa_bench.batching import ModalityBatch, collate
+from msa_bench.inputs.batching import ModalityBatch, collate
 from msa_bench.models import DataSpec, build_config, get_model_class, task_loss
-from msa_bench.targets import collate_targets
+from msa_bench.data.targets import collate_targets
 from test_models_contract import DIMS, build, random_batch, random_rows, random_targets, without
 
 PART2 = ("djmf", "cdml", "adafn_ag", "umdf", "vtaf", "diff_fusion", "diff_fusion_std")
@@ -183,7 +183,7 @@ def test_umdf_loss_is_task_losses_of_both_views_plus_weighted_distillation():
 
 
 def test_umdf_missing_modality_training_needs_no_harness_flag():
-    from msa_bench.train_config import TrainConfig
+    from msa_bench.harness.train_config import TrainConfig
 
     for dataset in ("mosi", "mosei", "synthetic"):
         assert TrainConfig.from_dict(UMDF.default_configs[dataset]["train"]).missing_modality_rate == 0
@@ -303,8 +303,8 @@ def test_fine_tuned_bert_gets_its_own_learning_rate_and_is_updated(tiny_bert):
 
 
 def _train_on_synthetic(name, dataset, **train_overrides):
-    from msa_bench.train_config import TrainConfig
-    from msa_bench.training import train_and_evaluate
+    from msa_bench.harness.train_config import TrainConfig
+    from msa_bench.harness.training import train_and_evaluate
 
     model_class = get_model_class(name)
     schedule = model_class.default_configs["synthetic"]

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from msa_bench import collate, make_dataloader, unified_features
-from msa_bench.batching import pad_modality
-from msa_bench.loader import ArrowBatches
-from msa_bench.targets import collate_targets
+from msa_bench.inputs.batching import pad_modality
+from msa_bench.inputs.loader import ArrowBatches
+from msa_bench.data.targets import collate_targets
 
 
 def _row(key: str, text=None, audio=None, vision=None, sentiment=None, emotions=None, emotion=None) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from real_format_files import frame_sequence, mmsa_split, word_sequence, write_csd, write_pickle, write_ravdess_audio, write_zip
 
 import msa_bench
-from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, POLARITY_CLASSES
+from msa_bench.data.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, POLARITY_CLASSES
 from msa_bench.sources.cmu import standard_folds
 from msa_bench.sources.common import DataNotFoundError, SourceFileError
 

@@ -144,12 +144,12 @@ def test_a_malformed_ravdess_folder_says_what_it_holds(tmp_path):
 
 
 def test_unexpected_exceptions_keep_their_traceback(monkeypatch):
-    import msa_bench.loading
+    import msa_bench.loading.load
 
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(msa_bench.loading, "load_dataset", bug)
+    monkeypatch.setattr(msa_bench.loading.load, "load_dataset", bug)
     result = CliRunner().invoke(app, ["info", "synthetic"])
     assert result.exit_code == 1 and isinstance(result.exception, ZeroDivisionError)
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import msa_bench
 from msa_bench.cli import app
 from msa_bench.features import extract, load_extracted
-from msa_bench.media import MediaError, Window, read_audio, read_frames
+from msa_bench.data.media import MediaError, Window, read_audio, read_frames
 
 MMSA_HEADER = "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"
 

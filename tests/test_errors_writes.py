@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from msa_bench import load_dataset
-from msa_bench.atomic import atomic_dir, write_text
-from msa_bench.metrics import compute_metrics
-from msa_bench.results import RecordConflict, ResultRecord, load_record, load_records, predictions_path, save_record
-from msa_bench.submissions import SubmissionError, labels_of_test_split, submit_predictions
+from msa_bench.util.atomic import atomic_dir, write_text
+from msa_bench.scoring.metrics import compute_metrics
+from msa_bench.records.record import RecordConflict, ResultRecord, load_record, load_records, predictions_path, save_record
+from msa_bench.harness.submissions import SubmissionError, labels_of_test_split, submit_predictions
 
 
 
@@ -82,7 +82,7 @@ def test_a_predictions_submission_cannot_take_a_built_in_or_trained_name(synthet
 CHILD = textwrap.dedent(
     """
     import sys, time
-    import msa_bench.submissions as submissions
+    import msa_bench.harness.submissions as submissions
     scored = submissions.scored_table
     def slow(*args, **kwargs):  # widen the window between the name check and the write
         table = scored(*args, **kwargs)

@@ -9,7 +9,7 @@ from feature_media import TinyModels, face_image, face_video, minilm_path, speak
 from msa_bench.features import EXTRACTORS, CheckpointError, Failure, build_extractor
 from msa_bench.features.faces import HaarFaceDetector
 from msa_bench.features.opensmile import PRESETS
-from msa_bench.media import SAMPLE_RATE, read_audio, read_frames
+from msa_bench.data.media import SAMPLE_RATE, read_audio, read_frames
 
 SPEECH_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
 

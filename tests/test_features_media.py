@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from feature_media import face_video, speak
 
-from msa_bench.media import SAMPLE_RATE, MediaError, Window, read_audio, read_frames, write_video
+from msa_bench.data.media import SAMPLE_RATE, MediaError, Window, read_audio, read_frames, write_video
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from msa_bench.features import Extractor, ExtractorConfig, extract, load_extracted
 from msa_bench.features.opensmile import OpenSmileExtractor
-from msa_bench.media import read_audio, write_video
-from msa_bench.schema import msa_metadata
+from msa_bench.data.media import read_audio, write_video
+from msa_bench.data.schema import msa_metadata
 
 MMSA_HEADER = "video_id,clip_id,text,label,label_T,label_A,label_V,annotation,mode\n"
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from msa_bench import labels
-from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, POLARITY_CLASSES
+from msa_bench.data import labels
+from msa_bench.data.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, POLARITY_CLASSES
 
 NEG, NEU, POS = (POLARITY_CLASSES.index(p) for p in ("negative", "neutral", "positive"))
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msa_bench.leaderboard import LeaderboardError, render_leaderboard
-from msa_bench.metrics import compute_metrics, predictions_frame
-from msa_bench.results import ResultRecord, save_record
+from msa_bench.board.leaderboard import LeaderboardError, render_leaderboard
+from msa_bench.scoring.metrics import compute_metrics, predictions_frame
+from msa_bench.records.record import ResultRecord, save_record
 from test_robustness_report import fake_sweep
 
 N_TEST = 150
@@ -193,7 +193,7 @@ def test_labels_are_checked_against_the_dataset_when_it_is_given(tmp_path):
 def test_holm_correction_decides_the_tied_marks():
     """Three comparisons with the best at p = 0.02, 0.03, 0.04: uncorrected all would be worse
     (p < 0.05); Holm rejects none of them (0.02 > 0.05 / 3), so all three stay tied."""
-    from msa_bench.metrics import holm_rejections
+    from msa_bench.scoring.metrics import holm_rejections
 
     assert holm_rejections([0.02, 0.03, 0.04]) == [False, False, False]
     assert holm_rejections([0.001, 0.02, 0.04]) == [True, True, True]
@@ -201,7 +201,7 @@ def test_holm_correction_decides_the_tied_marks():
 
 
 def test_seed_aware_intervals_are_wider_than_example_only_ones():
-    from msa_bench.metrics import bootstrap_scores, seed_bootstrap_scores
+    from msa_bench.scoring.metrics import bootstrap_scores, seed_bootstrap_scores
 
     rng = np.random.default_rng(0)
     tables = [
@@ -274,7 +274,7 @@ def test_leaderboard_command(records_dir, tmp_path):
 
 def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records_dir, tmp_path):
     """The fidelity table of a built-in model is one click from its leaderboard row."""
-    from msa_bench.leaderboard import REPOSITORY, _load_entries, _repository_link, model_card, render_html, render_markdown
+    from msa_bench.board.leaderboard import REPOSITORY, _load_entries, _repository_link, model_card, render_html, render_markdown
 
     assert model_card("tfn") == "baselines/cards/tfn.md" and model_card("tfn+lnln") == "baselines/cards/tfn.md"
     assert model_card("submitted") is None and model_card("text_only") is None  # no card
@@ -321,7 +321,7 @@ def test_nested_boards_link_to_each_other(records_dir, tmp_path):
 
 def test_paper_numbers_are_left_out_for_entries_run_with_overrides(tmp_path):
     """A variant of a model (another encoder, fewer epochs) is not the setting its paper reports."""
-    from msa_bench.results import load_record, record_files
+    from msa_bench.records.record import load_record, record_files
 
     write_sentiment(tmp_path / "records", "tfn", noise=0.4, paper={"source": "Zadeh et al., EMNLP 2017", "mae": 1.019})
     assert "(paper 1.019)" in render_leaderboard(tmp_path / "records", tmp_path / "plain", n_resamples=50)["markdown"].read_text()

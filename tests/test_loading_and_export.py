@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 import msa_bench
 from msa_bench.builders.synthetic import Synthetic
 from msa_bench.cli import app
-from msa_bench.export import export_dataset, write_export
-from msa_bench.schema import MSAMetadata
+from msa_bench.loading.export import export_dataset, write_export
+from msa_bench.data.schema import MSAMetadata
 
 
 def test_namespaced_and_bare_names_are_the_same_dataset(tmp_path):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from msa_bench.metrics import (
+from msa_bench.scoring.metrics import (
     METRICS,
     PREDICTION_COLUMNS,
     UndefinedMetricWarning,
@@ -24,7 +24,7 @@ from msa_bench.metrics import (
     sentiment_metrics,
     validate_predictions,
 )
-from msa_bench.schema import EKMAN_EMOTIONS
+from msa_bench.data.schema import EKMAN_EMOTIONS
 
 # Labels and predictions with zeros on both sides, a prediction exactly at 0 for a negative
 # label (wrong under Has0, right under Non0) and values exactly halfway between classes.

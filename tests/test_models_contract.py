@@ -9,8 +9,8 @@ without any edit to this file. Conventions a model can rely on:
 - **Fine-tuned text path**: a model whose config has a ``text_encoder`` field (checkpoint name
   or local path, ``None`` = precomputed features) is also run with a tiny local BERT.
 
-Batches are built from random rows of variable length with ``msa_bench.batching.collate`` (the
-model's inputs) and ``msa_bench.targets.collate_targets`` (the labels, for the loss only).
+Batches are built from random rows of variable length with ``msa_bench.inputs.batching.collate`` (the
+model's inputs) and ``msa_bench.data.targets.collate_targets`` (the labels, for the loss only).
 Every model is also run on every task combination a dataset can be labelled for (sentiment
 only; emotions + emotion class, like RAVDESS; all three, like MOSEI) through the shared heads.
 """
@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 import torch
 
-from msa_bench.batching import Batch, ModalityBatch, collate
+from msa_bench.inputs.batching import Batch, ModalityBatch, collate
 from msa_bench.models import DataSpec, build_config, get_model_class, model_names, task_loss
-from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES
-from msa_bench.targets import Targets, collate_targets
-from msa_bench.trainer import training_loss
+from msa_bench.data.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES
+from msa_bench.data.targets import Targets, collate_targets
+from msa_bench.harness.trainer import training_loss
 
 SPEC = DataSpec(text_dim=12, audio_dim=6, vision_dim=5)
 DIMS = {"text": SPEC.text_dim, "audio": SPEC.audio_dim, "vision": SPEC.vision_dim}
@@ -319,7 +319,7 @@ BUILTIN_NAMES = [n for n in MODEL_NAMES if get_model_class(n).__module__.startsw
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_builtin_default_configs_and_paper_results_are_valid(name):
     """Every built-in baseline ships MOSI, MOSEI, synthetic and test settings that build."""
-    from msa_bench.train_config import TrainConfig
+    from msa_bench.harness.train_config import TrainConfig
 
     model_class = get_model_class(name)
     assert {"mosi", "mosei", "synthetic", "test"} <= set(model_class.default_configs)
@@ -334,8 +334,8 @@ def test_builtin_default_configs_and_paper_results_are_valid(name):
 def test_evaluation_hands_every_model_inputs_without_labels(name):
     """What a model receives at evaluation time (validation, test, robustness) is one Batch, and a
     Batch has no label field: labels stay with the scorer."""
-    from msa_bench.evaluation import predict
-    from msa_bench.targets import LABEL_COLUMNS
+    from msa_bench.harness.evaluation import predict
+    from msa_bench.data.targets import LABEL_COLUMNS
 
     model = build(name, spec=dataclasses.replace(SPEC, tasks=("sentiment", "emotions", "emotion")))
     seen = []

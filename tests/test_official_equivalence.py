@@ -15,7 +15,7 @@ import pytest
 import torch
 from official_fixtures import OfficialFixture, assert_outputs_close, fixture_batch, load_fixture
 
-from msa_bench.batching import ModalityBatch
+from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import DataSpec, MSAModel, build_config, get_model_class
 from msa_bench.models.fidelity import FidelityRow, fidelity_markdown, render_documents
 
@@ -245,7 +245,7 @@ def words(ids: torch.Tensor, mask: torch.Tensor) -> str:
 
 def test_misa_equals_mmsa_with_its_losses(tmp_path):
     from baselines.misa import MODALITIES as MISA_MODALITIES, cmd, difference
-    from msa_bench.targets import Targets
+    from msa_bench.data.targets import Targets
 
     pytest.importorskip("transformers")
     fixture = load_fixture("misa")
@@ -312,7 +312,7 @@ def test_misa_feature_text_path_mean_pools_the_precomputed_features():
 
 def test_lmf_paper_numbers_are_has0_as_the_official_evaluation():
     """The official LMF evaluation thresholds y >= 0 over all samples: Has0, never Non0."""
-    from msa_bench.metrics import METRICS
+    from msa_bench.scoring.metrics import METRICS
 
     reported = get_model_class("lmf").paper_results["mosi"]
     assert {"acc2_has0", "f1_has0"} <= set(reported) and not any("non0" in name for name in reported)

@@ -2,7 +2,7 @@
 
 Each test builds the msa_bench model from the fixture's configuration (``meta.json`` and tensor
 shapes), loads the official weights through the model module's ``official_state_dict``,
-feeds the fixture's inputs through our :class:`~msa_bench.batching.Batch` in eval mode and
+feeds the fixture's inputs through our :class:`~msa_bench.inputs.batching.Batch` in eval mode and
 requires the official outputs (:func:`official_fixtures.assert_outputs_close`).
 
 Text-encoder models: the fixtures replace ``bert-base-uncased`` by a tiny random BERT fed token
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from msa_bench.batching import Batch, ModalityBatch
+from msa_bench.inputs.batching import Batch, ModalityBatch
 from msa_bench.models import DataSpec, build_config
 from official_fixtures import assert_outputs_close, load_fixture
 

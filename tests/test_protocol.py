@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import msa_bench.protocol as protocol
+import msa_bench.harness.protocol as protocol
 from msa_bench.models import get_model_class
-from msa_bench.errors import UserError
-from msa_bench.protocol import SubmissionRejected, guarded_run, resolve_configs, run_main, run_protocol, submit_model
-from msa_bench.results import load_record, record_files
+from msa_bench.util.errors import UserError
+from msa_bench.harness.protocol import SubmissionRejected, guarded_run, resolve_configs, run_main, run_protocol, submit_model
+from msa_bench.records.record import load_record, record_files
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SHORT_TRAIN = "train:\n  lr: 0.003\n  max_epochs: 2\n  patience: 2\n"
@@ -177,8 +177,8 @@ def test_train_refuses_a_name_held_by_another_kind_before_training(small_data, t
     """The check comes first: nothing is trained (and lost) for a record that could not be saved."""
     import numpy as np
 
-    from msa_bench.metrics import compute_metrics, predictions_frame
-    from msa_bench.results import RecordConflict, ResultRecord, save_record
+    from msa_bench.scoring.metrics import compute_metrics, predictions_frame
+    from msa_bench.records.record import RecordConflict, ResultRecord, save_record
 
     frame = predictions_frame(["a", "b"], sentiment_true=np.array([1.0, -1.0]), sentiment_pred=np.array([0.5, -0.5]))
     held = ResultRecord(model="lf_dnn", dataset="mosi", seed=0, kind="predictions_only", metrics=compute_metrics(frame))

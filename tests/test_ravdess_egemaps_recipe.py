@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from msa_bench.schema import EMOTION_CLASSES
+from msa_bench.data.schema import EMOTION_CLASSES
 
 
 

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from msa_bench.cli import app
-from msa_bench.errors import UserError
-from msa_bench.loading import load_dataset
+from msa_bench.util.errors import UserError
+from msa_bench.loading.load import load_dataset
 from msa_bench.models import get_model_class
-from msa_bench.protocol import resolve_configs
-from msa_bench.training import train_and_evaluate
+from msa_bench.harness.protocol import resolve_configs
+from msa_bench.harness.training import train_and_evaluate
 
 ACTORS = (1, 2, 3, 4, 5, 6, 13, 14, 17, 18)
 CHANCE = 1 / 8
@@ -94,7 +94,7 @@ def test_speech20_is_a_builder_split_scheme_on_the_raw_recordings(shared_data, t
     source = shared_data / "ravdess"
     if not (source / "Actor_20").is_dir():
         pytest.skip(f"{source} lacks actors 01-20")
-    from msa_bench.schema import MSAMetadata
+    from msa_bench.data.schema import MSAMetadata
 
     dataset = load_dataset("ravdess", data_dir=source, cache_dir=tmp_path, **SPLIT)
     assert [len(dataset[s]) for s in ("train", "validation", "test")] == [720, 240, 240]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from msa_bench.models import model_names, models_without_input
-from msa_bench.schema import MSAMetadata, msa_metadata, unified_features
+from msa_bench.data.schema import MSAMetadata, msa_metadata, unified_features
 
 
 

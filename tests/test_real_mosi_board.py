@@ -9,11 +9,11 @@ import importlib
 
 import pytest
 
-from msa_bench.loading import load_dataset
-from msa_bench.metrics import predictions_frame
+from msa_bench.loading.load import load_dataset
+from msa_bench.scoring.metrics import predictions_frame
 from msa_bench.models import model_names, models_without_input
-from msa_bench.reference import make_reference_record
-from msa_bench.results import load_record
+from msa_bench.harness.reference import make_reference_record
+from msa_bench.records.record import load_record
 
 ROWS_PER_FOLD = {"train": 48, "dev": 16, "test": 24}
 
@@ -58,7 +58,7 @@ def test_frozen_entries_drop_the_bert_encoder_and_fine_tuned_ones_use_minilm(boa
 
 
 def test_fine_tuned_entries_are_the_models_whose_mosi_schedule_fine_tunes_an_encoder(board_script):
-    from msa_bench.protocol import resolve_configs
+    from msa_bench.harness.protocol import resolve_configs
 
     fine_tuners = {
         name for name in model_names()
@@ -95,7 +95,7 @@ def test_frozen_text_model_entry_records_its_schedule(board, board_script, tmp_p
 
 
 def test_a_variant_is_its_own_entry(board, tmp_path):
-    from msa_bench.protocol import run_protocol
+    from msa_bench.harness.protocol import run_protocol
 
     (path,) = run_protocol("text_only", "mosi", [1111], train_overrides={"max_epochs": 1}, records_dir=tmp_path,
                            dataset=board, robustness=False, progress=False, variant="minilm-ft")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from msa_bench.batching import ModalityBatch
+from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import build_config, get_model_class
-from msa_bench.train_config import TrainConfig
-from msa_bench.training import train_and_evaluate
+from msa_bench.harness.train_config import TrainConfig
+from msa_bench.harness.training import train_and_evaluate
 
 from baselines.ef_lstm import resample
 from baselines.tfn import tensor_fusion

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from msa_bench.metrics import predictions_frame
-from msa_bench.results import (
+from msa_bench.scoring.metrics import predictions_frame
+from msa_bench.records.record import (
     VOLATILE_FIELDS,
     ResultRecord,
     summarize,
@@ -53,7 +53,7 @@ def test_config_hash_is_derived_and_checked_on_load():
     record = make_record()
     assert record.config_hash == config_hash({"model": {"hidden": 32}, "train": {"epochs": 3, "lr": 0.001}})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
-    with pytest.warns(UserWarning, match="is not msa_bench.results.config_hash"):
+    with pytest.warns(UserWarning, match="is not msa_bench.records.record.config_hash"):
         assert make_record(config_hash="abc").config_hash == record.config_hash
     data = json.loads(record.to_json())
     data["config"]["train"]["lr"] = 0.01
@@ -152,7 +152,7 @@ def test_dirty_tree_means_changed_code_not_written_outputs(tmp_path):
     """The main job writes records into the checkout; only changed code marks a record dirty."""
     import subprocess
 
-    from msa_bench.results import _git_tree_dirty
+    from msa_bench.records.record import _git_tree_dirty
 
     (tmp_path / "msa_bench").mkdir()
     (tmp_path / "leaderboard").mkdir()

@@ -11,14 +11,14 @@ import datasets
 import pytest
 import torch
 
-from msa_bench.batching import collate
-from msa_bench.corruption import PROTOCOLS, missing, unk_token
+from msa_bench.inputs.batching import collate
+from msa_bench.inputs.corruption import PROTOCOLS, missing, unk_token
 from msa_bench.models import DataSpec, build_config, get_model_class, model_names
-from msa_bench.protocol import run_protocol
-from msa_bench.results import load_predictions, load_record
-from msa_bench.robustness import LEVELS, QUICK_LEVELS, RobustnessSweep, auilc, evaluate_robustness
-from msa_bench.train_config import TrainConfig
-from msa_bench.training import train_and_evaluate
+from msa_bench.harness.protocol import run_protocol
+from msa_bench.records.record import load_predictions, load_record
+from msa_bench.harness.robustness import LEVELS, QUICK_LEVELS, RobustnessSweep, auilc, evaluate_robustness
+from msa_bench.harness.train_config import TrainConfig
+from msa_bench.harness.training import train_and_evaluate
 
 #: Tolerance of "monotone within noise": one curve step may rise by this much (about 15 of the
 #: ~580 non-neutral test examples of the default synthetic dataset).
@@ -171,7 +171,7 @@ def test_a_failing_sweep_keeps_the_finished_record_and_predictions(synthetic_sma
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("msa_bench.robustness.evaluate_robustness", broken)
+    monkeypatch.setattr("msa_bench.harness.robustness.evaluate_robustness", broken)
     with pytest.raises(RuntimeError, match="robustness sweep .* failed after the record"):
         run_protocol("audio_only", "synthetic", [5], train_overrides={"max_epochs": 1}, records_dir=tmp_path, dataset=synthetic_small, progress=False)
     path = tmp_path / "synthetic" / "audio_only" / "seed5.json"
@@ -188,7 +188,7 @@ def test_sweep_resumes_from_its_progress_file(synthetic_small, tmp_path, monkeyp
     def no_more_predictions(*args, **kwargs):
         raise AssertionError("a resumed sweep evaluated a finished condition again")
 
-    monkeypatch.setattr("msa_bench.robustness.predict", no_more_predictions)
+    monkeypatch.setattr("msa_bench.harness.robustness.predict", no_more_predictions)
     again = evaluate_robustness(model, synthetic_small["test"], synthetic_small["train"], seed=3, levels=QUICK_LEVELS, progress=progress)
     assert _same(first, again)
 

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from msa_bench.batching import collate
-from msa_bench.corruption import gaussian_noise, missing, text_noise, unk_token
+from msa_bench.inputs.batching import collate
+from msa_bench.inputs.corruption import gaussian_noise, missing, text_noise, unk_token
 from msa_bench.models import TextEncoder
-from msa_bench.robustness import (
+from msa_bench.harness.robustness import (
     LEVELS,
     QUICK_LEVELS,
     auilc,
@@ -22,7 +22,7 @@ from msa_bench.robustness import (
     relative_robustness,
     training_tags,
 )
-from msa_bench.metrics import METRICS
+from msa_bench.scoring.metrics import METRICS
 
 ALL = ("text", "audio", "vision")
 

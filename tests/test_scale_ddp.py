@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 import torch
 
-from msa_bench.metrics import compute_metrics
+from msa_bench.scoring.metrics import compute_metrics
 from msa_bench.models import DataSpec, get_model_class
-from msa_bench.protocol import resolve_configs
-from msa_bench.results import load_predictions, load_records, record_files
+from msa_bench.harness.protocol import resolve_configs
+from msa_bench.records.record import load_predictions, load_records, record_files
 from msa_bench.scale.data import DatasetSource
 from msa_bench.scale.ddp import DistributedJob, launch, shard_bounds, training_shard
-from msa_bench.evaluation import predictions_of
-from msa_bench.loader import eval_batches
+from msa_bench.harness.evaluation import predictions_of
+from msa_bench.inputs.loader import eval_batches
 
 SCHEDULE = {"max_epochs": 2, "patience": 2, "batch_size": 16}
 
@@ -68,7 +68,7 @@ def test_two_process_test_metrics_equal_one_process_over_the_same_test_set(two_p
 
 @pytest.mark.slow
 def test_a_two_process_run_is_reproducible(two_process_run, source):
-    from msa_bench.results import current_git_commit
+    from msa_bench.records.record import current_git_commit
 
     job, folder = two_process_run
     commit = current_git_commit()

@@ -124,7 +124,7 @@ def source(tmp_path_factory):
 
 
 def identities(records_dir, *, ignore: tuple[str, ...] = ()) -> dict:
-    from msa_bench.results import load_records
+    from msa_bench.records.record import load_records
 
     return {(r.model, r.seed): {k: v for k, v in r.identity().items() if k not in ignore} for r in load_records(records_dir)}
 
@@ -147,14 +147,14 @@ def one_thread():
 def commit_may_change():
     """Fields to leave out of the comparison: ``git_commit`` only when another commit landed in
     this shared checkout while the test ran (records carry the commit they were made at)."""
-    from msa_bench.results import current_git_commit
+    from msa_bench.records.record import current_git_commit
 
     before = current_git_commit()
     return lambda: () if current_git_commit() == before else ("git_commit",)
 
 
 def same_records(local_dir, ray_dir, ignore=()) -> None:
-    from msa_bench.results import load_predictions, record_files
+    from msa_bench.records.record import load_predictions, record_files
 
     assert identities(ray_dir, ignore=tuple(ignore)) == identities(local_dir, ignore=tuple(ignore))
     local_files, ray_files = record_files(local_dir), record_files(ray_dir)
@@ -164,8 +164,8 @@ def same_records(local_dir, ray_dir, ignore=()) -> None:
 
 
 def test_ray_sweep_records_and_leaderboard_equal_the_local_engine(ray_instance, source, one_thread, commit_may_change, tmp_path):
-    from msa_bench.leaderboard import render_leaderboard
-    from msa_bench.protocol import run_protocol
+    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.harness.protocol import run_protocol
     from msa_bench.scale.ray_sweep import sweep_on_ray
 
     seeds = (1111, 1112)
@@ -180,7 +180,7 @@ def test_ray_sweep_records_and_leaderboard_equal_the_local_engine(ray_instance, 
 
 
 def test_a_killed_task_is_retried_and_its_record_is_complete(ray_instance, source, one_thread, commit_may_change, tmp_path):
-    from msa_bench.protocol import run_protocol
+    from msa_bench.harness.protocol import run_protocol
     from msa_bench.scale.ray_sweep import sweep_on_ray
 
     marker = tmp_path / "crashed"
@@ -213,7 +213,7 @@ def test_extract_command_runs_on_ray(ray_instance, clips_dir, tmp_path):
 
 @pytest.mark.slow
 def test_submit_on_ray_writes_the_records_of_a_local_submission(ray_instance, one_thread, commit_may_change, tmp_path):
-    from msa_bench.protocol import submit_model
+    from msa_bench.harness.protocol import submit_model
     from msa_bench.scale.ray_sweep import submit_model_on_ray
 
     model_file = tmp_path / "my_model.py"
@@ -254,7 +254,7 @@ def test_word_aligned_text_on_ray_equals_the_local_engine(ray_instance, clips_di
 
 
 def test_ray_sweep_runs_the_lnln_track_like_the_local_engine(ray_instance, source, one_thread, commit_may_change, tmp_path):
-    from msa_bench.protocol import run_protocol
+    from msa_bench.harness.protocol import run_protocol
     from msa_bench.scale.ray_sweep import sweep_on_ray
 
     run_protocol("lf_dnn", "synthetic", (1111,), train_overrides=SCHEDULE, records_dir=tmp_path / "local", dataset=source.load(),

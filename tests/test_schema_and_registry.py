@@ -5,8 +5,8 @@ from __future__ import annotations
 import datasets
 import pytest
 
-from msa_bench.registry import Registry, import_object
-from msa_bench.schema import MSAMetadata, feature_dims, unified_features
+from msa_bench.util.registry import Registry, import_object
+from msa_bench.data.schema import MSAMetadata, feature_dims, unified_features
 
 
 def test_unified_features_columns_and_dims():

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msa_bench.metrics import compute_metrics
-from msa_bench.results import load_predictions, load_records
-from msa_bench.schema import EKMAN_EMOTIONS
-from msa_bench.submissions import SubmissionError, submit_predictions
+from msa_bench.scoring.metrics import compute_metrics
+from msa_bench.records.record import load_predictions, load_records
+from msa_bench.data.schema import EKMAN_EMOTIONS
+from msa_bench.harness.submissions import SubmissionError, submit_predictions
 
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from msa_bench import load_dataset, msa_metadata, unified_features
-from msa_bench.loader import make_dataloader
+from msa_bench.inputs.loader import make_dataloader
 from msa_bench.builders.synthetic import SyntheticConfig
 from msa_bench.models import masked_mean
 

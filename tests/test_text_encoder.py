@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from msa_bench.batching import collate
+from msa_bench.inputs.batching import collate
 from msa_bench.models import TextEncoder
 
 DIMS = {"text": 8, "audio": 4, "vision": 3}

@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
-from msa_bench.batching import Batch, collate
-from msa_bench.errors import ConfigError
-from msa_bench.evaluation import predictions_of
-from msa_bench.loader import EVAL_BATCH_SIZE, eval_batches
+from msa_bench.inputs.batching import Batch, collate
+from msa_bench.util.errors import ConfigError
+from msa_bench.harness.evaluation import predictions_of
+from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches
 from msa_bench.models import DataSpec, build_config, get_model_class
-from msa_bench.protocol import run_protocol
-from msa_bench.results import load_predictions, load_record
-from msa_bench.train_config import TrainConfig
-from msa_bench.trainer import EpochSummary, Trainer, TrainingFailed, drop_modalities
-from msa_bench.training import train_and_evaluate
+from msa_bench.harness.protocol import run_protocol
+from msa_bench.records.record import load_predictions, load_record
+from msa_bench.harness.train_config import TrainConfig
+from msa_bench.harness.trainer import EpochSummary, Trainer, TrainingFailed, drop_modalities
+from msa_bench.harness.training import train_and_evaluate
 
 SHORT = {"max_epochs": 3, "patience": 3, "lr": 3e-3, "batch_size": 32}
 
@@ -56,7 +56,7 @@ def test_unknown_train_config_key_names_the_valid_ones():
 
 def test_same_seed_gives_identical_records_on_cpu(synthetic_small, tmp_path, monkeypatch):
     # the checkout's commit may move between the two runs (others commit); it is not a result
-    monkeypatch.setattr("msa_bench.training.current_git_commit", lambda: "0" * 40)
+    monkeypatch.setattr("msa_bench.harness.training.current_git_commit", lambda: "0" * 40)
     paths = [
         run_protocol("lf_dnn", "synthetic", [1111], {"text_hidden": 8}, SHORT, tmp_path / name, dataset=synthetic_small, progress=False)[0]
         for name in ("a", "b")

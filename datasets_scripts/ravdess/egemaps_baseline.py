@@ -34,9 +34,9 @@ from sklearn.svm import SVC
 from torch import nn
 
 from msa_bench.features import extract
-from msa_bench.metrics import emotion_class_metrics
+from msa_bench.scoring.metrics import emotion_class_metrics
 from msa_bench.models import masked_mean
-from msa_bench.schema import EMOTION_CLASSES
+from msa_bench.data.schema import EMOTION_CLASSES
 
 CLASSIFIERS = {
     "logistic_regression": (LogisticRegression(max_iter=5000), {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}),

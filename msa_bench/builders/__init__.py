@@ -1,6 +1,6 @@
 """Dataset builders, registered by name (lazy, so each builder's readers import only when used)."""
 
-from msa_bench.registry import Registry
+from msa_bench.util.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("synthetic", "msa_bench.builders.synthetic:Synthetic")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import datasets
 
-from msa_bench.schema import MSAMetadata
+from msa_bench.data.schema import MSAMetadata
 from msa_bench.sources.common import files_under
 
 

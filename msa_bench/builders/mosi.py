@@ -17,9 +17,9 @@ from pathlib import Path
 import datasets
 
 from msa_bench.builders.base import MSABuilder, example
-from msa_bench.config_types import check_field_types
-from msa_bench.errors import ConfigError
-from msa_bench.schema import MODALITIES, MSAMetadata
+from msa_bench.util.config_types import check_field_types
+from msa_bench.util.errors import ConfigError
+from msa_bench.data.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.cmu import (
     CMUSource,
     CSDSource,

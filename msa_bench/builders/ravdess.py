@@ -19,10 +19,10 @@ import datasets
 import numpy as np
 
 from msa_bench.builders.base import MSABuilder, example
-from msa_bench.config_types import check_field_types
-from msa_bench.errors import ConfigError
-from msa_bench.labels import labels_from_ravdess
-from msa_bench.schema import MSAMetadata
+from msa_bench.util.config_types import check_field_types
+from msa_bench.util.errors import ConfigError
+from msa_bench.data.labels import labels_from_ravdess
+from msa_bench.data.schema import MSAMetadata
 from msa_bench.sources.common import SPLITS, DataNotFoundError, file_checksum
 from msa_bench.sources.ravdess import MODALITIES, VOCAL_CHANNELS, ZENODO_RECORD, Recording, scan_ravdess
 

@@ -21,10 +21,10 @@ import datasets
 import numpy as np
 
 from msa_bench.builders.base import MSABuilder, example
-from msa_bench.config_types import check_field_types
-from msa_bench.errors import ConfigError
-from msa_bench.labels import labels_from_sentiment
-from msa_bench.schema import MSAMetadata
+from msa_bench.util.config_types import check_field_types
+from msa_bench.util.errors import ConfigError
+from msa_bench.data.labels import labels_from_sentiment
+from msa_bench.data.schema import MSAMetadata
 
 NEUTRAL_WORDS = (
     "i the movie was it and really just like think this one so that you of to story actor "

@@ -28,8 +28,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from msa_bench.errors import UserError
-from msa_bench.registry import Registry
+from msa_bench.util.errors import UserError
+from msa_bench.util.registry import Registry
 
 #: Family name -> lazy ``"module:Class"`` of an :class:`Extractor` subclass.
 EXTRACTORS: Registry = Registry("feature extractor")

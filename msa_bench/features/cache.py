@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msa_bench.atomic import atomic_write
+from msa_bench.util.atomic import atomic_write
 from msa_bench.features.base import Extractor
 from msa_bench.features.clips import Clip
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from msa_bench.errors import MissingFileError
-from msa_bench.labels import labels_from_ravdess, labels_from_sentiment, out_of_range
-from msa_bench.media import Window
+from msa_bench.util.errors import MissingFileError
+from msa_bench.data.labels import labels_from_ravdess, labels_from_sentiment, out_of_range
+from msa_bench.data.media import Window
 from msa_bench.sources.common import SourceFileError, files_under
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".wav", ".flac", ".mp3", ".m4a")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from msa_bench.features.base import Extractor, ExtractorConfig, Failure, Output, config_options
-from msa_bench.media import SAMPLE_RATE
+from msa_bench.data.media import SAMPLE_RATE
 
 #: Registered family -> (openSMILE feature set, feature level).
 PRESETS: dict[str, tuple[str, str]] = {

@@ -41,10 +41,10 @@ from msa_bench.builders.base import example
 from msa_bench.features.alignment import average_in_words
 from msa_bench.features.base import Extractor, Failure, build_extractor
 from msa_bench.features.cache import FeatureCache
-from msa_bench.atomic import atomic_dir, atomic_write, write_text
+from msa_bench.util.atomic import atomic_dir, atomic_write, write_text
 from msa_bench.features.clips import Clip, SourceChecks, assign_splits, find_clips, read_word_timings
-from msa_bench.media import SAMPLE_RATE, MediaError, read_audio, read_frames
-from msa_bench.schema import MODALITIES, MSAMetadata
+from msa_bench.data.media import SAMPLE_RATE, MediaError, read_audio, read_frames
+from msa_bench.data.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.common import SPLITS
 
 #: Feature-set name and placeholder dimension of a modality that was not extracted.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from msa_bench.features.base import ExtractorConfig, Failure, Output, TransformersExtractor, load_pretrained
-from msa_bench.media import SAMPLE_RATE
+from msa_bench.data.media import SAMPLE_RATE
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ registered by name with :func:`register_model`. It is built as ``Model(config, s
 is labelled for.
 
 Inputs and labels never meet in a model: ``forward`` receives a
-:class:`~msa_bench.batching.Batch` (features, masks, transcripts, ids) and nothing else; the
-labels (:class:`~msa_bench.targets.Targets`) reach a model only through
+:class:`~msa_bench.inputs.batching.Batch` (features, masks, transcripts, ids) and nothing else; the
+labels (:class:`~msa_bench.data.targets.Targets`) reach a model only through
 ``compute_loss(output, targets)`` in training steps.
 
 Tasks: a model predicts its *own* tasks (``supported_tasks``, with its own losses) and the rest
@@ -30,12 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msa_bench.batching import Batch
-from msa_bench.config_types import check_field_types
+from msa_bench.inputs.batching import Batch
+from msa_bench.util.config_types import check_field_types
 from msa_bench.models.fidelity import FidelityRow
-from msa_bench.registry import Registry
-from msa_bench.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES, feature_dims
-from msa_bench.targets import MISSING_CLASS, Targets
+from msa_bench.util.registry import Registry
+from msa_bench.data.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES, feature_dims
+from msa_bench.data.targets import MISSING_CLASS, Targets
 
 #: Tasks a dataset can be labelled for and a model can predict.
 TASKS: tuple[str, ...] = ("sentiment", "emotions", "emotion")

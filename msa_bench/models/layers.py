@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from msa_bench.batching import ModalityBatch
+from msa_bench.inputs.batching import ModalityBatch
 
 
 class LSTMEncoder(nn.Module):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from msa_bench.batching import Batch
+from msa_bench.inputs.batching import Batch
 
 
 @dataclass(frozen=True)

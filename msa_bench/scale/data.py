@@ -20,7 +20,7 @@ class DatasetSource:
 
     def load(self) -> datasets.DatasetDict:
         if self not in _LOADED:
-            from msa_bench.loading import load_dataset
+            from msa_bench.loading.load import load_dataset
 
             _LOADED[self] = load_dataset(self.name, data_dir=self.data_dir, cache_dir=self.cache_dir, **dict(self.options))
         return _LOADED[self]

@@ -42,14 +42,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from msa_bench.models import DataSpec, MSAModel, count_parameters, get_model_class
 from msa_bench.scale.data import DatasetSource
-from msa_bench.evaluation import predictions_of
-from msa_bench.loader import eval_batches
-from msa_bench.metrics import compute_metrics
-from msa_bench.normalization import attach_scaler, resolve_mode
-from msa_bench.runtime import seed_everything
-from msa_bench.train_config import TrainConfig
-from msa_bench.trainer import Trainer
-from msa_bench.training import TrainedRun, dataset_fingerprint, peak_memory_mb
+from msa_bench.harness.evaluation import predictions_of
+from msa_bench.inputs.loader import eval_batches
+from msa_bench.scoring.metrics import compute_metrics
+from msa_bench.inputs.normalization import attach_scaler, resolve_mode
+from msa_bench.util.runtime import seed_everything
+from msa_bench.harness.train_config import TrainConfig
+from msa_bench.harness.trainer import Trainer
+from msa_bench.harness.training import TrainedRun, dataset_fingerprint, peak_memory_mb
 
 
 class DistributedModel(DistributedDataParallel):
@@ -137,9 +137,9 @@ def train_distributed(
     run_dir: Path | None = None,
     progress: bool = True,
 ) -> TrainedRun:
-    """:func:`msa_bench.training.train_and_evaluate` inside a DDP process group (see the module docstring)."""
-    from msa_bench.metrics import bootstrap_ci
-    from msa_bench.protocol import model_name_of, resolve_configs, schedule_name
+    """:func:`msa_bench.harness.training.train_and_evaluate` inside a DDP process group (see the module docstring)."""
+    from msa_bench.scoring.metrics import bootstrap_ci
+    from msa_bench.harness.protocol import model_name_of, resolve_configs, schedule_name
 
     rank, world_size = dist.get_rank(), dist.get_world_size()
     started = time.perf_counter()
@@ -214,8 +214,8 @@ class DistributedJob:
 
 def run_job(job: DistributedJob) -> list[Path]:
     """Every seed of ``job`` in the process group this process belongs to; rank 0 writes the records."""
-    from msa_bench.protocol import model_name_of, save_run
-    from msa_bench.robustness import LEVELS
+    from msa_bench.harness.protocol import model_name_of, save_run
+    from msa_bench.harness.robustness import LEVELS
 
     rank = dist.get_rank()
     if torch.device(job.device).type == "cuda":

@@ -1,15 +1,15 @@
 """Distributed sweeps on Ray: ``msa-bench run --engine ray`` and ``msa-bench submit --model ... --engine ray``.
 
 Every (model, dataset, seed) unit is one Ray task with its own CPU/GPU request. The task runs the
-local engine's own protocol for that one seed (:func:`msa_bench.protocol.run_protocol`: training
+local engine's own protocol for that one seed (:func:`msa_bench.harness.protocol.run_protocol`: training
 with validation-only selection, the single test evaluation, the robustness sweep on the trained
-model) and writes its record with :func:`msa_bench.results.save_record`, which is atomic
+model) and writes its record with :func:`msa_bench.records.record.save_record`, which is atomic
 (predictions first, then the record JSON by rename). So:
 
 * a task whose worker dies (a crash, an out-of-memory kill, a preempted node) is retried by Ray up
   to ``max_retries`` times and leaves no half-written record behind: the retry runs the unit again
   from the start and writes the same record a clean run writes;
-* the leaderboard is rendered from the records by :func:`msa_bench.leaderboard.render_leaderboard`,
+* the leaderboard is rendered from the records by :func:`msa_bench.board.leaderboard.render_leaderboard`,
   so the same records give the same page whichever engine wrote them.
 
 On a multi-node cluster, the records folder (and a submission's model file and config) must be on
@@ -88,8 +88,8 @@ def protocol_job(
     model_overrides: dict | None = None, train_overrides: dict | None = None,
     robustness_levels: Sequence[float] | None = None, track: str = "default",
 ) -> list[Path]:
-    """One (model, dataset, seed, track) unit of :func:`msa_bench.protocol.run_protocol`."""
-    from msa_bench.protocol import run_protocol
+    """One (model, dataset, seed, track) unit of :func:`msa_bench.harness.protocol.run_protocol`."""
+    from msa_bench.harness.protocol import run_protocol
 
     return run_protocol(
         model, source.name, (seed,), model_overrides, train_overrides, records_dir, device, robustness,
@@ -152,12 +152,12 @@ def run_main_on_ray(
     data_dir: str | Path | None = None,
     dataset_options: dict | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
-    """``msa-bench run --engine ray``: :func:`msa_bench.protocol.run_main` with one Ray task per
+    """``msa-bench run --engine ray``: :func:`msa_bench.harness.protocol.run_main` with one Ray task per
     (model, seed, track). Returns the rendered pages and the entries with a failed unit."""
-    from msa_bench.leaderboard import render_leaderboard
+    from msa_bench.board.leaderboard import render_leaderboard
     from msa_bench.models import model_names
-    from msa_bench.protocol import MAIN_SEEDS
-    from msa_bench.robustness import QUICK_LEVELS
+    from msa_bench.harness.protocol import MAIN_SEEDS
+    from msa_bench.harness.robustness import QUICK_LEVELS
 
     started = time.perf_counter()
     source = DatasetSource(dataset_name, None if data_dir is None else str(data_dir), None, tuple(sorted((dataset_options or {}).items())))
@@ -176,8 +176,8 @@ def submit_job(
     model_spec: str, config_path: Path, dataset: str, seed: int, *, records_dir: Path, device: str, data_dir: str | None,
     dataset_options: dict | None = None,
 ) -> list[Path]:
-    """One seed of :func:`msa_bench.protocol.submit_model` (its checks run in every task)."""
-    from msa_bench.protocol import submit_model
+    """One seed of :func:`msa_bench.harness.protocol.submit_model` (its checks run in every task)."""
+    from msa_bench.harness.protocol import submit_model
 
     return submit_model(
         model_spec, config_path, dataset, records_dir, seeds=(seed,), device=device, data_dir=data_dir,
@@ -201,11 +201,11 @@ def submit_model_on_ray(
 ) -> list[Path]:
     """``msa-bench submit --model FILE.py:Class --config CFG.yaml --engine ray``: one task per seed.
 
-    A rejected submission raises :class:`~msa_bench.protocol.SubmissionRejected`; the submission
+    A rejected submission raises :class:`~msa_bench.harness.protocol.SubmissionRejected`; the submission
     checks are deterministic, so every seed is rejected alike and nothing is written.
     """
-    from msa_bench.protocol import SubmissionRejected
-    from msa_bench.training import DEFAULT_SEEDS
+    from msa_bench.harness.protocol import SubmissionRejected
+    from msa_bench.harness.training import DEFAULT_SEEDS
 
     connect(address)
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from msa_bench.labels import labels_from_sentiment, mosei_emotions, out_of_range
-from msa_bench.schema import MODALITIES
+from msa_bench.data.labels import labels_from_sentiment, mosei_emotions, out_of_range
+from msa_bench.data.schema import MODALITIES
 from msa_bench.sources.common import SPLITS, Segment, SourceFileError, finite_features
 from msa_bench.sources.csd import ComputationalSequence, average_over_words, read_label_sequence
 from msa_bench.sources.label_tables import read_label_table
@@ -27,7 +27,7 @@ REPORT_EXAMPLES = 10
 
 def standard_folds(dataset: str) -> dict[str, list[str]]:
     """The CMU Multimodal SDK standard folds: video ids per split (``train``/``validation``/``test``)."""
-    text = resources.files("msa_bench").joinpath("data", f"{dataset}_folds.json").read_text()
+    text = resources.files("msa_bench.sources").joinpath("folds", f"{dataset}.json").read_text()
     return json.loads(text)
 
 
@@ -41,7 +41,7 @@ class FeatureSet:
 
 
 def unified_labels(segment: Segment) -> dict[str, object]:
-    """The unified labels of a segment (via :mod:`msa_bench.labels`)."""
+    """The unified labels of a segment (via :mod:`msa_bench.data.labels`)."""
     emotions = mosei_emotions(segment.emotions) if segment.emotions is not None else None
     return labels_from_sentiment(segment.sentiment, emotions)
 

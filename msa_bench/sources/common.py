@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msa_bench.errors import UserError
+from msa_bench.util.errors import UserError
 
 #: Split names in the sources (MMSA ``valid``, MOSI label.csv ``dev``) -> unified split names.
 SPLIT_NAMES: dict[str, str] = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from msa_bench.labels import MOSEI_EMOTION_COLUMNS
+from msa_bench.data.labels import MOSEI_EMOTION_COLUMNS
 from msa_bench.sources.common import Segment, SourceFileError
 
 #: Silence token in the SDK's word sequences.

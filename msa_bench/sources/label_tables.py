@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from msa_bench.labels import MOSEI_EMOTION_COLUMNS
+from msa_bench.data.labels import MOSEI_EMOTION_COLUMNS
 from msa_bench.sources.common import Segment, SourceFileError, unified_split
 
 MMSA_COLUMNS = ("video_id", "clip_id", "text", "label", "label_T", "label_A", "label_V", "annotation", "mode")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msa_bench.schema import MODALITIES
+from msa_bench.data.schema import MODALITIES
 from msa_bench.sources.common import Segment, SourceFileError
 
 SPLIT_KEYS: dict[str, str] = {"train": "train", "validation": "valid", "test": "test"}

@@ -30,7 +30,7 @@ import torch
 from peak_memory import measured
 
 from msa_bench import load_dataset, make_dataloader, unified_features
-from msa_bench.loader import batches_of
+from msa_bench.inputs.loader import batches_of
 
 CLIPS = int(os.environ.get("MSA_BENCH_LOADER_CLIPS", "500"))
 SHAPES = {"text": (50, 768), "audio": (500, 74), "vision": (500, 35)}

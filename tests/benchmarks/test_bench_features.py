@@ -23,7 +23,7 @@ from feature_media import minilm_path
 from msa_bench.features import build_extractor
 from msa_bench.features.base import Failure
 from msa_bench.features.pipeline import extract, list_clips
-from msa_bench.media import SAMPLE_RATE, read_audio, read_frames
+from msa_bench.data.media import SAMPLE_RATE, read_audio, read_frames
 
 CLIPS = int(os.environ.get("MSA_BENCH_RAVDESS_CLIPS", "48"))
 _counter = itertools.count()

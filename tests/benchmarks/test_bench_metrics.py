@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from msa_bench.metrics import bootstrap_ci, predictions_frame
-from msa_bench.schema import EKMAN_EMOTIONS
+from msa_bench.scoring.metrics import bootstrap_ci, predictions_frame
+from msa_bench.data.schema import EKMAN_EMOTIONS
 
 N_TEST = 686  # CMU-MOSI's standard test split
 
@@ -40,9 +40,9 @@ def test_bootstrap_ci_1000_resamples(benchmark, tables, table):
 
 def test_render_leaderboard_6_models_5_seeds(benchmark, tables, tmp_path):
     """The leaderboard of `msa-bench run`'s size: 6 models x 5 seeds, all three tasks, 686 rows."""
-    from msa_bench.leaderboard import render_leaderboard
-    from msa_bench.metrics import compute_metrics
-    from msa_bench.results import ResultRecord, save_record
+    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.scoring.metrics import compute_metrics
+    from msa_bench.records.record import ResultRecord, save_record
 
     rng = np.random.default_rng(1)
     table = tables["all_tasks"]

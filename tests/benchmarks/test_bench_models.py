@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from msa_bench.batching import collate
-from msa_bench.targets import collate_targets
+from msa_bench.inputs.batching import collate
+from msa_bench.data.targets import collate_targets
 from msa_bench.models import DataSpec, build_config, count_parameters, get_model_class, model_names
 
 MOSI = {"text": (50, 768), "audio": (375, 5), "vision": (500, 20)}

@@ -83,7 +83,7 @@ def test_sweep_wall_time(benchmark, ray_instance, source, tmp_path, engine):
     with 1 torch thread; the local run is sequential with torch's default threads, or with 1."""
     import torch
 
-    from msa_bench.protocol import run_protocol
+    from msa_bench.harness.protocol import run_protocol
 
     def sequential(out):
         for model in SWEEP_MODELS:

@@ -1,0 +1,298 @@
+"""The robustness part of the leaderboard: tables and curves per (track, grid, metric).
+
+A *board* gathers the entries of one dataset whose records share a training track
+(:data:`msa_bench.harness.robustness.TRACKS`), a level grid and a primary metric, so every number on it
+is comparable with the others: areas of the quick grid are labelled "quick" and never share a
+table with full-grid areas, and models trained the LNLN way sit on their own board. Each board
+shows, for both protocols (:data:`msa_bench.inputs.corruption.PROTOCOLS`), modality dropping, the AUILC
+of every curve, MultiBench's effective robustness (against :data:`~msa_bench.harness.robustness.REFERENCE_MODEL`
+on the same board) and relative robustness, then the noise curves. The page adds the curves of
+the primary metric with a CSS-only switch between the two protocols.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from html import escape
+
+import numpy as np
+
+from msa_bench.inputs.corruption import PROTOCOLS
+from msa_bench.board.leaderboard import Entry, _arrow, _html_table, _markdown_table, _mean_std, _value_attribute
+from msa_bench.scoring.metrics import METRICS
+from msa_bench.records.record import MetricSummary, ResultRecord
+from msa_bench.harness.robustness import REFERENCE_MODEL, effective_robustness, relative_robustness, training_tags
+from msa_bench.data.schema import MODALITIES
+from msa_bench.board.svgplot import Series, line_plot
+
+PROTOCOL_TITLES = {
+    "unannounced": "unannounced protocol (LNLN, EMT-DLFR): dropped frames zero-filled, dropped words → [UNK], the model is not told",
+    "announced": "announced protocol: dropped frames masked out, removed modalities marked absent",
+}
+CURVE_KEYS = ("all", *MODALITIES)
+
+STYLE = """
+.switch > input { margin-left: 0.8rem; }
+.switch > .show-unannounced:checked ~ .panel-announced, .switch > .show-announced:checked ~ .panel-unannounced { display: none; }
+""".strip()
+
+
+# --- boards -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Board:
+    """The comparable robustness results of one dataset: one track, one grid, one metric."""
+
+    dataset: str
+    track: str
+    grid: str
+    metric: str
+    metrics: tuple[str, ...]
+    levels: tuple[float, ...]
+    rows: list[tuple[Entry, list[ResultRecord]]]
+
+    @property
+    def title(self) -> str:
+        grid = "full grid" if self.grid == "full" else f"{self.grid} grid"
+        return f"Robustness: {self.track} track, {grid} ({self.metric} {_arrow(self.metric)})"
+
+    @property
+    def area_label(self) -> str:
+        return "AUILC" if self.grid == "full" else f"AUILC ({self.grid})"
+
+    def skipped(self) -> dict[str, str]:
+        return {k: v for _, records in self.rows for r in records for k, v in sorted(r.robustness.get("skipped", {}).items())}
+
+    def curves(self, records: list[ResultRecord], part: str, key: str, protocol: str | None = None) -> list[dict]:
+        """One curve per seed (``part`` is "missing_rate" or "noise")."""
+        found = []
+        for record in records:
+            source = record.robustness if protocol is None else record.robustness["protocols"].get(protocol, {})
+            curve = source.get(part, {}).get(key)
+            if curve:
+                found.append(curve)
+        return found
+
+    def reference(self, part: str, key: str, protocol: str | None) -> np.ndarray | None:
+        """The seed-mean curve of the reference model on this board (same track and grid)."""
+        for entry, records in self.rows:
+            if entry.model.split("+")[0] == REFERENCE_MODEL:
+                curves = self.curves(records, part, key, protocol)
+                return _mean_curve(curves, self.metric) if curves else None
+        return None
+
+
+def boards(dataset: str, entries: list[Entry]) -> list[Board]:
+    """The boards of one dataset (records in an older robustness format are left out)."""
+    groups: dict[tuple, dict[str, tuple[Entry, list[ResultRecord]]]] = {}
+    for entry in entries:
+        for record in entry.records:
+            sweep = record.robustness
+            if "protocols" not in sweep:
+                continue
+            key = (record.config.get("track", "default"), sweep["grid"], sweep["metric"], tuple(sweep["metrics"]), tuple(sweep["levels"]))
+            groups.setdefault(key, {}).setdefault(entry.model, (entry, []))[1].append(record)
+    order = {"default": 0}
+    return [
+        Board(dataset, track, grid, metric, metrics, levels, [rows[m] for m in sorted(rows)])
+        for (track, grid, metric, metrics, levels), rows in sorted(
+            groups.items(), key=lambda item: (order.get(item[0][0], 1), item[0][0], item[0][1] != "full", item[0][1:])
+        )
+    ]
+
+
+def _float(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _summary(values: list) -> MetricSummary | None:
+    values = [_float(v) for v in values]
+    if not values:
+        return None
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    return MetricSummary(float(np.mean(values)), std, len(values))
+
+
+def _mean_curve(curves: list[dict], metric: str) -> np.ndarray:
+    return np.mean([[_float(v) for v in c["values"][metric]] for c in curves], axis=0)
+
+
+def _drop_order(condition: str) -> tuple:
+    names = condition.split("+")
+    return len(names), [MODALITIES.index(n) for n in names]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The numbers of one board under one protocol (``None`` protocol: the noise curves)."""
+
+    header: list[tuple[str, str]]
+    rows: list[tuple[Entry, list[MetricSummary | None]]]
+    caption: str
+
+
+def _drop_table(board: Board, protocol: str) -> Tables:
+    conditions = sorted(
+        {c for _, records in board.rows for r in records for c in r.robustness["protocols"].get(protocol, {}).get("modality_drop", {})},
+        key=_drop_order,
+    )
+    header = [("clean", "no corruption")] + [(f"−{c}", f"{c} removed at test time") for c in conditions]
+    rows = []
+    for entry, records in board.rows:
+        clean = _summary([r.robustness["clean"].get(board.metric) for r in records])
+        drops = [
+            _summary([r.robustness["protocols"][protocol]["modality_drop"][c].get(board.metric) for r in records if c in r.robustness["protocols"][protocol]["modality_drop"]])
+            for c in conditions
+        ]
+        rows.append((entry, [clean, *drops]))
+    return Tables(header, rows, f"modality dropping, {protocol} ({board.metric})")
+
+
+def _curve_table(board: Board, part: str, protocol: str | None) -> Tables:
+    """AUILC of the primary metric per curve, and effective/relative robustness of the first curve."""
+    keys = [k for k in CURVE_KEYS if any(board.curves(records, part, k, protocol) for _, records in board.rows)]
+    if not keys:
+        return Tables([], [], "")
+    head = keys[0]
+    reference = board.reference(part, head, protocol)
+    means = {}
+    for entry, records in board.rows:
+        curves = board.curves(records, part, head, protocol)
+        means[entry.model] = float(np.mean([c["auilc"][board.metric] for c in curves])) if curves else math.nan
+    relative = relative_robustness(means, METRICS.get(board.metric).higher_is_better)
+    rows = []
+    for entry, records in board.rows:
+        cells = []
+        for key in keys:
+            curves = board.curves(records, part, key, protocol)
+            cells.append(_summary([c["auilc"][board.metric] for c in curves]) if curves else None)
+        curves = board.curves(records, part, head, protocol)
+        effective = None
+        if reference is not None and curves:
+            effective = _summary([effective_robustness(board.levels, [_float(v) for v in c["values"][board.metric]], reference) for c in curves])
+        rows.append((entry, [*cells, effective, MetricSummary(relative[entry.model], math.nan, 1)]))
+    area = board.area_label
+    header = [(f"{area} {k}", f"area under the {k} curve, trapezoid over [0, 1]") for k in keys]
+    header += [
+        (f"effective ({head})", f"MultiBench effective robustness of the {head} curve against {REFERENCE_MODEL}"),
+        (f"relative ({head})", f"MultiBench relative robustness of the {head} curve: its area min-max normalised over this table"),
+    ]
+    what = "noise" if protocol is None else f"missing rate, {protocol}"
+    return Tables(header, rows, f"{what}: {area} of {board.metric}")
+
+
+def _metrics_table(board: Board, protocol: str) -> Tables:
+    """AUILC of every curve metric on the joint ("all") missing-rate curve."""
+    rows = []
+    for entry, records in board.rows:
+        curves = board.curves(records, "missing_rate", "all", protocol)
+        rows.append((entry, [_summary([c["auilc"].get(m) for c in curves]) if curves else None for m in board.metrics]))
+    header = [(f"{m} {_arrow(m)}", METRICS.get(m).description) for m in board.metrics]
+    return Tables(header, rows, f"joint missing rate, {protocol}: {board.area_label} of every metric")
+
+
+def _sections(board: Board) -> list[tuple[str | None, list[Tables]]]:
+    sections: list[tuple[str | None, list[Tables]]] = [
+        (p, [_drop_table(board, p), _curve_table(board, "missing_rate", p), _metrics_table(board, p)]) for p in PROTOCOLS
+    ]
+    noise = _curve_table(board, "noise", None)
+    if noise.header:
+        sections.append((None, [noise]))
+    return sections
+
+
+def _notes(board: Board) -> list[str]:
+    notes = [f"Levels {', '.join(f'{v:.1f}' for v in board.levels)}."]
+    if board.grid != "full":
+        notes.append("Quick-grid summaries: a coarser trapezoid than the full grid's, not comparable with full-grid numbers.")
+    if board.reference("missing_rate", "all", PROTOCOLS[0]) is None:
+        notes.append(f"Effective robustness needs {REFERENCE_MODEL} on this board; it is not here.")
+    notes += [f"Not applicable: {condition} ({reason})." for condition, reason in board.skipped().items()]
+    return notes
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+
+def _markdown_label(entry: Entry) -> str:
+    return entry.model + "".join(f" *({tag})*" for tag in training_tags(entry.records[0].config, entry.model))
+
+
+def render_markdown(dataset: str, entries: list[Entry]) -> list[str]:
+    """The robustness sections of one dataset's part of ``LEADERBOARD.md``."""
+    lines: list[str] = []
+    for board in boards(dataset, entries):
+        lines += [f"### {board.title}", "", " ".join(_notes(board)), ""]
+        for protocol, tables in _sections(board):
+            lines += [f"#### {PROTOCOL_TITLES[protocol] if protocol else 'noise (protocol-independent)'}", ""]
+            for table in tables:
+                header = ["model", *(name for name, _ in table.header)]
+                rows = [[_markdown_label(e), *(_mean_std(s) for s in cells)] for e, cells in table.rows]
+                lines += [f"{table.caption[0].upper()}{table.caption[1:]}:", "", *_markdown_table(header, rows)]
+    return lines
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def _html_label(entry: Entry) -> str:
+    tags = "".join(f' <span class="tag">{escape(tag)}</span>' for tag in training_tags(entry.records[0].config, entry.model))
+    return f'<td data-value="{escape(entry.model)}">{escape(entry.model)}{tags}</td>'
+
+
+def _html_cell(summary: MetricSummary | None) -> str:
+    return f'<td data-value="{_value_attribute(summary.mean if summary else None)}">{escape(_mean_std(summary))}</td>'
+
+
+def _html_tables(dataset: str, tables: list[Tables]) -> list[str]:
+    html = []
+    for table in tables:
+        if table.header:
+            rows = [_html_label(e) + "".join(_html_cell(s) for s in cells) for e, cells in table.rows]
+            html.append(_html_table([("model", "model name"), *table.header], rows, f"{dataset}: {table.caption}"))
+    return html
+
+
+def _plots(board: Board, part: str, protocol: str | None) -> str:
+    axis = "noise level" if part == "noise" else "missing rate"
+    plots = []
+    for key in CURVE_KEYS:
+        series = []
+        for entry, records in board.rows:
+            curves = board.curves(records, part, key, protocol)
+            if curves:
+                series.append(Series(entry.model, list(board.levels), [float(v) for v in _mean_curve(curves, board.metric)]))
+        if series:
+            where = protocol or "both protocols"
+            plots.append(line_plot(f"{board.dataset}: {axis}, {key} ({where})", axis, board.metric, series))
+    return '<div class="plots">' + "\n".join(plots) + "</div>" if plots else ""
+
+
+def render_html(dataset: str, entries: list[Entry]) -> str:
+    """The robustness sections of one dataset's part of the page."""
+    html = []
+    for board in boards(dataset, entries):
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", f"protocol-{dataset}-{board.track}-{board.grid}-{board.metric}")
+        html += [f"<h3>{escape(board.title)}</h3>", f"<p>{escape(' '.join(_notes(board)))}</p>"]
+        switch = ['<div class="switch"><span>Protocol:</span>']
+        for k, protocol in enumerate(PROTOCOLS):
+            checked = " checked" if k == 0 else ""
+            switch.append(
+                f'<input type="radio" name="{name}" id="{name}-{protocol}" class="show-{protocol}"{checked}>'
+                f'<label for="{name}-{protocol}">{escape(protocol)}</label>'
+            )
+        sections = _sections(board)
+        for protocol, tables in sections:
+            if protocol is None:
+                continue
+            switch.append(f'<div class="panel-{protocol}"><h4>{escape(PROTOCOL_TITLES[protocol])}</h4>')
+            switch += [_plots(board, "missing_rate", protocol), *_html_tables(dataset, tables), "</div>"]
+        html += [*switch, "</div>"]
+        for protocol, tables in sections:
+            if protocol is None:
+                html += ["<h4>noise (protocol-independent)</h4>", _plots(board, "noise", None), *_html_tables(dataset, tables)]
+    return "\n".join(html)
+

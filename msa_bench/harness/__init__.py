@@ -1,0 +1,1 @@
+"""The trusted harness: training protocol, test evaluation, robustness, submissions and reference rows."""

@@ -1,0 +1,292 @@
+"""The training loop: fit one model on the training split, select by the validation split.
+
+The :class:`Trainer` never holds the test split: it is built from the training and validation
+splits only and returns the model at its best validation epoch; the caller
+(:func:`msa_bench.harness.training.train_and_evaluate`) scores the test split once, afterwards.
+Callbacks receive a read-only :class:`EpochSummary`, never the trainer or the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import datasets
+import torch
+from tqdm.auto import tqdm
+
+from msa_bench.inputs.batching import Batch, absent_where
+from msa_bench.inputs.corruption import missing, unk_token
+from msa_bench.harness.checkpoints import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from msa_bench.harness.evaluation import metrics_of_columns, predict
+from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches, train_loader
+from msa_bench.models import ModelOutput, MSAModel, task_loss
+from msa_bench.inputs.normalization import normalize_inputs
+from msa_bench.util.runtime import autocast
+from msa_bench.data.schema import MODALITIES
+from msa_bench.data.targets import Targets
+from msa_bench.harness.train_config import TrainConfig, higher_is_better
+
+
+class TrainingFailed(RuntimeError):
+    """Training produced nothing to select: a non-finite loss, or no finite validation score."""
+
+
+@dataclass(frozen=True)
+class EpochSummary:
+    """What a callback learns about an epoch that just ended (a frozen copy)."""
+
+    epoch: int
+    train_loss: float
+    val_value: float
+    best_value: float
+    best_epoch: int
+
+    def line(self, max_epochs: int, metric: str) -> str:
+        return (
+            f"epoch {self.epoch}/{max_epochs}  train loss {self.train_loss:.4f}  "
+            f"val {metric} {self.val_value:.4f}  best {self.best_value:.4f} (epoch {self.best_epoch})"
+        )
+
+
+#: A callback gets the summary of the epoch that just ended.
+Callback = Callable[[EpochSummary], None]
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint restores besides the model/optimizer/scheduler weights."""
+
+    epoch: int = 0
+    best_value: float = math.nan
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def training_loss(model: MSAModel, output: ModelOutput, targets: Targets, head_loss_weight: float) -> torch.Tensor:
+    """A training step's loss: the model's own ``compute_loss`` (when the dataset labels a task the
+    model predicts itself) plus the weighted standard loss of the tasks its shared heads predict."""
+    loss = model.compute_loss(output, targets) if model.own_tasks else None
+    if model.head_tasks:
+        heads = head_loss_weight * task_loss(output, targets, model.head_tasks)
+        loss = heads if loss is None else loss + heads
+    return loss
+
+
+def drop_modalities(batch: Batch, max_rate: float, generator: torch.Generator) -> Batch:
+    """Training-time augmentation: mark whole modalities absent (see :class:`TrainConfig`); removed
+    text also loses its transcript, so encoder-path models see it absent too."""
+    n = len(batch)
+    rates = torch.rand(n, generator=generator) * max_rate
+    present = torch.stack([batch.modality(m).present for m in MODALITIES], dim=1)
+    draws = (torch.rand(n, len(MODALITIES), generator=generator) < rates.unsqueeze(1)).to(present.device)
+    keep = present & ~draws
+    keep = torch.where(keep.any(dim=1, keepdim=True), keep, present)
+    for k, name in enumerate(MODALITIES):
+        batch = batch.with_modality(name, absent_where(batch.modality(name), ~keep[:, k]))
+    text_kept = keep[:, MODALITIES.index("text")].tolist()
+    return dataclasses.replace(batch, raw_text=[text if kept else "" for text, kept in zip(batch.raw_text, text_kept)])
+
+
+class Trainer:
+    """Trains one model with one seed on ``train``, selecting its best epoch on ``validation``."""
+
+    def __init__(
+        self,
+        model: MSAModel,
+        config: TrainConfig,
+        train: datasets.Dataset,
+        validation: datasets.Dataset,
+        *,
+        seed: int,
+        device: torch.device,
+        run_dir: Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+    ) -> None:
+        self.model = model.to(device)
+        self.forward = torch.compile(self.model) if config.compile else self.model
+        self.config = config
+        self.train_split = train
+        self.validation_batches = eval_batches(validation, EVAL_BATCH_SIZE)
+        self.seed = seed
+        self.device = device
+        self.checkpoint_path = None if run_dir is None else Path(run_dir) / CHECKPOINT_NAME
+        self.callbacks = tuple(callbacks)
+        self.progress = progress
+        self.higher_is_better = higher_is_better(config.select_metric)
+        self.optimizer = self._optimizer()
+        self.scheduler = self._scheduler()
+        self.state = TrainState()
+        self.best_model: dict[str, torch.Tensor] = _copy_state(self.model)
+
+    # ---- setup
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        groups = self.model.parameter_groups(self.config.lr, self.config.weight_decay)
+        optimizer_class = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
+        return optimizer_class(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
+
+    def _scheduler(self):
+        config = self.config
+        if config.scheduler == "plateau":
+            mode = "max" if self.higher_is_better else "min"
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode=mode, factor=config.plateau_factor, patience=config.plateau_patience
+            )
+        if config.scheduler == "warmup_cosine":
+            batches = math.ceil(len(self.train_split) / config.batch_size)
+            total = max(1, math.ceil(batches / config.grad_accum_steps) * config.max_epochs)
+            warmup = int(config.warmup_ratio * total)
+            return torch.optim.lr_scheduler.LambdaLR(self.optimizer, partial(_warmup_cosine, warmup=warmup, total=total))
+        return None
+
+    # ---- the loop
+
+    def fit(self) -> MSAModel:
+        """Train until early stopping or ``max_epochs``; return the model at its best epoch."""
+        self._resume()
+        metric = self.config.select_metric
+        while self.state.epoch < self.config.max_epochs and self.state.bad_epochs < self.config.patience:
+            epoch = self.state.epoch + 1
+            train_loss = self._train_epoch(epoch)
+            self.model.on_epoch_end(epoch)
+            val_metrics = metrics_of_columns(predict(self.model, self.validation_batches, self.device)[1])
+            if metric not in val_metrics:
+                raise ValueError(
+                    f"select_metric {metric!r} is not computed for this model and dataset (available: {sorted(val_metrics)})"
+                )
+            val_value = val_metrics[metric]
+            self._update_best(epoch, train_loss, val_value)
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not math.isnan(val_value):
+                self.scheduler.step(val_value)
+            self._save_checkpoint()
+            summary = EpochSummary(epoch, train_loss, val_value, self.state.best_value, self.state.best_epoch)
+            if self.progress:
+                tqdm.write(summary.line(self.config.max_epochs, metric))
+            for callback in self.callbacks:
+                callback(summary)
+        if self.state.best_epoch == 0:
+            raise TrainingFailed(
+                f"validation {metric} was NaN at every epoch (1 to {self.state.epoch}): nothing to select, "
+                "so the run is stopped instead of testing the untrained weights"
+            )
+        self.model.load_state_dict(self.best_model)
+        return self.model
+
+    def _loss(self, batch: Batch, targets: Targets) -> torch.Tensor:
+        with autocast(self.device):
+            return training_loss(self.model, self.forward(batch), targets, self.config.head_loss_weight)
+
+    def _train_epoch(self, epoch: int) -> float:
+        self.model.train()
+        augment = torch.Generator().manual_seed(self.seed * 10_007 + epoch + 1)
+        loader = train_loader(
+            self.train_split, self.config.batch_size, self.seed, epoch, self.config.num_workers, self.device.type == "cuda"
+        )
+        accum = self.config.grad_accum_steps
+        total, count = 0.0, 0
+        self.optimizer.zero_grad(set_to_none=True)
+        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
+        for step, (batch, targets) in enumerate(bar, start=1):
+            batch = normalize_inputs(self.model, batch)  # before augmentation, as at test time
+            if self.config.missing_modality_rate > 0:
+                batch = drop_modalities(batch, self.config.missing_modality_rate, augment)
+            if self.config.missing_frame_rate > 0:
+                rates = torch.rand(len(batch), generator=augment) * self.config.missing_frame_rate
+                batch = missing(MODALITIES, rates, augment, "unannounced", unk_token(self.model))(batch)
+            loss = self._loss(batch.to(self.device), targets.to(self.device))
+            if not torch.isfinite(loss):
+                raise TrainingFailed(f"the training loss became {loss.item()} at epoch {epoch}, step {step}")
+            (loss / accum).backward()
+            if step % accum == 0 or step == len(loader):
+                self._step()
+            total += loss.item() * len(batch)
+            count += len(batch)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        return total / max(count, 1)
+
+    def _step(self) -> None:
+        if self.config.grad_clip_value is not None:
+            torch.nn.utils.clip_grad_value_(self.model.parameters(), self.config.grad_clip_value)
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
+            self.scheduler.step()
+
+    def _update_best(self, epoch: int, train_loss: float, val_value: float) -> None:
+        state = self.state
+        if _improves(val_value, state.best_value, self.higher_is_better):
+            state.best_value, state.best_epoch, state.bad_epochs = float(val_value), epoch, 0
+            self.best_model = _copy_state(self.model)
+        else:
+            state.bad_epochs += 1
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "train_loss": float(train_loss), "val": float(val_value)})
+
+    # ---- checkpoints
+
+    def _identity(self) -> dict:
+        return {
+            "train": dataclasses.asdict(self.config),
+            "model": dataclasses.asdict(self.model.config),
+            "seed": self.seed,
+        }
+
+    def _save_checkpoint(self) -> None:
+        if self.checkpoint_path is None:
+            return
+        save_checkpoint(
+            self.checkpoint_path,
+            {
+                "identity": self._identity(),
+                "model": self.model.state_dict(),
+                "model_training_state": self.model.training_state(),
+                "best_model": self.best_model,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "state": dataclasses.asdict(self.state),
+            },
+        )
+
+    def _resume(self) -> None:
+        if self.checkpoint_path is None:
+            return
+        payload = load_checkpoint(self.checkpoint_path, self._identity(), self.device)
+        if payload is None:
+            return
+        self.model.load_state_dict(payload["model"])
+        self.model.load_training_state(payload["model_training_state"])
+        self.best_model = payload["best_model"]
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(payload["scheduler"])
+        self.state = TrainState(**payload["state"])
+        if self.progress:
+            tqdm.write(f"resumed from {self.checkpoint_path} after epoch {self.state.epoch}")
+
+
+def _warmup_cosine(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _improves(value: float, best: float, higher: bool) -> bool:
+    if math.isnan(value):
+        return False
+    if math.isnan(best):
+        return True
+    return value > best if higher else value < best
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}

@@ -1,0 +1,1 @@
+"""The dataset front door: load a dataset by name, export it, summarise it."""

@@ -1,0 +1,1 @@
+"""The metrics: exact definitions, the predictions table, bootstrap intervals and significance tests."""
