@@ -223,7 +223,7 @@ def run(
 ) -> None:
     """The main job: train the models on the synthetic dataset, run robustness, render the leaderboard."""
     from msa_bench.harness.protocol import MAIN_SEEDS, run_main
-    from msa_bench.harness.robustness import LEVELS
+    from msa_bench.scoring.robustness import LEVELS
 
     levels = LEVELS if full_robustness else None
     if engine is Engine.ray:
@@ -249,7 +249,7 @@ def leaderboard(
     out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
 ) -> None:
     """Render LEADERBOARD.md and the static site (site/index.html) from the result records."""
-    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.board.page import render_leaderboard
 
     paths = render_leaderboard(records, out)
     typer.echo(f"wrote {paths['markdown']} and {paths['html']}")

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msa_bench.board.leaderboard import LeaderboardError, render_leaderboard
+from msa_bench.board.entries import LeaderboardError
+from msa_bench.board.page import render_leaderboard
 from msa_bench.scoring.metrics import compute_metrics, predictions_frame
 from msa_bench.records.record import ResultRecord, save_record
 from test_robustness_report import fake_sweep
@@ -274,7 +275,9 @@ def test_leaderboard_command(records_dir, tmp_path):
 
 def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records_dir, tmp_path):
     """The fidelity table of a built-in model is one click from its leaderboard row."""
-    from msa_bench.board.leaderboard import REPOSITORY, _load_entries, _repository_link, model_card, render_html, render_markdown
+    from msa_bench.board.entries import REPOSITORY, model_card
+    from msa_bench.board.load import load_entries as _load_entries
+    from msa_bench.board.page import render_html, render_markdown, repository_link as _repository_link
 
     assert model_card("tfn") == "baselines/cards/tfn.md" and model_card("tfn+lnln") == "baselines/cards/tfn.md"
     assert model_card("submitted") is None and model_card("text_only") is None  # no card

@@ -17,12 +17,13 @@ from official_fixtures import OfficialFixture, assert_outputs_close, fixture_bat
 
 from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import DataSpec, MSAModel, build_config, get_model_class
-from msa_bench.models.fidelity import FidelityRow, fidelity_markdown, render_documents
+from msa_bench.models.cards import fidelity_markdown, render_documents
+from msa_bench.models.fidelity import FidelityRow
 
 
 def test_fidelity_documents_are_generated_from_the_models():
     stale = [str(path) for path, text in render_documents().items() if not path.is_file() or path.read_text() != text]
-    assert not stale, f"run `python -m msa_bench.models.fidelity` to regenerate: {stale}"
+    assert not stale, f"run `python -m msa_bench.models.cards` to regenerate: {stale}"
 
 
 def test_fidelity_rows_need_a_known_status_and_a_reason_when_not_equal():

@@ -16,7 +16,8 @@ from msa_bench.inputs.corruption import PROTOCOLS, missing, unk_token
 from msa_bench.models import DataSpec, build_config, get_model_class, model_names
 from msa_bench.harness.protocol import run_protocol
 from msa_bench.records.record import load_predictions, load_record
-from msa_bench.harness.robustness import LEVELS, QUICK_LEVELS, RobustnessSweep, auilc, evaluate_robustness
+from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc
+from msa_bench.harness.robustness import RobustnessSweep, evaluate_robustness
 from msa_bench.harness.train_config import TrainConfig
 from msa_bench.harness.training import train_and_evaluate
 

@@ -11,17 +11,8 @@ import torch
 from msa_bench.inputs.batching import collate
 from msa_bench.inputs.corruption import gaussian_noise, missing, text_noise, unk_token
 from msa_bench.models import TextEncoder
-from msa_bench.harness.robustness import (
-    LEVELS,
-    QUICK_LEVELS,
-    auilc,
-    check_levels,
-    curve_metrics,
-    effective_robustness,
-    primary_metric,
-    relative_robustness,
-    training_tags,
-)
+from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc, check_levels, curve_metrics, effective_robustness, primary_metric, relative_robustness
+from msa_bench.board.entries import training_tags
 from msa_bench.scoring.metrics import METRICS
 
 ALL = ("text", "audio", "vision")

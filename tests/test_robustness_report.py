@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from msa_bench.board.leaderboard import render_leaderboard
+from msa_bench.board.page import render_leaderboard
 from msa_bench.scoring.metrics import compute_metrics, predictions_frame
 from msa_bench.records.record import ResultRecord, save_record
-from msa_bench.harness.robustness import LEVELS, QUICK_LEVELS, auilc, grid_name
+from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc, grid_name
 
 DROPS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
 IDS = [f"video{i // 10}_{i % 10}" for i in range(80)]

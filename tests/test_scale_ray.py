@@ -164,7 +164,7 @@ def same_records(local_dir, ray_dir, ignore=()) -> None:
 
 
 def test_ray_sweep_records_and_leaderboard_equal_the_local_engine(ray_instance, source, one_thread, commit_may_change, tmp_path):
-    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.board.page import render_leaderboard
     from msa_bench.harness.protocol import run_protocol
     from msa_bench.scale.ray_sweep import sweep_on_ray
 

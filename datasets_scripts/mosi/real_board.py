@@ -44,7 +44,7 @@ from msa_bench.models import get_model_class, model_names, models_without_input
 from msa_bench.harness.protocol import guarded_run, resolve_configs, run_protocol
 from msa_bench.harness.reference import make_reference_record
 from msa_bench.records.record import save_record
-from msa_bench.harness.robustness import QUICK_LEVELS
+from msa_bench.scoring.robustness import QUICK_LEVELS
 from msa_bench.harness.training import DEFAULT_SEEDS
 
 DATASET = "mosi"
@@ -176,7 +176,7 @@ def main() -> None:
         failed.extend([] if paths else [entry])
         print(f"  {entry}: {outcome}", flush=True)
     if args.render is not None:
-        from msa_bench.board.leaderboard import render_leaderboard
+        from msa_bench.board.page import render_leaderboard
 
         print(f"rendered: {render_leaderboard(args.records, args.render, datasets_by_name={DATASET: board})['markdown']}")
     if failed:

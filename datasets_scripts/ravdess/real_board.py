@@ -28,14 +28,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from msa_bench.board.leaderboard import render_leaderboard
+from msa_bench.board.page import render_leaderboard
 from msa_bench.loading.load import load_dataset
 from msa_bench.scoring.metrics import emotion_class_metrics, predictions_frame
 from msa_bench.models import model_names, models_without_input
 from msa_bench.harness.protocol import guarded_run, run_protocol
 from msa_bench.harness.reference import make_reference_record
 from msa_bench.records.record import ResultRecord, save_record
-from msa_bench.harness.robustness import QUICK_LEVELS
+from msa_bench.scoring.robustness import QUICK_LEVELS
 from msa_bench.data.schema import MODALITIES, msa_metadata
 from msa_bench.harness.training import DEFAULT_SEEDS
 

@@ -16,7 +16,7 @@ import numpy as np
 from msa_bench.data.schema import EMOTION_CLASSES
 
 if TYPE_CHECKING:
-    from msa_bench.board.leaderboard import Entry
+    from msa_bench.board.entries import Entry
 
 PRIMARY = "emotion_ua"
 EXPLANATION = (

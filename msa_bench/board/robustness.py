@@ -5,7 +5,7 @@ A *board* gathers the entries of one dataset whose records share a training trac
 is comparable with the others: areas of the quick grid are labelled "quick" and never share a
 table with full-grid areas, and models trained the LNLN way sit on their own board. Each board
 shows, for both protocols (:data:`msa_bench.inputs.corruption.PROTOCOLS`), modality dropping, the AUILC
-of every curve, MultiBench's effective robustness (against :data:`~msa_bench.harness.robustness.REFERENCE_MODEL`
+of every curve, MultiBench's effective robustness (against :data:`~msa_bench.scoring.robustness.REFERENCE_MODEL`
 on the same board) and relative robustness, then the noise curves. The page adds the curves of
 the primary metric with a CSS-only switch between the two protocols.
 """
@@ -20,10 +20,11 @@ from html import escape
 import numpy as np
 
 from msa_bench.inputs.corruption import PROTOCOLS
-from msa_bench.board.leaderboard import Entry, _arrow, _html_table, _markdown_table, _mean_std, _value_attribute
+from msa_bench.board.entries import Entry, training_tags
+from msa_bench.board.format import arrow as _arrow, html_table as _html_table, markdown_table as _markdown_table, mean_std as _mean_std, value_attribute as _value_attribute
 from msa_bench.scoring.metrics import METRICS
 from msa_bench.records.record import MetricSummary, ResultRecord
-from msa_bench.harness.robustness import REFERENCE_MODEL, effective_robustness, relative_robustness, training_tags
+from msa_bench.scoring.robustness import REFERENCE_MODEL, effective_robustness, relative_robustness
 from msa_bench.data.schema import MODALITIES
 from msa_bench.board.svgplot import Series, line_plot
 

@@ -106,7 +106,7 @@ def run_protocol(
     interrupted run resumes; without it nothing but the records is written. ``data_dir`` and
     ``dataset_options`` go to :func:`msa_bench.load_dataset` when ``dataset`` is not given.
     ``robustness_levels`` is the grid of missing rates and noise levels (default: the full
-    :data:`msa_bench.harness.robustness.LEVELS`). ``track`` is the benchmark's training regime
+    :data:`msa_bench.scoring.robustness.LEVELS`). ``track`` is the benchmark's training regime
     (:data:`msa_bench.harness.robustness.TRACKS`): ``"lnln"`` trains with a random per-example missing
     rate; its records are named ``<model>+lnln``. ``variant`` names another configuration of the
     same model as its own entry, ``<model>[+<track>]+<variant>`` (e.g. ``self_mm+minilm-ft``): the
@@ -116,7 +116,8 @@ def run_protocol(
     robustness sweep is then added to the record. A failing sweep leaves the finished run on disk
     (and, with ``run_root``, a run started again resumes both training and sweep where they were).
     """
-    from msa_bench.harness.robustness import LEVELS, TRACKS
+    from msa_bench.scoring.robustness import LEVELS
+    from msa_bench.harness.robustness import TRACKS
 
     if track not in TRACKS:
         raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
@@ -367,7 +368,7 @@ def run_main(
     dataset_options: dict | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """``msa-bench run``: every model (default: all registered) on ``dataset_name``, robustness
-    (on the coarse :data:`~msa_bench.harness.robustness.QUICK_LEVELS` grid unless ``robustness_levels``
+    (on the coarse :data:`~msa_bench.scoring.robustness.QUICK_LEVELS` grid unless ``robustness_levels``
     says otherwise), then the leaderboard. Models run in ``jobs`` worker processes (default: one per CPU core, at
     most 2 on CPU, 1 on CUDA), each with ``cores // jobs`` torch threads: many small models
     train faster side by side than one at a time with shared threads. ``tracks`` are the
@@ -376,10 +377,11 @@ def run_main(
     :func:`msa_bench.load_dataset` (e.g. an ``msa-bench extract`` folder). Returns the rendered pages and the entries that
     failed (the others are still recorded and rendered).
     """
-    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.board.page import render_leaderboard
 
     names = list(models) if models else model_names()
-    from msa_bench.harness.robustness import QUICK_LEVELS, TRACKS
+    from msa_bench.scoring.robustness import QUICK_LEVELS
+    from msa_bench.harness.robustness import TRACKS
 
     for name in names:
         get_model_class(name)  # unknown names fail before any work

@@ -3,7 +3,7 @@
 No retraining; every condition is seeded (run seed and condition name), and conditions are
 :mod:`msa_bench.inputs.corruption` transforms of the test batches' inputs:
 
-- **missing rate** r in 0.0, 0.1, ..., 1.0 (:data:`LEVELS`): each real frame, token feature
+- **missing rate** r in 0.0, 0.1, ..., 1.0 (:data:`~msa_bench.scoring.robustness.LEVELS`): each real frame, token feature
   row and transcript word is dropped with probability r, for all modalities jointly (``"all"``)
   and for each alone, under both protocols of :data:`~msa_bench.inputs.corruption.PROTOCOLS`
   (``"unannounced"``, the papers', and ``"announced"``). The same frames are dropped under
@@ -16,9 +16,9 @@ No retraining; every condition is seeded (run seed and condition name), and cond
   are replaced with probability s by random training-split tokens (feature rows, transcript
   words). Noise does not depend on the protocol.
 
-Summaries (README, "Robustness protocols"): :func:`auilc` (EMT-DLFR's area under the
-indicator-missing-rate curve: trapezoid over [0, 1]) for every metric of :data:`CURVE_METRICS`,
-MultiBench's :func:`relative_robustness` and :func:`effective_robustness`. Conditions that cannot
+The curves are summarised by :mod:`msa_bench.scoring.robustness` (AUILC for every metric of
+:data:`~msa_bench.scoring.robustness.CURVE_METRICS`, MultiBench's relative and effective
+robustness). Conditions that cannot
 apply to the dataset (a modality it lacks, text noise without training text) are skipped and
 listed under ``"skipped"`` with the reason.
 """
@@ -30,17 +30,17 @@ import json
 import math
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import datasets
-import numpy as np
 import torch
 
 from msa_bench.util.atomic import atomic_write
 from msa_bench.inputs.batching import Batch
+from msa_bench.scoring.robustness import LEVELS, auilc, check_levels, curve_metrics, grid_name
 from msa_bench.inputs.corruption import PROTOCOLS, Transform, gaussian_noise, missing, text_noise, unk_token
 from msa_bench.harness.evaluation import metrics_of_columns, predict
 from msa_bench.inputs.loader import EVAL_BATCH_SIZE, batches_of, eval_batches
@@ -49,22 +49,7 @@ from msa_bench.inputs.normalization import normalize_inputs
 from msa_bench.util.runtime import resolve_device
 from msa_bench.data.schema import MODALITIES
 
-#: The full grid: rates/levels 0.0 to 1.0 in steps of 0.1 (EMT-DLFR's AUILC grid).
-LEVELS: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(11))
-#: The main job's coarse grid: a subset of :data:`LEVELS` spanning [0, 1]; each point equals the
-#: full grid's, but its areas are a coarser trapezoid, so they are labelled "quick" and never
-#: shown beside full-grid areas.
-QUICK_LEVELS: tuple[float, ...] = (0.0, 0.3, 0.6, 1.0)
-GRIDS: dict[str, tuple[float, ...]] = {"full": LEVELS, "quick": QUICK_LEVELS}
 
-#: The metrics whose curves and AUILC are recorded, per task (the primary metric first).
-CURVE_METRICS: dict[str, tuple[str, ...]] = {
-    "sentiment": ("acc2_non0", "acc2_has0", "f1_non0", "f1_has0", "mae", "corr", "acc7"),
-    "emotion": ("emotion_wa", "emotion_ua", "emotion_macro_f1"),
-    "emotions": ("emotions_wacc_mean", "emotions_f1_mean"),
-}
-#: MultiBench's reference for effective robustness: late fusion.
-REFERENCE_MODEL = "lf_dnn"
 #: The benchmark's training regimes, as TrainConfig overrides. ``"default"``: each model's own
 #: schedule. ``"lnln"``: LNLN's training (Zhang et al. 2024): every training example also draws a
 #: missing rate uniformly in [0, 1] and loses that share of its frames, tokens and words, unannounced.
@@ -73,97 +58,9 @@ TRACKS: dict[str, dict[str, float]] = {"default": {}, "lnln": {"missing_frame_ra
 STATISTICS_EXAMPLES = 2048
 
 
-def training_tags(config: Mapping, model: str | None = None) -> list[str]:
-    """What a record's config says about missing-modality augmentation in training (these
-    entries are tagged in every leaderboard table), plus what a built-in ``model`` (entry name,
-    ``name+track`` too) declares it does inside itself (``MSAModel.missing_modality_training``)."""
-    train = config.get("train", {})
-    tags = ["reference"] if config.get("reference") else []  # a plain baseline row (e.g. scikit-learn), not a model
-    declared = _declared_missing_training(model, config.get("model", {})) if model else ""
-    if declared:
-        tags.append(f"trained with {declared}")
-    if train.get("missing_modality_rate", 0) > 0:
-        tags.append(f"trained with modality dropout (rate ≤ {train['missing_modality_rate']:g})")
-    if train.get("missing_frame_rate", 0) > 0:
-        tags.append(f"trained with missing frames (LNLN, rate ≤ {train['missing_frame_rate']:g})")
-    return tags
-
-
-def _declared_missing_training(entry: str, model_config: Mapping) -> str:
-    from msa_bench.models import MODELS, load_builtin_baselines
-
-    load_builtin_baselines()
-    name = entry.split("+", 1)[0]
-    if name not in MODELS.names():
-        return ""
-    try:
-        return MODELS.get(name).missing_modality_training.format(**model_config)
-    except (KeyError, IndexError):  # a record of an older config than the model declares
-        return ""
-
-
-def primary_metric(tasks: Sequence[str]) -> str:
-    """The headline curve metric for a model predicting ``tasks`` (sentiment, then emotion, emotions)."""
-    return curve_metrics(tasks)[0]
-
-
-def curve_metrics(tasks: Sequence[str]) -> tuple[str, ...]:
-    """Every recorded curve metric of ``tasks``, the primary one first."""
-    names = tuple(m for task in ("sentiment", "emotion", "emotions") if task in tasks for m in CURVE_METRICS[task])
-    if not names:
-        raise ValueError(f"no task to evaluate among {tuple(tasks)}")
-    return names
-
-
-def grid_name(levels: Sequence[float]) -> str:
-    """``"full"``, ``"quick"`` or ``"custom"``: areas are comparable only within one grid."""
-    return next((name for name, grid in GRIDS.items() if tuple(levels) == grid), "custom")
-
-
 def condition_generator(seed: int, *key: object) -> torch.Generator:
     """A generator seeded from the run seed and the condition's name (stable across runs)."""
     return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(repr(key).encode()))
-
-
-# --------------------------------------------------------------------------- summaries
-
-
-def check_levels(levels: Sequence[float]) -> None:
-    """A grid must rise strictly from 0.0 to 1.0 (AUILC integrates over [0, 1])."""
-    if len(levels) < 2 or levels[0] != 0.0 or levels[-1] != 1.0 or any(b <= a for a, b in zip(levels, levels[1:])):
-        raise ValueError(f"robustness levels must rise strictly from 0.0 to 1.0, got {list(levels)}")
-
-
-def auilc(levels: Sequence[float], values: Sequence[float]) -> float:
-    """Area under the indicator-missing-rate curve: the trapezoid over [0, 1] (EMT-DLFR).
-
-    On the metric's scale (a flat curve at 0.8 has area 0.8); NaN if any value is NaN.
-
-    >>> auilc([0.0, 0.5, 1.0], [0.8, 0.6, 0.5])
-    0.625
-    """
-    check_levels(levels)
-    return float(np.trapezoid(np.asarray(values, dtype=float), np.asarray(levels, dtype=float)))
-
-
-def effective_robustness(levels: Sequence[float], values: Sequence[float], reference: Sequence[float]) -> float:
-    """MultiBench's effective robustness as an area: ``auilc(f) - auilc(beta)``, where the
-    reference curve ``beta = reference + (f(0) - reference(0))`` is shifted to the model's clean
-    score. Positive: the model keeps more of its clean score than the reference does (for a
-    lower-is-better metric such as MAE, positive means it degrades more).
-    """
-    f, g = np.asarray(values, dtype=float), np.asarray(reference, dtype=float)
-    return auilc(levels, f) - auilc(levels, g + (f[0] - g[0]))
-
-
-def relative_robustness(areas: Mapping[str, float], higher_is_better: bool = True) -> dict[str, float]:
-    """MultiBench's relative robustness: each model's area min-max normalised over the compared
-    models (1 = the most robust, 0 = the least); NaN for an undefined area or a tie of all."""
-    finite = {k: v if higher_is_better else -v for k, v in areas.items() if math.isfinite(v)}
-    if len(finite) < 2 or max(finite.values()) == min(finite.values()):
-        return {k: math.nan for k in areas}
-    low, high = min(finite.values()), max(finite.values())
-    return {k: (finite[k] - low) / (high - low) if k in finite else math.nan for k in areas}
 
 
 # --------------------------------------------------------------------------- training statistics

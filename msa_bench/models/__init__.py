@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Iterable
-
 from msa_bench.models.api import (
     MODELS,
     TASKS,
@@ -21,50 +17,9 @@ from msa_bench.models.api import (
     register_model,
     task_loss,
 )
-from msa_bench.models.fidelity import FidelityRow, fidelity_markdown
+from msa_bench.models.fidelity import FidelityRow
+from msa_bench.models.registry import get_model_class, load_builtin_baselines, model_names, models_without_input
 from msa_bench.models.text_encoder import TextEncoder, TextEncoding
-
-_BUILTINS_LOADED = False
-
-
-def load_builtin_baselines() -> None:
-    """Import every module of the ``baselines`` package so their models register."""
-    global _BUILTINS_LOADED
-    if _BUILTINS_LOADED:
-        return
-    import baselines
-
-    for module in pkgutil.iter_modules(baselines.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"baselines.{module.name}")
-    _BUILTINS_LOADED = True
-
-
-def get_model_class(name: str) -> type[MSAModel]:
-    """A registered model, a built-in baseline, ``file.py:Class`` / ``module:Class``, or an entry point."""
-    if ":" not in name:
-        load_builtin_baselines()
-    model_class = MODELS.get(name)
-    if not (isinstance(model_class, type) and issubclass(model_class, MSAModel)):
-        raise TypeError(f"{name!r} is not an MSAModel subclass (got {model_class!r})")
-    return model_class
-
-
-def model_names() -> list[str]:
-    load_builtin_baselines()
-    return MODELS.names()
-
-
-def models_without_input(names: Iterable[str], modalities: Iterable[str]) -> dict[str, str]:
-    """The models of ``names`` that read none of a dataset's ``modalities``, each with the reason:
-    there they could only predict a constant, so a board leaves them out."""
-    available = set(modalities)
-    return {
-        name: f"reads {', '.join(get_model_class(name).input_modalities)}; the dataset has only {', '.join(sorted(available))}"
-        for name in names
-        if not available & set(get_model_class(name).input_modalities)
-    }
-
 
 __all__ = [
     "MODELS",
@@ -77,7 +32,6 @@ __all__ = [
     "TaskHeads",
     "build_config",
     "count_parameters",
-    "fidelity_markdown",
     "get_model_class",
     "learning_rate_groups",
     "load_builtin_baselines",

@@ -215,7 +215,7 @@ class DistributedJob:
 def run_job(job: DistributedJob) -> list[Path]:
     """Every seed of ``job`` in the process group this process belongs to; rank 0 writes the records."""
     from msa_bench.harness.protocol import model_name_of, save_run
-    from msa_bench.harness.robustness import LEVELS
+    from msa_bench.scoring.robustness import LEVELS
 
     rank = dist.get_rank()
     if torch.device(job.device).type == "cuda":

@@ -9,7 +9,7 @@ model) and writes its record with :func:`msa_bench.records.record.save_record`, 
 * a task whose worker dies (a crash, an out-of-memory kill, a preempted node) is retried by Ray up
   to ``max_retries`` times and leaves no half-written record behind: the retry runs the unit again
   from the start and writes the same record a clean run writes;
-* the leaderboard is rendered from the records by :func:`msa_bench.board.leaderboard.render_leaderboard`,
+* the leaderboard is rendered from the records by :func:`msa_bench.board.page.render_leaderboard`,
   so the same records give the same page whichever engine wrote them.
 
 On a multi-node cluster, the records folder (and a submission's model file and config) must be on
@@ -154,10 +154,10 @@ def run_main_on_ray(
 ) -> tuple[dict[str, Path], list[str]]:
     """``msa-bench run --engine ray``: :func:`msa_bench.harness.protocol.run_main` with one Ray task per
     (model, seed, track). Returns the rendered pages and the entries with a failed unit."""
-    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.board.page import render_leaderboard
     from msa_bench.models import model_names
     from msa_bench.harness.protocol import MAIN_SEEDS
-    from msa_bench.harness.robustness import QUICK_LEVELS
+    from msa_bench.scoring.robustness import QUICK_LEVELS
 
     started = time.perf_counter()
     source = DatasetSource(dataset_name, None if data_dir is None else str(data_dir), None, tuple(sorted((dataset_options or {}).items())))

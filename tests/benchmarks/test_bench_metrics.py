@@ -40,7 +40,7 @@ def test_bootstrap_ci_1000_resamples(benchmark, tables, table):
 
 def test_render_leaderboard_6_models_5_seeds(benchmark, tables, tmp_path):
     """The leaderboard of `msa-bench run`'s size: 6 models x 5 seeds, all three tasks, 686 rows."""
-    from msa_bench.board.leaderboard import render_leaderboard
+    from msa_bench.board.page import render_leaderboard
     from msa_bench.scoring.metrics import compute_metrics
     from msa_bench.records.record import ResultRecord, save_record
 

@@ -19,7 +19,7 @@ from msa_bench.loading.load import load_dataset
 from msa_bench.models import model_names, models_without_input
 from msa_bench.harness.protocol import run_protocol
 from msa_bench.records.record import load_record
-from msa_bench.harness.robustness import QUICK_LEVELS
+from msa_bench.scoring.robustness import QUICK_LEVELS
 
 SEED = 1111
 RAVDESS_ENTRIES = [n for n in model_names() if n not in models_without_input(model_names(), ("audio",))]

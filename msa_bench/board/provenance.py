@@ -1,0 +1,31 @@
+"""The provenance section: where each entry comes from (seeds, schedule, commits, machine)."""
+
+from __future__ import annotations
+
+from msa_bench.board.entries import Entry
+
+
+def provenance_rows(members: list[Entry]) -> list[list[str]]:
+    """Per entry: seeds, schedule, epochs trained per seed, commit(s), environment."""
+    rows = []
+    for entry in sorted(members, key=lambda e: e.model):
+        records = entry.records
+        commits = sorted({(r.git_commit or "unknown")[:10] for r in records})
+        environment = records[0].environment
+        dirty = any(r.environment.get("dirty_tree") for r in records)
+        where = ", ".join(
+            str(v) for v in (environment.get("gpu") or environment.get("cpu"), f"{environment.get('threads')} threads" if environment.get("threads") else None,
+                             f"torch {environment.get('torch')}" if environment.get("torch") else None) if v
+        )
+        rows.append([
+            entry.model,
+            ", ".join(str(r.seed) for r in records),
+            ", ".join(sorted({r.training.get("schedule", "—") for r in records})),
+            ", ".join(str(r.training.get("epochs", "—")) for r in records),
+            ", ".join(commits) + (" (dirty tree)" if dirty else ""),
+            where or "—",
+        ])
+    return rows
+
+
+PROVENANCE_HEADER = ["model", "seeds", "schedule", "epochs trained (per seed)", "commit", "where"]
