@@ -18,7 +18,7 @@ Self-distillation (the paper's direction). In training the model sees each batch
 ``forward``: the **teacher** view is the batch as given (complete modalities), the **student**
 view a randomly degraded copy (each example draws a missing rate in [0, ``missing_rate``] and
 drops each modality with it, keeping at least one: the harness's
-:func:`msa_bench.harness.trainer.drop_modalities`). The student learns from the teacher on features,
+:func:`msa_bench.inputs.corruption.drop_modalities`). The student learns from the teacher on features,
 L_fea = MSE(H_student, stop-grad(H_teacher)) over H_a and H_b, and on logits,
 L_logits = MSE(ŷ_student, stop-grad(ŷ_teacher)). Missing-modality training is thus part of the
 model, not a harness setting. Evaluation uses one pass over the batch as given.
@@ -58,7 +58,7 @@ from msa_bench.models import (
 )
 from msa_bench.models.fidelity import FidelityRow
 from msa_bench.models.layers import attend
-from msa_bench.harness.trainer import drop_modalities
+from msa_bench.inputs.corruption import drop_modalities
 
 MODALITIES = ("text", "audio", "vision")
 

@@ -29,7 +29,7 @@ from msa_bench.inputs.batching import Batch, ModalityBatch, collate
 from msa_bench.models import DataSpec, build_config, get_model_class, model_names, task_loss
 from msa_bench.data.schema import EKMAN_EMOTIONS, EMOTION_CLASSES, MODALITIES
 from msa_bench.data.targets import Targets, collate_targets
-from msa_bench.harness.trainer import training_loss
+from msa_bench.worker.trainer import training_loss
 
 SPEC = DataSpec(text_dim=12, audio_dim=6, vision_dim=5)
 DIMS = {"text": SPEC.text_dim, "audio": SPEC.audio_dim, "vision": SPEC.vision_dim}
@@ -334,7 +334,7 @@ def test_builtin_default_configs_and_paper_results_are_valid(name):
 def test_evaluation_hands_every_model_inputs_without_labels(name):
     """What a model receives at evaluation time (validation, test, robustness) is one Batch, and a
     Batch has no label field: labels stay with the scorer."""
-    from msa_bench.harness.evaluation import predict
+    from msa_bench.worker.evaluation import predict
     from msa_bench.data.targets import LABEL_COLUMNS
 
     model = build(name, spec=dataclasses.replace(SPEC, tasks=("sentiment", "emotions", "emotion")))

@@ -12,7 +12,7 @@ from msa_bench.harness.protocol import resolve_configs
 from msa_bench.records.record import load_predictions, load_records, record_files
 from msa_bench.scale.data import DatasetSource
 from msa_bench.scale.ddp import DistributedJob, launch, shard_bounds, training_shard
-from msa_bench.harness.evaluation import predictions_of
+from msa_bench.worker.evaluation import predictions_of
 from msa_bench.inputs.loader import eval_batches
 
 SCHEDULE = {"max_epochs": 2, "patience": 2, "batch_size": 16}

@@ -11,13 +11,14 @@ import torch
 
 from msa_bench.inputs.batching import Batch, collate
 from msa_bench.util.errors import ConfigError
-from msa_bench.harness.evaluation import predictions_of
+from msa_bench.worker.evaluation import predictions_of
 from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches
 from msa_bench.models import DataSpec, build_config, get_model_class
 from msa_bench.harness.protocol import run_protocol
 from msa_bench.records.record import load_predictions, load_record
 from msa_bench.harness.train_config import TrainConfig
-from msa_bench.harness.trainer import EpochSummary, Trainer, TrainingFailed, drop_modalities
+from msa_bench.inputs.corruption import drop_modalities
+from msa_bench.worker.trainer import EpochSummary, Trainer, TrainingFailed
 from msa_bench.harness.training import train_and_evaluate
 
 SHORT = {"max_epochs": 3, "patience": 3, "lr": 3e-3, "batch_size": 32}

@@ -216,7 +216,7 @@ def read_submission_config(config_path: str | Path) -> dict[str, dict]:
 def check_submission(model_class: type[MSAModel], model_config: ModelConfig, dataset: datasets.DatasetDict) -> None:
     """Build the model and run one training batch forward and backward: catch a broken model early."""
     from msa_bench.util.runtime import seed_everything
-    from msa_bench.harness.trainer import training_loss
+    from msa_bench.worker.trainer import training_loss
 
     seed_everything(0)
     model = model_class(model_config, DataSpec.from_dataset(dataset))

@@ -42,7 +42,7 @@ from msa_bench.util.atomic import atomic_write
 from msa_bench.inputs.batching import Batch
 from msa_bench.scoring.robustness import LEVELS, auilc, check_levels, curve_metrics, grid_name
 from msa_bench.inputs.corruption import PROTOCOLS, Transform, gaussian_noise, missing, text_noise, unk_token
-from msa_bench.harness.evaluation import metrics_of_columns, predict
+from msa_bench.worker.evaluation import metrics_of_columns, predict
 from msa_bench.inputs.loader import EVAL_BATCH_SIZE, batches_of, eval_batches
 from msa_bench.models import MSAModel
 from msa_bench.inputs.normalization import normalize_inputs

@@ -1,12 +1,12 @@
 """One run of the protocol: seed, build, train with validation-only selection, test once.
 
 :func:`train_and_evaluate` builds a model (after seeding), hands the training and validation
-splits to a :class:`~msa_bench.harness.trainer.Trainer`, which selects the best epoch by a validation
+splits to a :class:`~msa_bench.worker.trainer.Trainer`, which selects the best epoch by a validation
 metric (early stopping) and returns those weights, and only then predicts the test split, once.
 Every test metric comes from that one evaluation. The trainer never holds the test split.
 
 Runs are resumable: after each epoch the trainer checkpoints to ``<run_dir>/checkpoint.pt``
-(:mod:`msa_bench.harness.checkpoints`); a run started again with the same ``run_dir`` and configs
+(:mod:`msa_bench.worker.checkpoints`); a run started again with the same ``run_dir`` and configs
 continues from there and ends with the same result.
 """
 
@@ -25,7 +25,7 @@ import datasets
 import pandas as pd
 import torch
 
-from msa_bench.harness.evaluation import predictions_of
+from msa_bench.worker.evaluation import predictions_of
 from msa_bench.inputs.loader import eval_batches
 from msa_bench.scoring.metrics import bootstrap_ci, compute_metrics
 from msa_bench.models import TASKS, DataSpec, ModelConfig, MSAModel, count_parameters
@@ -34,7 +34,7 @@ from msa_bench.records.record import ResultRecord, current_git_commit, environme
 from msa_bench.util.runtime import resolve_device, seed_everything
 from msa_bench.data.schema import MODALITIES, MSAMetadata
 from msa_bench.harness.train_config import TrainConfig
-from msa_bench.harness.trainer import Callback, Trainer
+from msa_bench.worker.trainer import Callback, Trainer
 
 #: The seeds of the protocol; results are reported as mean ± sample std over them.
 DEFAULT_SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)

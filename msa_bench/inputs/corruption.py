@@ -24,7 +24,8 @@ from dataclasses import replace
 
 import torch
 
-from msa_bench.inputs.batching import Batch, ModalityBatch
+from msa_bench.data.schema import MODALITIES
+from msa_bench.inputs.batching import Batch, ModalityBatch, absent_where
 
 PROTOCOLS: tuple[str, ...] = ("unannounced", "announced")
 #: The protocol comparable with published missing-rate curves.
@@ -140,3 +141,18 @@ def text_noise(level: float, rows: torch.Tensor, vocabulary: Sequence[str], gene
         return batch
 
     return transform
+
+
+def drop_modalities(batch: Batch, max_rate: float, generator: torch.Generator) -> Batch:
+    """Training-time augmentation: mark whole modalities absent (see :class:`TrainConfig`); removed
+    text also loses its transcript, so encoder-path models see it absent too."""
+    n = len(batch)
+    rates = torch.rand(n, generator=generator) * max_rate
+    present = torch.stack([batch.modality(m).present for m in MODALITIES], dim=1)
+    draws = (torch.rand(n, len(MODALITIES), generator=generator) < rates.unsqueeze(1)).to(present.device)
+    keep = present & ~draws
+    keep = torch.where(keep.any(dim=1, keepdim=True), keep, present)
+    for k, name in enumerate(MODALITIES):
+        batch = batch.with_modality(name, absent_where(batch.modality(name), ~keep[:, k]))
+    text_kept = keep[:, MODALITIES.index("text")].tolist()
+    return replace(batch, raw_text=[text if kept else "" for text, kept in zip(batch.raw_text, text_kept)])

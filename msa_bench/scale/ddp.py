@@ -42,13 +42,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from msa_bench.models import DataSpec, MSAModel, count_parameters, get_model_class
 from msa_bench.scale.data import DatasetSource
-from msa_bench.harness.evaluation import predictions_of
+from msa_bench.worker.evaluation import predictions_of
 from msa_bench.inputs.loader import eval_batches
 from msa_bench.scoring.metrics import compute_metrics
 from msa_bench.inputs.normalization import attach_scaler, resolve_mode
 from msa_bench.util.runtime import seed_everything
 from msa_bench.harness.train_config import TrainConfig
-from msa_bench.harness.trainer import Trainer
+from msa_bench.worker.trainer import Trainer
 from msa_bench.harness.training import TrainedRun, dataset_fingerprint, peak_memory_mb
 
 

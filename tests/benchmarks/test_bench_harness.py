@@ -11,7 +11,7 @@ import torch
 
 from msa_bench.models import DataSpec, build_config, get_model_class
 from msa_bench.harness.robustness import evaluate_robustness
-from msa_bench.harness.evaluation import predictions_of
+from msa_bench.worker.evaluation import predictions_of
 from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches
 from msa_bench.scoring.metrics import compute_metrics
 

@@ -19,10 +19,10 @@ import datasets
 import torch
 from tqdm.auto import tqdm
 
-from msa_bench.inputs.batching import Batch, absent_where
-from msa_bench.inputs.corruption import missing, unk_token
-from msa_bench.harness.checkpoints import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from msa_bench.harness.evaluation import metrics_of_columns, predict
+from msa_bench.inputs.batching import Batch
+from msa_bench.inputs.corruption import drop_modalities, missing, unk_token
+from msa_bench.worker.checkpoints import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from msa_bench.worker.evaluation import metrics_of_columns, predict
 from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches, train_loader
 from msa_bench.models import ModelOutput, MSAModel, task_loss
 from msa_bench.inputs.normalization import normalize_inputs
@@ -76,21 +76,6 @@ def training_loss(model: MSAModel, output: ModelOutput, targets: Targets, head_l
         heads = head_loss_weight * task_loss(output, targets, model.head_tasks)
         loss = heads if loss is None else loss + heads
     return loss
-
-
-def drop_modalities(batch: Batch, max_rate: float, generator: torch.Generator) -> Batch:
-    """Training-time augmentation: mark whole modalities absent (see :class:`TrainConfig`); removed
-    text also loses its transcript, so encoder-path models see it absent too."""
-    n = len(batch)
-    rates = torch.rand(n, generator=generator) * max_rate
-    present = torch.stack([batch.modality(m).present for m in MODALITIES], dim=1)
-    draws = (torch.rand(n, len(MODALITIES), generator=generator) < rates.unsqueeze(1)).to(present.device)
-    keep = present & ~draws
-    keep = torch.where(keep.any(dim=1, keepdim=True), keep, present)
-    for k, name in enumerate(MODALITIES):
-        batch = batch.with_modality(name, absent_where(batch.modality(name), ~keep[:, k]))
-    text_kept = keep[:, MODALITIES.index("text")].tolist()
-    return dataclasses.replace(batch, raw_text=[text if kept else "" for text, kept in zip(batch.raw_text, text_kept)])
 
 
 class Trainer:

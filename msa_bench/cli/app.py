@@ -1,0 +1,63 @@
+"""The ``msa-bench`` application object, its error handling and the helpers every command shares.
+
+Every command fails the same way on an expected error (:class:`msa_bench.util.errors.UserError`,
+or an OS error the user can fix): one paragraph on stderr and exit status 2. Other exceptions are
+bugs and keep their traceback.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.core import TyperGroup
+
+from msa_bench.util.errors import UserError, os_error_message, paragraph
+
+
+#: ``--data-dir`` of the commands that read a dataset.
+DATA_DIR_HELP = "Folder holding the dataset's source files, or an `msa-bench extract` output folder."
+
+
+#: Exit status of every expected failure (click's own usage errors use it too).
+USER_ERROR_EXIT = 2
+
+
+def fail(message: str) -> None:
+    """Print ``message`` as one paragraph on stderr and exit with status 2."""
+    typer.echo(f"error: {paragraph(message)}", err=True)
+    raise typer.Exit(USER_ERROR_EXIT)
+
+
+class _Commands(TyperGroup):
+    """Turns expected failures of any command into :func:`fail`."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            fail(str(err))
+        except OSError as err:
+            message = os_error_message(err)
+            if message is None:
+                raise
+            fail(message)
+
+
+app = typer.Typer(
+    cls=_Commands, help="msa_bench: reproducible multimodal sentiment analysis benchmarks.", no_args_is_help=True
+)
+
+
+def key_values(pairs: list[str] | None, option: str) -> dict[str, object]:
+    """``key=value`` pairs; values are JSON when they parse (numbers, true, null, lists), else strings."""
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options

@@ -1,0 +1,1 @@
+"""The model worker: the only place model code runs (training, prediction, checkpoints)."""
