@@ -279,12 +279,12 @@ def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records
     from msa_bench.board.load import load_entries as _load_entries
     from msa_bench.board.page import render_html, render_markdown, repository_link as _repository_link
 
-    assert model_card("tfn") == "baselines/cards/tfn.md" and model_card("tfn+lnln") == "baselines/cards/tfn.md"
+    assert model_card("tfn") == "docs/models/tfn.md" and model_card("tfn+lnln") == "docs/models/tfn.md"
     assert model_card("submitted") is None and model_card("text_only") is None  # no card
     assert _repository_link(REPOSITORY / "leaderboard") == ".." and _repository_link(tmp_path) is None
     entries = _load_entries(records_dir, 50, 0)
-    assert "| [tfn](../baselines/cards/tfn.md) |" in render_markdown(entries, "..")
-    assert '<a href="../../baselines/cards/tfn.md"' in render_html(entries, "../..")
+    assert "| [tfn](../docs/models/tfn.md) |" in render_markdown(entries, "..")
+    assert '<a href="../../docs/models/tfn.md"' in render_html(entries, "../..")
     assert "[tfn](" not in render_markdown(entries)
 
 

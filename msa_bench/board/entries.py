@@ -77,7 +77,7 @@ def entry_tags(entry: Entry) -> list[str]:
 
 
 def model_card(entry_name: str) -> str | None:
-    """``baselines/cards/<module>.md`` of a built-in model (an entry ``name+track`` too), if it has one."""
+    """``docs/models/<module>.md`` of a built-in model (an entry ``name+track`` too), if it has one."""
     from msa_bench.models import MODELS, load_builtin_baselines
 
     load_builtin_baselines()
@@ -85,7 +85,7 @@ def model_card(entry_name: str) -> str | None:
     if name not in MODELS.names():
         return None
     module = MODELS.get(name).__module__
-    card = f"baselines/cards/{module.rsplit('.', 1)[-1]}.md"
+    card = f"docs/models/{module.rsplit('.', 1)[-1]}.md"
     return card if module.startswith("baselines.") and (REPOSITORY / card).is_file() else None
 
 

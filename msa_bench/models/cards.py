@@ -1,5 +1,5 @@
 """The documents generated from the models' fidelity rows: each model card's fidelity table
-(``baselines/cards/<module>.md``) and the README's summary, between :data:`BEGIN` / :data:`END`
+(``docs/models/<module>.md``) and the summary on the models page (``docs/models/index.md``), between :data:`BEGIN` / :data:`END`
 markers, so the documents cannot drift from the code: ``python -m msa_bench.models.cards``
 rewrites them, and a test checks that the committed files equal :func:`render_documents`.
 """
@@ -52,13 +52,13 @@ def card_block(models: dict[str, type]) -> str:
     return "\n".join(parts)
 
 
-def readme_block(models: dict[str, type]) -> str:
-    """The README's per-model summary: row counts per status and the components not equal."""
+def summary_block(models: dict[str, type]) -> str:
+    """The models page's per-model summary: row counts per status and the components not equal."""
     lines = ["| model | card | equal | option | deviation | not equal |", "| --- | --- | --- | --- | --- | --- |"]
     for name, cls in models.items():
         counts = {status: sum(row.status == status for row in cls.fidelity) for status in STATUSES}
         others = "; ".join(f"{row.component} ({row.status})" for row in cls.fidelity if row.status != "equal")
-        card = f"baselines/cards/{_card_name(cls)}.md"
+        card = f"{_card_name(cls)}.md"
         lines.append(
             f"| `{name}` | [{_card_name(cls)}]({card}) | {counts['equal']} | {counts['option']} "
             f"| {counts['deviation']} | {_cell(others) or '—'} |"
@@ -84,21 +84,21 @@ def _card_text(path: Path, module: str, block: str) -> str:
 
 
 def render_documents(root: Path = ROOT) -> dict[Path, str]:
-    """Each generated document (README and cards) as it should read, keyed by its path."""
+    """Each generated document (the models page and the cards) as it should read, keyed by its path."""
     models = _models_with_fidelity()
     by_card: dict[str, dict[str, type]] = {}
     for name, cls in models.items():
         by_card.setdefault(_card_name(cls), {})[name] = cls
-    readme = root / "README.md"
-    documents = {readme: replace_block(readme.read_text(), readme_block(models), where=str(readme))}
+    summary = root / "docs" / "models" / "index.md"
+    documents = {summary: replace_block(summary.read_text(), summary_block(models), where=str(summary))}
     for module, group in by_card.items():
-        path = root / "baselines" / "cards" / f"{module}.md"
+        path = root / "docs" / "models" / f"{module}.md"
         documents[path] = _card_text(path, module, card_block(group))
     return documents
 
 
 def main() -> int:
-    """Rewrite the README table and the cards from the models' ``fidelity`` attributes."""
+    """Rewrite the models page's summary and the cards from the models' ``fidelity`` attributes."""
     for path, text in render_documents().items():
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
