@@ -88,7 +88,7 @@ class EFLSTM(MSAModel):
         "mosei": {"model": {"hidden": 256, "num_layers": 2, "dropout": 0.4},
                   "train": {**_TRAIN, "batch_size": 128, "lr": 5e-3, "weight_decay": 1e-4}},
         "ravdess": {"model": {"steps": 32, "hidden": 64, "num_layers": 1, "dropout": 0.2, "presence_flags": True},
-                    "train": {**_TRAIN, "select_metric": "emotion_wa"}},
+                    "train": {**_TRAIN, "select_metric": "emotion_ua"}},
     }
     fidelity = (
         FidelityRow("forward pass (fixture ef_lstm/)", "MMSA EF_LSTM at a94e65d",

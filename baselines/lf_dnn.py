@@ -149,7 +149,7 @@ class LFDNN(MSAModel):
             "train": {**_TRAIN, "batch_size": 64, "lr": 2e-3, "weight_decay": 1e-3},
         },
         "ravdess": {"model": {"text_hidden": 16, "text_out": 16, "audio_hidden": 64, "vision_hidden": 64},
-                    "train": {**_TRAIN, "select_metric": "emotion_wa"}},
+                    "train": {**_TRAIN, "select_metric": "emotion_ua"}},
     }
     fidelity = (
         FidelityRow("forward pass (fixture lf_dnn/)", "MMSA LF_DNN at a94e65d",

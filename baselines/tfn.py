@@ -78,7 +78,7 @@ class TFN(MSAModel):
                       "dropout": 0.4, "post_fusion_dropout": 0.4},
             "train": {**_TRAIN, "batch_size": 128, "lr": 5e-3},
         },
-        "ravdess": {"model": {"text_hidden": 16, "text_out": 16, "vision_hidden": 32}, "train": {**_TRAIN, "select_metric": "emotion_wa"}},
+        "ravdess": {"model": {"text_hidden": 16, "text_out": 16, "vision_hidden": 32}, "train": {**_TRAIN, "select_metric": "emotion_ua"}},
     }
     paper_results = {
         "mosi": {"source": "Zadeh et al., EMNLP 2017, Table 1 (CMU-MOSI; unverified against the PDF here)",

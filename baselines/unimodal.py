@@ -88,7 +88,7 @@ UNIMODAL_DEFAULTS: dict[str, dict] = {
     },
     "mosi": {"model": {"hidden": 64, "mlp_hidden": 64, "dropout": 0.2}, "train": _TRAIN},
     "mosei": {"model": {"hidden": 128, "mlp_hidden": 64, "dropout": 0.2}, "train": {**_TRAIN, "batch_size": 64}},
-    "ravdess": {"model": {"hidden": 64, "mlp_hidden": 64, "dropout": 0.2}, "train": {**_TRAIN, "select_metric": "emotion_wa"}},
+    "ravdess": {"model": {"hidden": 64, "mlp_hidden": 64, "dropout": 0.2}, "train": {**_TRAIN, "select_metric": "emotion_ua"}},
 }
 
 
