@@ -30,6 +30,9 @@ def extract_features(
     label_file: Optional[str] = typer.Option(None, help="Label table inside --data-dir (default: found automatically)."),
     word_timings: Optional[Path] = typer.Option(None, help="CSV id,word,start,end: average every modality per word."),
     limit: Optional[int] = typer.Option(None, help="Only the first N clips (for a quick check)."),
+    pool_ms: Optional[float] = typer.Option(
+        None, help="Mean-pool frame-level audio/vision features over windows of this many ms (e.g. 100); recorded in the dataset's feature-set names."
+    ),
     engine: Engine = typer.Option(Engine.local, help="local (this machine) or ray (a Ray cluster; needs the ray extra)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
@@ -57,6 +60,7 @@ def extract_features(
         label_file=label_file,
         word_timings=word_timings,
         limit=limit,
+        pool_ms=pool_ms,
     )
     typer.echo(format_summary(result.summary, result.source_checks))
     typer.echo(f"dataset: {out / 'dataset'}   errors: {out / 'errors.csv'} ({len(result.errors)} rows)")

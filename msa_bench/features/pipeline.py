@@ -41,7 +41,9 @@ from msa_bench.builders.base import example
 from msa_bench.features.alignment import average_in_words
 from msa_bench.features.base import Extractor, Failure, build_extractor
 from msa_bench.features.cache import FeatureCache
+from msa_bench.features.pooling import check_window, pool_frames, pooled_name
 from msa_bench.util.atomic import atomic_dir, atomic_write, write_text
+from msa_bench.util.errors import ConfigError
 from msa_bench.features.clips import Clip, SourceChecks, assign_splits, find_clips, read_word_timings
 from msa_bench.data.media import SAMPLE_RATE, MediaError, read_audio, read_frames
 from msa_bench.data.schema import MODALITIES, MSAMetadata
@@ -216,8 +218,24 @@ def _aligned(result: Result, clip: Clip, modality: str) -> Result:
     return average_in_words(values, times, clip.words), None
 
 
+def pools(extractor: Extractor, pool_ms: float | None) -> bool:
+    """Whether ``pool_ms`` pools this extractor's output: only frame-level features have frame times."""
+    return pool_ms is not None and (extractor.modality == "vision" or extractor.frame_hop_s is not None)
+
+
+def _pooled(result: Result, pool_ms: float) -> Result:
+    if isinstance(result, Failure):
+        return result
+    return pool_frames(*result, pool_ms)
+
+
 def _rows(
-    clips: list[Clip], results: dict[str, dict[str, Result]], extractors: dict[str, Extractor], word_aligned: bool, checks: SourceChecks
+    clips: list[Clip],
+    results: dict[str, dict[str, Result]],
+    extractors: dict[str, Extractor],
+    word_aligned: bool,
+    checks: SourceChecks,
+    pool_ms: float | None = None,
 ):
     """Dataset rows per split, and the errors table (source problems first)."""
     rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
@@ -227,6 +245,7 @@ def _rows(
         for modality, extractor in extractors.items():
             result = results[modality][clip.id]
             result = _aligned(result, clip, modality) if word_aligned else result
+            result = _pooled(result, pool_ms) if pools(extractor, pool_ms) else result
             if isinstance(result, Failure):
                 errors.append({"id": clip.id, "modality": modality, "extractor": extractor.name, "reason": result.reason})
                 continue
@@ -244,17 +263,25 @@ def _rows(
     return rows, pd.DataFrame(errors, columns=["id", "modality", "extractor", "reason"])
 
 
-def _metadata(extractors: dict[str, Extractor], fps: float, aligned: bool, report: dict) -> MSAMetadata:
+def feature_set_name(extractor: Extractor, pool_ms: float | None) -> str:
+    """The name a modality's features go by in the dataset metadata and in every record."""
+    return pooled_name(extractor.name, pool_ms) if pools(extractor, pool_ms) else extractor.name
+
+
+def _metadata(extractors: dict[str, Extractor], fps: float, aligned: bool, report: dict, pool_ms: float | None = None) -> MSAMetadata:
     import av
 
     def stamp(modality: str) -> tuple[str, int]:
         extractor = extractors.get(modality)
-        return (extractor.name, extractor.dim) if extractor else (NO_FEATURES, 1)
+        return (feature_set_name(extractor, pool_ms), extractor.dim) if extractor else (NO_FEATURES, 1)
 
     (text, text_dim), (audio, audio_dim), (vision, vision_dim) = (stamp(m) for m in MODALITIES)
     provenance = {m: e.provenance() for m, e in extractors.items()}
     provenance["decoding"] = {"library": "av", "version": av.__version__, "audio_sample_rate": SAMPLE_RATE, "vision_fps": fps}
     provenance["alignment"] = "word-aligned (mean of frames inside each word)" if aligned else "unaligned"
+    pooled = [m for m, e in extractors.items() if pools(e, pool_ms)]
+    if pooled:
+        provenance["pooling"] = {"statistic": "mean", "window_ms": pool_ms, "modalities": pooled}
     return MSAMetadata(text, audio, vision, text_dim, audio_dim, vision_dim, provenance=provenance, report=report)
 
 
@@ -299,6 +326,7 @@ def extract(
     label_file: str | None = None,
     word_timings: str | Path | None = None,
     limit: int | None = None,
+    pool_ms: float | None = None,
     progress: bool = True,
 ) -> ExtractionResult:
     """Extract features for every clip of ``data_dir`` and save the unified dataset to ``out``.
@@ -307,8 +335,12 @@ def extract(
     instances; ``None`` leaves the modality null. ``options``: per-modality config options,
     e.g. ``{"text": {"layer": 8}}``. ``workers``: processes for decoding and CPU extractors
     (default: all cores; 0 runs everything in this process). ``word_timings``: CSV
-    ``id,word,start,end``; when given, every modality is averaged per word.
+    ``id,word,start,end``; when given, every modality is averaged per word. ``pool_ms``: frame-level
+    features (with frame times) become the mean of each ``pool_ms`` window (see
+    :mod:`~msa_bench.features.pooling`); the cache keeps the frames, so another window needs no
+    re-extraction.
     """
+    check_pooling(pool_ms, word_timings)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clips, split_report, checks = list_clips(dataset, data_dir, label_file, word_timings, limit)
@@ -337,7 +369,16 @@ def extract(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     changed = {m: cache.changed for m, cache in caches.items()}
-    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report, checks, changed)
+    return save_extraction(
+        dataset, clips, results, extractors, out, fps, word_timings is not None, split_report, checks, changed, pool_ms=pool_ms
+    )
+
+
+def check_pooling(pool_ms: float | None, word_timings: str | Path | None) -> None:
+    """A positive window, and not together with word alignment (which already averages frames)."""
+    check_window(pool_ms)
+    if pool_ms is not None and word_timings is not None:
+        raise ConfigError("pool_ms and word_timings both average frames: give one of them (word timings average per word)")
 
 
 def list_clips(
@@ -387,14 +428,16 @@ def save_extraction(
     split_report: dict,
     checks: SourceChecks,
     changed: dict[str, set[str]] | None = None,
+    *,
+    pool_ms: float | None = None,
 ) -> ExtractionResult:
     """Assemble rows, the errors table and the summary from per-clip results and save them under
     ``out``. The source checks go into the metadata report under the builders' keys, so
     ``msa-bench info`` shows them as it does for a dataset built from the same files."""
-    rows, errors = _rows(clips, results, extractors, aligned, checks)
+    rows, errors = _rows(clips, results, extractors, aligned, checks, pool_ms)
     summary = summarize(clips, errors[errors["modality"] != SOURCE], extractors, changed)
     report = {"source": dataset, "source_files": media_fingerprint(clips), **split_report, **checks.report, "extraction": summary}
-    metadata = _metadata(extractors, fps, aligned, report)
+    metadata = _metadata(extractors, fps, aligned, report, pool_ms)
     features = metadata.features()
     info = datasets.DatasetInfo(description=metadata.to_description(), features=features)
     dataset_dict = datasets.DatasetDict(
@@ -415,6 +458,7 @@ def save_extraction(
         "layout_version": LAYOUT_VERSION,
         "dataset": dataset,
         "extractors": {m: e.name for m, e in extractors.items()},
+        "pool_ms": pool_ms,
         "source_files": report["source_files"],
     }
     write_text(out / MARKER, json.dumps(marker, indent=2, sort_keys=True))

@@ -28,6 +28,7 @@ from msa_bench.features.clips import Clip
 from msa_bench.features.pipeline import (
     ExtractionResult,
     cache_options,
+    check_pooling,
     extract_batch,
     extract_word_batch,
     list_clips,
@@ -156,6 +157,7 @@ def extract_on_ray(
     label_file: str | None = None,
     word_timings: str | Path | None = None,
     limit: int | None = None,
+    pool_ms: float | None = None,
     address: str | None = None,
 ) -> ExtractionResult:
     """:func:`msa_bench.features.pipeline.extract` on a Ray cluster (same arguments and output).
@@ -166,6 +168,7 @@ def extract_on_ray(
     cache keys and metadata) and again on each worker, which moves torch models to ``device``;
     an :class:`Extractor` instance is shipped to the workers as it is (it must be picklable).
     """
+    check_pooling(pool_ms, word_timings)
     ray = connect(address)
     if device.startswith("cuda") and cluster_gpus() == 0:
         raise RuntimeError(f"--device {device} asked for, but the Ray cluster has no GPU")
@@ -192,4 +195,6 @@ def extract_on_ray(
             word_aligned=word_timings is not None,
         )
     changed = {m: cache.changed for m, cache in caches.items()}
-    return save_extraction(dataset, clips, results, extractors, out, fps, word_timings is not None, split_report, checks, changed)
+    return save_extraction(
+        dataset, clips, results, extractors, out, fps, word_timings is not None, split_report, checks, changed, pool_ms=pool_ms
+    )
