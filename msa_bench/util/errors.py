@@ -54,3 +54,8 @@ class UnknownNameError(UserError, KeyError):
 
 class MissingFileError(UserError, FileNotFoundError):
     """A file or folder the user named does not exist, or holds nothing usable."""
+
+
+class SubmissionRejected(UserError, ValueError):
+    """A submitted model, config or predictions file is invalid; the message says why. Nothing
+    was trained or written."""
