@@ -1,5 +1,5 @@
 """Every expected failure, through the command line: one paragraph naming the problem, exit 2,
-no traceback (the cases of the README's "When something is wrong" table, in its order)."""
+no traceback (the cases of the "When something is wrong" table in docs/troubleshooting.md, in its order)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from msa_bench.cli import app
 from msa_bench.sources.cmu import standard_folds
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TROUBLESHOOTING = Path(__file__).resolve().parents[1] / "docs" / "troubleshooting.md"
 
 
 @pytest.fixture(autouse=True)
@@ -154,10 +154,10 @@ def test_unexpected_exceptions_keep_their_traceback(monkeypatch):
     assert result.exit_code == 1 and isinstance(result.exception, ZeroDivisionError)
 
 
-def test_the_readme_table_lists_every_case_tested_here():
-    section = README.read_text(encoding="utf-8").split("## When something is wrong", 1)
+def test_the_troubleshooting_table_lists_every_case_tested_here():
+    section = TROUBLESHOOTING.read_text(encoding="utf-8").split("## When something is wrong", 1)
     if len(section) < 2:
-        pytest.fail("README has no 'When something is wrong' section")
+        pytest.fail("docs/troubleshooting.md has no 'When something is wrong' section")
     table = section[1].split("\n## ", 1)[0]
     for case in ("missing dataset", "unknown dataset or model", "config value", "invalid submission", "permission denied",
                  "read-only", "disk full", "checkpoint", "HDF5", "pickle", "truncated", "corrupt", "unexpected"):
