@@ -8,7 +8,7 @@ a frame without a face (the pipeline drops those rows and keeps the frame times)
 
 Extractors are named by a *spec* string (see :func:`build_extractor`):
 
-* ``FAMILY`` — a registered family such as ``egemaps-lld`` or ``pyfeat``;
+* ``FAMILY`` — a registered family such as ``egemaps-lld``, ``pyfeat`` or ``whisper-base``;
 * ``FAMILY:CHECKPOINT`` — a transformers family with a local folder or hub name, e.g.
   ``wav2vec2:facebook/wav2vec2-base`` or ``vit:/models/my-vit``;
 * ``CHECKPOINT`` — anything else is a checkpoint for the modality's default transformers
@@ -42,6 +42,8 @@ for _name in ("text", "bert", "roberta"):
 for _name in ("face", "vit", "clip"):
     EXTRACTORS.register(_name, "msa_bench.features.faces:FaceImageEncoder")
 EXTRACTORS.register("pyfeat", "msa_bench.features.pyfeat:PyFeatExtractor")
+for _name in ("whisper-base", "whisper-ct2", "whisper"):
+    EXTRACTORS.register(_name, "msa_bench.features.whisper:WhisperEncoder")
 
 #: The transformers family a bare checkpoint name means, per modality.
 DEFAULT_FAMILY: dict[str, str] = {"audio": "speech", "text": "text", "vision": "face"}
