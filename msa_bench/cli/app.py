@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -29,12 +30,27 @@ def fail(message: str) -> None:
     raise typer.Exit(USER_ERROR_EXIT)
 
 
+#: Exit status after Ctrl-C (128 + SIGINT).
+INTERRUPTED_EXIT = 130
+_INTERRUPT_HINT = "msa_bench.interrupt_hint"
+
+
+def on_interrupt(message: str) -> None:
+    """What the running command prints, as its one line, if the user presses Ctrl-C: what is
+    saved and the command that resumes."""
+    click.get_current_context().meta[_INTERRUPT_HINT] = message
+
+
 class _Commands(TyperGroup):
-    """Turns expected failures of any command into :func:`fail`."""
+    """Turns expected failures of any command into :func:`fail`, and Ctrl-C into one line."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            hint = ctx.meta.get(_INTERRUPT_HINT, "nothing was saved")
+            typer.echo(f"interrupted: {hint}", err=True)
+            raise typer.Exit(INTERRUPTED_EXIT) from None
         except UserError as err:
             fail(str(err))
         except OSError as err:
