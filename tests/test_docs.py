@@ -1,6 +1,6 @@
 """The README and the docs site: every relative link and anchor resolves, every page is in the
-navigation, no user-facing text names a path only the maintainers have, and (with the ``docs``
-extra) ``mkdocs build --strict`` passes."""
+navigation, the README stays short and its tour's code runs, no user-facing text names a path
+only the maintainers have, and (with the ``docs`` extra) ``mkdocs build --strict`` passes."""
 
 from __future__ import annotations
 
@@ -143,6 +143,15 @@ def test_every_page_is_in_the_navigation():
 
 def test_the_readme_stays_short():
     assert len(README.read_text(encoding="utf-8").splitlines()) <= 250
+
+
+def test_the_readme_tour_code_runs(synthetic_small, monkeypatch):
+    """The tour's Python block, on the small synthetic dataset (the full one takes a while to build)."""
+    import msa_bench
+
+    monkeypatch.setattr(msa_bench, "load_dataset", lambda name, **options: synthetic_small)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    exec(next(block for block in blocks if "make_dataloader" in block), {})
 
 
 def test_no_user_facing_text_names_a_maintainer_only_path():
