@@ -270,7 +270,7 @@ def test_mmml_rejects_an_unknown_variant():
 
 def _validation_mae_vs_training_mean(name: str, dataset) -> tuple[float, float]:
     """Best validation MAE of ``name`` trained with its "synthetic" schedule, and that of the training mean."""
-    from msa_bench.harness.train_config import TrainConfig
+    from msa_bench.worker.train_config import TrainConfig
     from msa_bench.harness.training import train_and_evaluate
 
     model_class = get_model_class(name)

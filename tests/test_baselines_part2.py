@@ -183,7 +183,7 @@ def test_umdf_loss_is_task_losses_of_both_views_plus_weighted_distillation():
 
 
 def test_umdf_missing_modality_training_needs_no_harness_flag():
-    from msa_bench.harness.train_config import TrainConfig
+    from msa_bench.worker.train_config import TrainConfig
 
     for dataset in ("mosi", "mosei", "synthetic"):
         assert TrainConfig.from_dict(UMDF.default_configs[dataset]["train"]).missing_modality_rate == 0
@@ -303,7 +303,7 @@ def test_fine_tuned_bert_gets_its_own_learning_rate_and_is_updated(tiny_bert):
 
 
 def _train_on_synthetic(name, dataset, **train_overrides):
-    from msa_bench.harness.train_config import TrainConfig
+    from msa_bench.worker.train_config import TrainConfig
     from msa_bench.harness.training import train_and_evaluate
 
     model_class = get_model_class(name)

@@ -7,7 +7,7 @@ import pytest
 
 from baselines.mmml import MMML, OFFICIAL_SIZES
 from msa_bench.models import DataSpec, build_config, count_parameters
-from msa_bench.harness.protocol import resolve_configs
+from msa_bench.worker.configs import resolve_configs
 
 
 @pytest.mark.parametrize("dataset", ["mosi", "mosei"])

@@ -319,7 +319,7 @@ BUILTIN_NAMES = [n for n in MODEL_NAMES if get_model_class(n).__module__.startsw
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_builtin_default_configs_and_paper_results_are_valid(name):
     """Every built-in baseline ships MOSI, MOSEI, synthetic and test settings that build."""
-    from msa_bench.harness.train_config import TrainConfig
+    from msa_bench.worker.train_config import TrainConfig
 
     model_class = get_model_class(name)
     assert {"mosi", "mosei", "synthetic", "test"} <= set(model_class.default_configs)

@@ -12,7 +12,7 @@ from msa_bench.inputs.batching import collate
 from msa_bench.models import build_config, get_model_class
 from msa_bench.inputs.normalization import SCALER_ATTRIBUTE, FeatureScaler, resolve_mode
 from msa_bench.harness.robustness import evaluate_robustness
-from msa_bench.harness.train_config import TrainConfig
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.harness.training import make_record, train_and_evaluate
 
 SHORT = {"max_epochs": 2, "patience": 2, "lr": 3e-3, "batch_size": 32, "normalize": "standard"}

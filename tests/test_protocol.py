@@ -10,7 +10,8 @@ import pytest
 import msa_bench.harness.protocol as protocol
 from msa_bench.models import get_model_class
 from msa_bench.util.errors import UserError
-from msa_bench.harness.protocol import SubmissionRejected, guarded_run, resolve_configs, run_main, run_protocol, submit_model
+from msa_bench.worker.configs import resolve_configs
+from msa_bench.harness.protocol import SubmissionRejected, guarded_run, run_main, run_protocol, submit_model
 from msa_bench.records.record import load_record, record_files
 
 README = Path(__file__).resolve().parents[1] / "README.md"

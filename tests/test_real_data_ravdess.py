@@ -18,7 +18,7 @@ from msa_bench.cli import app
 from msa_bench.util.errors import UserError
 from msa_bench.loading.load import load_dataset
 from msa_bench.models import get_model_class
-from msa_bench.harness.protocol import resolve_configs
+from msa_bench.worker.configs import resolve_configs
 from msa_bench.harness.training import train_and_evaluate
 
 ACTORS = (1, 2, 3, 4, 5, 6, 13, 14, 17, 18)

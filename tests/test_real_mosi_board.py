@@ -58,7 +58,7 @@ def test_frozen_entries_drop_the_bert_encoder_and_fine_tuned_ones_use_minilm(boa
 
 
 def test_fine_tuned_entries_are_the_models_whose_mosi_schedule_fine_tunes_an_encoder(board_script):
-    from msa_bench.harness.protocol import resolve_configs
+    from msa_bench.worker.configs import resolve_configs
 
     fine_tuners = {
         name for name in model_names()

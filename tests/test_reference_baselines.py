@@ -8,7 +8,7 @@ import torch
 
 from msa_bench.inputs.batching import ModalityBatch
 from msa_bench.models import build_config, get_model_class
-from msa_bench.harness.train_config import TrainConfig
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.harness.training import train_and_evaluate
 
 from baselines.ef_lstm import resample

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from msa_bench.models import build_config, get_model_class, model_names
-from msa_bench.harness.train_config import TrainConfig
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.harness.training import train_and_evaluate
 
 

@@ -18,7 +18,7 @@ from msa_bench.harness.protocol import run_protocol
 from msa_bench.records.record import load_predictions, load_record
 from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc
 from msa_bench.harness.robustness import RobustnessSweep, evaluate_robustness
-from msa_bench.harness.train_config import TrainConfig
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.harness.training import train_and_evaluate
 
 #: Tolerance of "monotone within noise": one curve step may rise by this much (about 15 of the

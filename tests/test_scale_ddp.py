@@ -8,7 +8,7 @@ import torch
 
 from msa_bench.scoring.metrics import compute_metrics
 from msa_bench.models import DataSpec, get_model_class
-from msa_bench.harness.protocol import resolve_configs
+from msa_bench.worker.configs import resolve_configs
 from msa_bench.records.record import load_predictions, load_records, record_files
 from msa_bench.scale.data import DatasetSource
 from msa_bench.scale.ddp import DistributedJob, launch, shard_bounds, training_shard

@@ -1,6 +1,6 @@
 """Per-dataset training schedules that every model must share."""
 
-from msa_bench.harness.protocol import resolve_configs
+from msa_bench.worker.configs import resolve_configs
 from msa_bench.models import get_model_class, model_names
 
 

@@ -16,7 +16,7 @@ from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches
 from msa_bench.models import DataSpec, build_config, get_model_class
 from msa_bench.harness.protocol import run_protocol
 from msa_bench.records.record import load_predictions, load_record
-from msa_bench.harness.train_config import TrainConfig
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.inputs.corruption import drop_modalities
 from msa_bench.worker.trainer import EpochSummary, Trainer, TrainingFailed
 from msa_bench.harness.training import train_and_evaluate

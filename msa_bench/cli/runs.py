@@ -1,4 +1,9 @@
-"""Commands that train and score models: ``train``, ``run``, ``submit``."""
+"""Commands that train and score models: ``train``, ``run``, ``submit``.
+
+They write under a workspace (``--workspace``, ``$MSA_BENCH_HOME`` or ``./msa_bench_runs``; see
+:mod:`msa_bench.records.workspace`), never into the repository unless told so, and end with a
+table of the test metrics (``--json`` for scripts).
+"""
 
 from __future__ import annotations
 
@@ -8,93 +13,101 @@ from typing import Optional
 
 import typer
 
-from msa_bench.cli.app import DATA_DIR_HELP, app, key_values
+from msa_bench.cli.app import DATA_DIR_HELP, app, key_values, on_interrupt
+from msa_bench.cli.results import print_results
 from msa_bench.scale.cluster import Engine
-from msa_bench.util.errors import ConfigError
+
+WORKSPACE_HELP = "Where records, run folders and the board go (default: $MSA_BENCH_HOME or ./msa_bench_runs)."
+DATASET_OPTION_HELP = "Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."
+FULL_ROBUSTNESS_HELP = "Missing-rate and noise curves on the full 0.0-1.0 grid (default: the quick grid 0.0, 0.3, 0.6, 1.0)."
+JSON_HELP = "Print the results as JSON (for scripts) instead of the table."
+
+
+def _levels(full_robustness: bool):
+    from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS
+
+    return LEVELS if full_robustness else QUICK_LEVELS
+
+
+def _resume_hint(workspace) -> str:
+    return (f"finished seeds stay staged in {workspace.records}-staging and checkpoints in {workspace.runs}; "
+            "run the same command again to resume")
+
 
 @app.command()
 def train(
-    model: str = typer.Argument(..., help="A registered model name, or FILE.py:Class."),
+    model: str = typer.Argument(..., help="A built-in model name (see `msa-bench models`), or FILE.py:Class."),
     dataset: str = typer.Option(..., help="The dataset to train and evaluate on."),
     seed: Optional[list[int]] = typer.Option(None, help="Seed(s); repeat the option for several. Default: 1111-1115."),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
-    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
-    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
-    run_dir: Path = typer.Option(Path("runs"), help="Checkpoints; an interrupted run resumes from here."),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help=DATASET_OPTION_HELP),
+    workspace: Optional[Path] = typer.Option(None, help=WORKSPACE_HELP),
     robustness: bool = typer.Option(True, help="Run the robustness sweep after training."),
+    full_robustness: bool = typer.Option(False, "--full-robustness", help=FULL_ROBUSTNESS_HELP),
     nproc_per_node: int = typer.Option(1, "--nproc-per-node", help="Train each run on N processes with torchrun/DDP (one GPU each on cuda)."),
     model_option: Optional[list[str]] = typer.Option(None, "--model-option", help="Model config entry as key=value over the model's defaults for the dataset (repeat); JSON values parse."),
-    train_option: Optional[list[str]] = typer.Option(None, "--train-option", help="Training config entry as key=value (repeat), e.g. epochs=20."),
+    train_option: Optional[list[str]] = typer.Option(None, "--train-option", help="Training config entry as key=value (repeat), e.g. max_epochs=20."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Train MODEL on a dataset with the full protocol (validation-only selection, one test evaluation)."""
-    from msa_bench.models import get_model_class
-    from msa_bench.harness.protocol import resolve_configs, run_protocol
+    from msa_bench.harness.protocol import run_protocol
     from msa_bench.harness.training import DEFAULT_SEEDS
+    from msa_bench.records.workspace import Workspace
 
-    model_overrides = key_values(model_option, "--model-option")
-    train_overrides = key_values(train_option, "--train-option")
-    try:  # a misspelt option fails here, before any data is built
-        resolve_configs(get_model_class(model), dataset, model_overrides, train_overrides)
-    except ValueError as err:
-        raise ConfigError(f"--model-option / --train-option: {err}") from None
-
-    if nproc_per_node > 1:
-        from msa_bench.scale.data import DatasetSource
-        from msa_bench.scale.ddp import DistributedJob, launch
-
-        options = tuple(sorted(key_values(dataset_option, "--dataset-option").items()))
-        source = DatasetSource(dataset, data_dir=None if data_dir is None else str(data_dir), options=options)
-        job = DistributedJob(
-            model, source, tuple(seed or DEFAULT_SEEDS), str(records), device, robustness, str(run_dir), model_overrides, train_overrides
-        )
-        launch(job, nproc_per_node)
-        return
-
+    space = Workspace.resolve(workspace)
+    on_interrupt(_resume_hint(space))
     paths = run_protocol(
-        model, dataset, seed or DEFAULT_SEEDS, records_dir=records, device=device, robustness=robustness,
-        data_dir=data_dir, dataset_options=key_values(dataset_option, "--dataset-option"), run_root=run_dir,
-        model_overrides=model_overrides, train_overrides=train_overrides,
+        model, dataset, seed or DEFAULT_SEEDS, key_values(model_option, "--model-option"), key_values(train_option, "--train-option"),
+        records_dir=space.records, device=device, robustness=robustness, robustness_levels=_levels(full_robustness),
+        data_dir=data_dir, dataset_options=key_values(dataset_option, "--dataset-option"), run_root=space.runs,
+        nproc=nproc_per_node, echo=partial(typer.echo, err=True),
     )
-    for path in paths:
-        typer.echo(f"wrote {path}")
+    print_results(paths, as_json, typer.echo)
 
 
 @app.command()
 def run(
-    models: Optional[list[str]] = typer.Option(None, "--models", help="Models to run (repeat the option); default: all registered."),
+    models: Optional[list[str]] = typer.Option(None, "--models", help="Models to run (repeat the option); default: all built-in."),
     seeds: Optional[list[int]] = typer.Option(None, "--seeds", help="Seeds (repeat the option); default: 1111."),
     dataset: str = typer.Option("synthetic", help="Dataset (default: the embedded synthetic one)."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
-    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help=DATASET_OPTION_HELP),
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
-    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
-    out: Path = typer.Option(Path("leaderboard"), help="Where LEADERBOARD.md and site/index.html are written."),
-    jobs: Optional[int] = typer.Option(None, help="Worker processes (default: 2 on CPU, 1 on CUDA)."),
+    workspace: Optional[Path] = typer.Option(None, help=WORKSPACE_HELP),
+    jobs: Optional[int] = typer.Option(None, help="Entries trained side by side (default: 2 on CPU, 1 on CUDA)."),
     engine: Engine = typer.Option(Engine.local, help="local (this machine) or ray (a Ray cluster; needs the ray extra)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
-    full_robustness: bool = typer.Option(False, "--full-robustness", help="Missing-rate and noise curves on the full 0.0-1.0 grid (default: the quick grid 0.0, 0.3, 0.6, 1.0)."),
+    full_robustness: bool = typer.Option(False, "--full-robustness", help=FULL_ROBUSTNESS_HELP),
     track: Optional[list[str]] = typer.Option(None, "--track", help="Training track(s) (repeat): default, lnln (random per-example missing rates in training); default: default."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """The main job: train the models on the synthetic dataset, run robustness, render the leaderboard."""
-    from msa_bench.harness.protocol import MAIN_SEEDS, run_main
-    from msa_bench.scoring.robustness import LEVELS
+    """The main job: train the models on the synthetic dataset, run robustness, render the board in the workspace."""
+    from msa_bench.board.page import render_leaderboard
+    from msa_bench.harness.main_job import MAIN_SEEDS, run_main
+    from msa_bench.records.workspace import Workspace
+    from msa_bench.scale.data import DatasetSource
 
-    levels = LEVELS if full_robustness else None
+    space = Workspace.resolve(workspace)
+    on_interrupt(f"finished entries are in {space.records}; {_resume_hint(space)}")
+    options = key_values(dataset_option, "--dataset-option")
+    settings = dict(robustness_levels=_levels(full_robustness), tracks=tuple(track or ("default",)), data_dir=data_dir,
+                    dataset_options=options, echo=typer.echo)
     if engine is Engine.ray:
         from msa_bench.scale.ray_sweep import run_main_on_ray
 
-        _, failed = run_main_on_ray(
-            models, seeds or MAIN_SEEDS, dataset, device, records, out, address=address, echo=typer.echo, robustness_levels=levels,
-            tracks=tuple(track or ("default",)), data_dir=data_dir, dataset_options=key_values(dataset_option, "--dataset-option"),
-        )
+        written, failed = run_main_on_ray(models, seeds or MAIN_SEEDS, dataset, device, space.records, address=address, **settings)
     else:
-        _, failed = run_main(
-            models, seeds or MAIN_SEEDS, dataset, device, records, out, jobs=jobs, echo=typer.echo, robustness_levels=levels,
-            tracks=tuple(track or ("default",)), data_dir=data_dir, dataset_options=key_values(dataset_option, "--dataset-option"),
-        )
-    if failed:
-        typer.echo(f"failed: {', '.join(failed)}", err=True)
+        written, failed = run_main(models, seeds or MAIN_SEEDS, dataset, device, space.records, space.runs, jobs=jobs, **settings)
+    source = DatasetSource(dataset, None if data_dir is None else str(data_dir), None, tuple(sorted(options.items())))
+    rendered = render_leaderboard(space.records, space.root, datasets_by_name={dataset: source.load()})
+    print_results(written, as_json, typer.echo)
+    typer.echo(f"board: {rendered['markdown']}\npage: {rendered['html'].resolve().as_uri()}")
+    if failed or rendered.refused:
+        if failed:
+            typer.echo(f"failed: {', '.join(failed)}", err=True)
+        for refusal in rendered.refused:
+            typer.echo(f"refused: {refusal.what}: {refusal.reason}", err=True)
         raise typer.Exit(code=1)
 
 
@@ -105,30 +118,46 @@ def submit(
     name: Optional[str] = typer.Option(None, help="Leaderboard name of a --predictions submission."),
     seed: int = typer.Option(0, help="Run number of a --predictions submission (to submit several runs)."),
     model: Optional[str] = typer.Option(None, help="FILE.py:Class of a model to run through the full protocol."),
-    config: Optional[Path] = typer.Option(None, help="YAML config of the --model."),
-    records: Path = typer.Option(Path("leaderboard/records"), help="Folder of result records."),
+    config: Optional[Path] = typer.Option(None, help="YAML config of the --model (keys 'model:' and 'train:')."),
+    seeds: Optional[list[int]] = typer.Option(None, "--seeds", help="Seeds of a --model submission (repeat); default: 1111-1115."),
+    full_robustness: bool = typer.Option(False, "--full-robustness", help=FULL_ROBUSTNESS_HELP),
+    replace: bool = typer.Option(False, "--replace", help="Move the name's earlier records aside (never deleted) instead of refusing."),
+    workspace: Optional[Path] = typer.Option(None, help=WORKSPACE_HELP),
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N (for --model)."),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
-    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help="Dataset option as key=value (repeat), e.g. split_scheme=speech20 for RAVDESS."),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help=DATASET_OPTION_HELP),
     engine: Engine = typer.Option(Engine.local, help="For --model: local, or ray (one Ray task per seed)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto or ray://HOST:PORT; default: a local Ray instance."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Add a submission: test predictions (--predictions --name) or a model (--model --config)."""
+    """Add a submission: a model run through the protocol in a sandbox (--model --config) or test predictions (--predictions --name)."""
+    from msa_bench.records.workspace import Workspace
+    from msa_bench.util.errors import SubmissionRejected
+
     if (predictions is None) == (model is None) or (predictions is not None and name is None):
-        raise typer.BadParameter("give either --predictions FILE.parquet --name NAME, or --model FILE.py:Class --config CFG.yaml")
+        raise SubmissionRejected("give either --model FILE.py:Class --config CFG.yaml, or --predictions FILE.parquet --name NAME")
+    space = Workspace.resolve(workspace)
     options = key_values(dataset_option, "--dataset-option")
     if model is not None:
         from msa_bench.harness.protocol import submit_model
+        from msa_bench.harness.training import DEFAULT_SEEDS
 
+        if config is None:
+            raise SubmissionRejected("--model needs --config CFG.yaml (a YAML file with 'model:' and 'train:' keys; both may be empty)")
         if engine is Engine.ray:
             from msa_bench.scale.ray_sweep import submit_model_on_ray
 
             submit_model = partial(submit_model_on_ray, address=address)
-        if config is None:
-            raise typer.BadParameter("--model needs --config CFG.yaml (with 'model:' and 'train:' keys)")
-        submit_model(model, config, dataset, records, data_dir=data_dir, dataset_options=options)
-        typer.echo(f"added the records of {model} on {dataset} to {records}; run `msa-bench leaderboard` to render")
-        return
-    from msa_bench.harness.submissions import submit_predictions
+        on_interrupt(_resume_hint(space))
+        paths = submit_model(
+            model, config, dataset, space.records, seeds=tuple(seeds or DEFAULT_SEEDS), device=device, data_dir=data_dir,
+            dataset_options=options, robustness_levels=_levels(full_robustness), run_root=space.runs, replace=replace,
+            echo=partial(typer.echo, err=True),
+        )
+    else:
+        from msa_bench.harness.submissions import submit_predictions
 
-    path = submit_predictions(predictions, dataset, name, records, data_dir=data_dir, seed=seed, dataset_config=options)
-    typer.echo(f"added {path}; run `msa-bench leaderboard` to render")
+        paths = [submit_predictions(predictions, dataset, name, space.records, data_dir=data_dir, seed=seed, dataset_config=options, replace=replace)]
+    print_results(paths, as_json, typer.echo)
+    if not as_json:
+        typer.echo(f"records: {space.records}; `msa-bench leaderboard --workspace {space.root}` renders the board")

@@ -8,8 +8,8 @@ columns, when present, must agree with it. Nothing is written unless every check
 
 from __future__ import annotations
 
-import hashlib
 import math
+import warnings
 from pathlib import Path
 
 import datasets
@@ -25,7 +25,9 @@ from msa_bench.scoring.metrics import (
     compute_metrics,
     predictions_frame,
 )
-from msa_bench.records.record import RecordConflict, ResultRecord, check_name, check_name_free, current_git_commit, record_path, save_record
+from msa_bench import __version__
+from msa_bench.records.record import ResultRecord, current_git_commit
+from msa_bench.records.store import RecordConflict, save_record
 from msa_bench.data.schema import EKMAN_EMOTIONS, EMOTION_CLASSES
 
 PREDICTED_COLUMNS: tuple[str, ...] = tuple(c for c in PREDICTION_COLUMNS if c.endswith("_pred") or "_pred_" in c)
@@ -93,6 +95,17 @@ def _check_ids(submission: pd.DataFrame, expected: set[str], fail) -> None:
         fail(f"{len(extra)} id(s) are not in the test split: {_preview(extra)}")
 
 
+#: Predictions larger than this are no scores of any task (sentiment lies in [-3, 3], intensities
+#: in [0, 3]); refusing them keeps every metric finite.
+MAX_PREDICTION = 1e6
+
+
+def prediction_columns(tasks) -> list[str]:
+    """The prediction columns of ``tasks`` in the predictions table."""
+    columns = {"sentiment": ["sentiment_pred"], "emotions": list(EMOTIONS_PRED), "emotion": ["emotion_pred"]}
+    return [column for task in ("sentiment", "emotions", "emotion") if task in tasks for column in columns[task]]
+
+
 def _check_values(submission: pd.DataFrame, predicted: list[str], fail) -> None:
     for column in predicted:
         values = submission[column]
@@ -108,6 +121,9 @@ def _check_values(submission: pd.DataFrame, predicted: list[str], fail) -> None:
             finite = np.isfinite(values.to_numpy(dtype=np.float64))
             if not finite.all():
                 fail(f"{column!r} has {int((~finite).sum())} missing or non-finite value(s), e.g. for id {submission['id'][~finite].iloc[0]!r}")
+            huge = np.abs(values.to_numpy(dtype=np.float64)) > MAX_PREDICTION
+            if huge.any():
+                fail(f"{column!r} has {int(huge.sum())} value(s) beyond ±{MAX_PREDICTION:g}, e.g. {values[huge].iloc[0]!r} for id {submission['id'][huge].iloc[0]!r}: not a score")
 
 
 def _check_labels(submission: pd.DataFrame, labels: pd.DataFrame, fail) -> None:
@@ -136,7 +152,10 @@ def scored_table(submission: pd.DataFrame, labels: pd.DataFrame, source: str) ->
     table = labels.copy()
     for column in predicted:
         table[column] = submission[column].to_numpy(dtype=np.int64 if column in INT_COLUMNS else np.float64)
-    if not compute_metrics(table):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # only whether anything is scorable matters here
+        scorable = compute_metrics(table)
+    if not scorable:
         fail("the predicted tasks are not labelled in this dataset's test split; nothing to score")
     return table
 
@@ -151,25 +170,25 @@ def submit_predictions(
     seed: int = 0,
     cache_dir: str | Path | None = None,
     dataset_config: dict | None = None,
+    replace: bool = False,
 ) -> Path:
     """Validate a predictions parquet against ``dataset``'s test split and add its record.
 
-    ``seed`` tells apart several submitted runs of one model. ``dataset_config`` is passed to
-    the dataset builder (e.g. ``{"n_clips": 300}`` for a smaller synthetic set). Returns the
-    record's path; raises :class:`SubmissionError` (writing nothing) when the file is invalid, or
-    when ``name`` is a built-in model's, holds full-protocol records (on any dataset) or already
-    has a record for this dataset and seed (also when a concurrent submission took it).
+    ``seed`` tells apart several submitted runs of one model (their records form one entry).
+    ``dataset_config`` is passed to the dataset builder (e.g. ``{"n_clips": 300}`` for a smaller
+    synthetic set). Returns the record's path; raises :class:`SubmissionError` (writing nothing)
+    when the file is invalid, when ``name`` breaks the naming rule or is reserved, holds records
+    of another kind, or already has this seed (unless ``replace``: the old record is moved aside).
     """
-    from msa_bench.loading.load import canonical_name, load_dataset
     from msa_bench.harness.training import dataset_fingerprint
+    from msa_bench.loading.load import canonical_name, load_dataset
+    from msa_bench.models import model_names
+    from msa_bench.records.names import check_entry_name, check_not_reserved
+    from msa_bench.records.seal import code_identity
 
     path = Path(path)
     dataset = canonical_name(dataset)
-    try:
-        check_name("name", name)
-    except ValueError as err:
-        raise SubmissionError(str(err)) from None
-    _check_name_free(name, dataset, seed, records_dir)
+    check_not_reserved(check_entry_name(name), model_names())
     submission = _read_submission(path)
     data = load_dataset(dataset, data_dir=data_dir, cache_dir=cache_dir, **(dataset_config or {}))
     table = scored_table(submission, labels_of_test_split(data["test"]), source=str(path))
@@ -181,32 +200,12 @@ def submit_predictions(
         metrics=compute_metrics(table),
         ci=bootstrap_ci(table),
         dataset_fingerprint=dataset_fingerprint(data),
-        config={
-            "dataset": dataset,
-            "dataset_config": dataset_config or {},
-            "predictions_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        },
+        config={"dataset": dataset, "dataset_config": dataset_config or {}},
         git_commit=current_git_commit(),
         device="none",
+        code=code_identity("predictions", {}, f"msa_bench {__version__}"),
     )
-    try:  # checked again under the records lock: another submission may have taken the name meanwhile
-        return save_record(record, table, records_dir, replace=False)
+    try:  # checked under the records lock: another submission may have taken the name meanwhile
+        return save_record(record, table, records_dir, replace=replace)
     except RecordConflict as err:
         raise SubmissionError(str(err)) from None
-
-
-def _check_name_free(name: str, dataset: str, seed: int, records_dir: str | Path) -> None:
-    """Fail early when ``name`` is a built-in model, holds full-protocol records, or already has
-    this seed on this dataset (``save_record`` checks again under its lock)."""
-    from msa_bench.models import model_names
-
-    if name in model_names():
-        raise SubmissionError(f"--name {name!r} is a built-in model's name; submit under another --name")
-    probe = ResultRecord(model=name, dataset=dataset, seed=seed, kind="predictions_only", metrics={})
-    try:
-        check_name_free(records_dir, probe)
-    except RecordConflict as err:
-        raise SubmissionError(str(err)) from None
-    target = record_path(records_dir, dataset, name, seed)
-    if target.exists():
-        raise SubmissionError(f"{target} already exists; submit under another --name or --seed")

@@ -1,21 +1,24 @@
 """One run of the protocol: seed, build, train with validation-only selection, test once.
 
-:func:`train_and_evaluate` builds a model (after seeding), hands the training and validation
-splits to a :class:`~msa_bench.worker.trainer.Trainer`, which selects the best epoch by a validation
-metric (early stopping) and returns those weights, and only then predicts the test split, once.
-Every test metric comes from that one evaluation. The trainer never holds the test split.
+A run's result is a :class:`TrainedRun`: the test predictions (labels joined), their metrics and
+bootstrap intervals, the robustness section, and what the training did. The harness makes it
+in one of two ways:
 
-Runs are resumable: after each epoch the trainer checkpoints to ``<run_dir>/checkpoint.pt``
-(:mod:`msa_bench.worker.checkpoints`); a run started again with the same ``run_dir`` and configs
-continues from there and ends with the same result.
+- across the submission boundary (:func:`msa_bench.harness.boundary.run_isolated`), as every
+  board run does: the model trains and predicts in sandboxed worker processes;
+- :func:`train_and_evaluate`, in this process, for a model class at hand (tests, notebooks,
+  development): the same trainer and the same test evaluation, recorded as isolation ``"none"``.
+
+Either way the trainer is given the training and validation splits only, selects the best epoch
+by a validation metric and returns those weights; only then is the test split predicted, once,
+in an order fixed by its inputs (:func:`~msa_bench.harness.shards.content_order`), so both ways
+give the same predictions. Runs are resumable from ``<run_dir>/checkpoint.pt``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import resource
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,29 +28,31 @@ import datasets
 import pandas as pd
 import torch
 
-from msa_bench.worker.evaluation import predictions_of
+from msa_bench.data.schema import MODALITIES, MSAMetadata, feature_dims
+from msa_bench.harness.robustness import evaluate_robustness
+from msa_bench.harness.shards import content_order
 from msa_bench.inputs.loader import eval_batches
-from msa_bench.scoring.metrics import bootstrap_ci, compute_metrics
-from msa_bench.models import TASKS, DataSpec, ModelConfig, MSAModel, count_parameters
 from msa_bench.inputs.normalization import attach_scaler, resolve_mode
+from msa_bench.models import TASKS, DataSpec, ModelConfig, MSAModel, count_parameters
 from msa_bench.records.record import ResultRecord, current_git_commit, environment
-from msa_bench.util.runtime import resolve_device, seed_everything
-from msa_bench.data.schema import MODALITIES, MSAMetadata
-from msa_bench.harness.train_config import TrainConfig
+from msa_bench.scoring.metrics import bootstrap_ci, compute_metrics
+from msa_bench.util.runtime import peak_memory_mb, resolve_device, seed_everything
+from msa_bench.worker.evaluation import predictions_of
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.worker.trainer import Callback, Trainer
 
 #: The seeds of the protocol; results are reported as mean ± sample std over them.
 DEFAULT_SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
 
 
-# --------------------------------------------------------------------------- one run
-
-
 @dataclass
 class TrainedRun:
-    """A finished run: the model at its best epoch, its test predictions and measurements."""
+    """A finished run: its test predictions, their scores and what the training did.
 
-    model: MSAModel
+    ``model`` is the trained model when it ran in this process (``isolation == "none"``); a
+    run across the boundary leaves the model in its worker's run folder.
+    """
+
     model_name: str
     dataset_name: str
     seed: int
@@ -64,6 +69,22 @@ class TrainedRun:
     peak_memory_mb: float
     #: The feature scaler's statistics (:mod:`msa_bench.inputs.normalization`), or ``{"method": "none"}``.
     normalization: dict = dataclasses.field(default_factory=lambda: {"method": "none"})
+    robustness: dict = dataclasses.field(default_factory=dict)
+    isolation: str = "none"
+    threads: int = dataclasses.field(default_factory=torch.get_num_threads)
+    model: MSAModel | None = None
+
+
+def run_config(model_config: dict, train_config: dict, schedule: str, dataset: datasets.DatasetDict) -> dict:
+    """The ``config`` of a run's record: model and train configs, schedule and data provenance."""
+    return {"model": model_config, "train": train_config, "schedule": schedule, "data": data_provenance(dataset)}
+
+
+def test_predictions(model: MSAModel, test: datasets.Dataset, device: torch.device) -> pd.DataFrame:
+    """The test split's predictions table, computed in content order (as a worker computes them)
+    and returned in the split's stored order."""
+    table = predictions_of(model, eval_batches(test.select(content_order(test))), device)
+    return table.set_index("id").loc[test["id"]].reset_index()
 
 
 def train_and_evaluate(
@@ -80,12 +101,14 @@ def train_and_evaluate(
     progress: bool = True,
     model_name: str | None = None,
     schedule: str = "custom",
+    robustness_levels: Sequence[float] | None = None,
 ) -> TrainedRun:
-    """Seed, build, train (validation-only selection), then evaluate the test split once.
+    """Seed, build, train (validation-only selection), then evaluate the test split once, all in
+    this process (isolation ``"none"``; board runs go through the boundary instead).
 
-    The trainer is given the training and validation splits only; the test split is read here,
-    once, after it has returned the selected weights. ``schedule`` names the training schedule
-    (the ``default_configs`` entry used, see :func:`msa_bench.harness.protocol.schedule_name`).
+    ``schedule`` names the training schedule (the ``default_configs`` entry used, see
+    :func:`msa_bench.worker.configs.schedule_name`); ``robustness_levels``: run the robustness
+    sweep on that grid too.
     """
     started = time.perf_counter()
     resolved = resolve_device(device)
@@ -98,30 +121,20 @@ def train_and_evaluate(
     model = model_class(model_config, spec)
     normalization = attach_scaler(model, dataset["train"], resolve_mode(train_config.normalize, dataset_name))
     trainer = Trainer(
-        model,
-        train_config,
-        dataset["train"],
-        dataset["validation"],
-        seed=seed,
-        device=resolved,
-        run_dir=run_dir,
-        callbacks=callbacks,
-        progress=progress,
+        model, train_config, dataset["train"], dataset["validation"], seed=seed, device=resolved, run_dir=run_dir,
+        callbacks=callbacks, progress=progress,
     )
     model = trainer.fit()
-    predictions = predictions_of(model, eval_batches(dataset["test"]), resolved)
+    predictions = test_predictions(model, dataset["test"], resolved)
+    robustness = {}
+    if robustness_levels is not None:
+        robustness = evaluate_robustness(model, dataset["test"], dataset["train"], resolved, seed, robustness_levels)
     return TrainedRun(
-        model=model,
         model_name=model_name or getattr(model_class, "registered_name", model_class.__name__),
         dataset_name=dataset_name,
         seed=seed,
         device=str(resolved),
-        config={
-            "model": dataclasses.asdict(model_config),
-            "train": dataclasses.asdict(train_config),
-            "schedule": schedule,
-            "data": data_provenance(dataset),
-        },
+        config=run_config(dataclasses.asdict(model_config), dataclasses.asdict(train_config), schedule, dataset),
         test_predictions=predictions,
         metrics=compute_metrics(predictions),
         ci=bootstrap_ci(predictions),
@@ -132,6 +145,8 @@ def train_and_evaluate(
         wall_time_s=time.perf_counter() - started,
         peak_memory_mb=peak_memory_mb(resolved),
         normalization=normalization,
+        robustness=robustness,
+        model=model,
     )
 
 
@@ -155,16 +170,15 @@ def dataset_fingerprint(dataset: datasets.DatasetDict) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak CUDA memory allocated on ``device``; on CPU the process's peak resident set size."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+def run_identity(dataset: datasets.DatasetDict, code_hash: str) -> dict:
+    """What a checkpoint of this run must match besides configs and seed: the data, its feature
+    dimensions and the model's code."""
+    return {"dataset_fingerprint": dataset_fingerprint(dataset), "feature_dims": feature_dims(dataset["train"].features), "model_code": code_hash}
 
 
-def make_record(run: TrainedRun, robustness: dict | None = None, paper_results: dict | None = None):
-    """The :class:`~msa_bench.records.record.ResultRecord` of a finished run, with its provenance."""
+def make_record(run: TrainedRun, paper_results: dict | None = None, code: dict | None = None) -> ResultRecord:
+    """The :class:`~msa_bench.records.record.ResultRecord` of a finished run, with its provenance
+    (``code``: :func:`msa_bench.records.seal.code_identity` of the model's code)."""
     return ResultRecord(
         model=run.model_name,
         dataset=run.dataset_name,
@@ -172,7 +186,7 @@ def make_record(run: TrainedRun, robustness: dict | None = None, paper_results: 
         kind="full",
         metrics=run.metrics,
         ci=run.ci,
-        robustness=robustness or {},
+        robustness=run.robustness,
         dataset_fingerprint=run.dataset_fingerprint,
         config={**run.config, "dataset": run.dataset_name},
         git_commit=current_git_commit(),
@@ -181,11 +195,13 @@ def make_record(run: TrainedRun, robustness: dict | None = None, paper_results: 
         n_parameters=run.n_parameters,
         peak_memory_mb=run.peak_memory_mb,
         paper_results=paper_results or {},
-        environment=environment(run.device),
+        environment={**environment(run.device), "threads": run.threads},
         training={
             "epochs": len(run.history),
             "best_epoch": run.best_epoch,
             "schedule": run.config["schedule"],
             "normalization": run.normalization,
         },
+        code=code or {},
+        isolation=run.isolation,
     )

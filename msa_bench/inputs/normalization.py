@@ -116,6 +116,12 @@ def attach_scaler(model: nn.Module, train: datasets.Dataset, mode: str) -> dict:
     return scaler.statistics()
 
 
+def attach_unfitted_scaler(model: nn.Module, dims) -> None:
+    """Attach a scaler with placeholder statistics (``dims``: anything with ``text_dim``,
+    ``audio_dim``, ``vision_dim``), to load a trained model's saved statistics into."""
+    model.add_module(SCALER_ATTRIBUTE, FeatureScaler({m: getattr(dims, f"{m}_dim") for m in MODALITIES}))
+
+
 def normalize_inputs(model: nn.Module, batch: Batch) -> Batch:
     """``batch`` through the model's scaler, or unchanged when it has none."""
     scaler = getattr(model, SCALER_ATTRIBUTE, None)

@@ -5,9 +5,11 @@ Layout under a records folder::
     <dataset>/<model>/seed<seed>.json                  the ResultRecord
     <dataset>/<model>/seed<seed>.predictions.parquet   the predictions table (msa_bench.scoring.metrics)
 
-Files are written atomically (:mod:`msa_bench.util.atomic`), so a reader never sees a half-written
-record, and under a lock file, so two writers never take the same name. JSON is stable: sorted
-keys, two-space indent, NaN written as ``null``.
+Records are sealed (:mod:`msa_bench.records.seal`): a record states the sha256 of its predictions
+file and of its model code, and ``record_hash`` over all its other fields; a record whose hash
+does not match its content is refused when read. They are written by :mod:`msa_bench.records.store`
+(staged, then committed per entry). JSON is stable: sorted keys, two-space indent, NaN written
+as ``null``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import platform
 import re
 import subprocess
@@ -28,16 +29,15 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from filelock import FileLock
 
-from msa_bench.util.atomic import stage, umask
-from msa_bench.util.errors import UserError
+from msa_bench.records.names import check_entry_name
+from msa_bench.records.seal import FORMAT_VERSION, record_hash
 from msa_bench.scoring.metrics import validate_predictions
 
 KINDS: tuple[str, ...] = ("full", "predictions_only")
 
 #: Fields that legitimately differ between two runs of the same configuration and seed.
-VOLATILE_FIELDS: tuple[str, ...] = ("wall_time_s", "created", "peak_memory_mb", "environment")
+VOLATILE_FIELDS: tuple[str, ...] = ("wall_time_s", "created", "peak_memory_mb", "environment", "record_hash")
 
 #: Model and dataset names become folder names: keep them to safe characters.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -162,9 +162,16 @@ class ResultRecord:
     environment: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     created: str = field(default_factory=_now)
+    format_version: int = FORMAT_VERSION
+    #: The model's code (:func:`msa_bench.records.seal.code_identity`); empty on an unsealed record.
+    code: dict = field(default_factory=dict)
+    predictions_sha256: str = ""
+    #: Where the model ran: ``"sandbox"``, ``"process"`` or ``"none"`` (:mod:`msa_bench.harness.sandbox`).
+    isolation: str = "none"
+    record_hash: str = ""
 
     def __post_init__(self) -> None:
-        check_name("model", self.model)
+        check_entry_name(self.model)
         check_name("dataset", self.dataset)
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
@@ -186,6 +193,18 @@ class ResultRecord:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def code_hash(self) -> str:
+        return str(self.code.get("hash", ""))
+
+    def entry_identity(self) -> tuple[str, str, str, str]:
+        """What makes records seeds of one entry: (kind, name, config hash, code hash)."""
+        return (self.kind, self.model, self.config_hash, self.code_hash)
+
+    def sealed(self) -> ResultRecord:
+        """This record with ``record_hash`` computed over its other fields."""
+        return dataclasses.replace(self, record_hash=record_hash(_nan_to_none(self.to_dict())))
+
     def to_json(self) -> str:
         """Stable JSON: sorted keys, two-space indent, NaN and infinities as ``null``."""
         return json.dumps(_nan_to_none(self.to_dict()), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -204,6 +223,13 @@ class ResultRecord:
             raise ValueError(f"{source}: unknown fields {unknown}, missing fields {missing}")
         if data.get("config_hash") != config_hash(data.get("config") or {}):
             raise ValueError(f"{source}: config_hash does not match the config (edited or corrupted record)")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{source}: record format version {data.get('format_version', 1)}, this msa_bench reads version "
+                f"{FORMAT_VERSION} (sealed records); re-run the entry to record it again"
+            )
+        if data.get("record_hash") != record_hash(data):
+            raise ValueError(f"{source}: record_hash does not match the record's content: it was edited after it was sealed")
         try:
             return cls(**data)
         except (TypeError, ValueError) as err:
@@ -239,62 +265,6 @@ def predictions_path(record_file: str | Path) -> Path:
     """The predictions file saved beside a record file."""
     record_file = Path(record_file)
     return record_file.with_name(record_file.name.removesuffix(".json") + PREDICTIONS_SUFFIX)
-
-
-class RecordConflict(UserError):
-    """A record cannot be written where it would go: the slot is taken, or the name is used by
-    records of another kind. Nothing was written."""
-
-
-def records_lock(records_dir: str | Path) -> FileLock:
-    """The lock that serialises every check-and-write of records under ``records_dir``
-    (across processes and machines sharing the folder)."""
-    Path(records_dir).mkdir(parents=True, exist_ok=True)
-    return FileLock(str(Path(records_dir) / ".records.lock"), mode=0o666 & ~umask())
-
-
-def check_name_free(records_dir: str | Path, record: ResultRecord) -> None:
-    """Refuse a record whose model name already holds records of another kind, on any dataset:
-    the leaderboard shows one kind per name."""
-    for path in sorted(Path(records_dir).glob(f"*/{record.model}/seed*.json")):
-        other = load_record(path)
-        if other.kind != record.kind:
-            raise RecordConflict(
-                f"{path.parent}: the name {record.model!r} already holds {other.kind} records, so a "
-                f"{record.kind} record cannot use it; choose another name"
-            )
-
-
-def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: str | Path, *, replace: bool = True) -> Path:
-    """Write the record and its predictions; return the record's path.
-
-    Under :func:`records_lock`, the name is checked (:func:`check_name_free`; with
-    ``replace=False`` an existing record of the same (dataset, model, seed) is refused too, else
-    it is replaced) and both files are written to temporary files, then renamed into place
-    (predictions, then the record), so a failure leaves any earlier pair untouched.
-    """
-    validate_predictions(predictions, source=f"predictions of {record.model} on {record.dataset}")
-    path = record_path(records_dir, record.dataset, record.model, record.seed)
-    text = record.to_json()
-    writers = [
-        (predictions_path(path), lambda tmp: predictions.to_parquet(tmp, index=False)),
-        (path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")),
-    ]
-    with records_lock(records_dir):
-        check_name_free(records_dir, record)
-        if not replace and path.exists():
-            raise RecordConflict(f"{path} already exists; submit under another name or seed")
-        staged: list[tuple[Path, Path]] = []
-        try:
-            for target, write in writers:
-                staged.append((stage(target, write), target))
-        except BaseException:
-            for temporary, _ in staged:
-                temporary.unlink(missing_ok=True)
-            raise
-        for temporary, target in staged:
-            os.replace(temporary, target)
-    return path
 
 
 def load_record(path: str | Path) -> ResultRecord:

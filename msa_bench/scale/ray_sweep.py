@@ -1,16 +1,19 @@
 """Distributed sweeps on Ray: ``msa-bench run --engine ray`` and ``msa-bench submit --model ... --engine ray``.
 
-Every (model, dataset, seed) unit is one Ray task with its own CPU/GPU request. The task runs the
-local engine's own protocol for that one seed (:func:`msa_bench.harness.protocol.run_protocol`: training
-with validation-only selection, the single test evaluation, the robustness sweep on the trained
-model) and writes its record with :func:`msa_bench.records.record.save_record`, which is atomic
-(predictions first, then the record JSON by rename). So:
+Every (entry, seed) unit is one Ray task with its own CPU/GPU request. The driver prepares each
+entry first (names it, and describes a submission in a worker, refusing it before any task
+starts); a task runs the local engine's protocol for one seed
+(:func:`msa_bench.harness.protocol.stage_seed`: training in a sandboxed worker with
+validation-only selection, the single test evaluation and the robustness sweep in another,
+scoring in the task) and stages its record. When every seed of an entry has succeeded, the
+driver commits the entry's records together (:mod:`msa_bench.records.store`). So:
 
 * a task whose worker dies (a crash, an out-of-memory kill, a preempted node) is retried by Ray up
-  to ``max_retries`` times and leaves no half-written record behind: the retry runs the unit again
-  from the start and writes the same record a clean run writes;
-* the leaderboard is rendered from the records by :func:`msa_bench.board.page.render_leaderboard`,
-  so the same records give the same page whichever engine wrote them.
+  to ``max_retries`` times and leaves no half-written record behind: the retry stages the same
+  record a clean run stages;
+* an entry with a failed seed is not committed: its finished seeds stay staged;
+* the leaderboard is rendered from the records, so the same records give the same page whichever
+  engine wrote them.
 
 On a multi-node cluster, the records folder (and a submission's model file and config) must be on
 storage every node sees; each node builds or reads the dataset from its own cache.
@@ -83,18 +86,12 @@ def run_units(jobs: dict[str, Callable[[], list[Path]]], resources: Resources = 
     return outcome
 
 
-def protocol_job(
-    model: str, source: DatasetSource, seed: int, *, records_dir: Path, device: str, robustness: bool,
-    model_overrides: dict | None = None, train_overrides: dict | None = None,
-    robustness_levels: Sequence[float] | None = None, track: str = "default",
-) -> list[Path]:
-    """One (model, dataset, seed, track) unit of :func:`msa_bench.harness.protocol.run_protocol`."""
-    from msa_bench.harness.protocol import run_protocol
+def seed_job(spec, source: DatasetSource, seed: int, *, records_dir: Path, device: str, levels: Sequence[float] | None) -> list[Path]:
+    """One seed of a prepared entry (:func:`msa_bench.harness.protocol.stage_seed`): trained across
+    the boundary in the task's workers and staged; the driver commits the entry."""
+    from msa_bench.harness.protocol import stage_seed
 
-    return run_protocol(
-        model, source.name, (seed,), model_overrides, train_overrides, records_dir, device, robustness,
-        dataset=source.load(), progress=False, robustness_levels=robustness_levels, track=track,
-    )
+    return [stage_seed(spec, source.load(), source.name, seed, records_dir, robustness_levels=levels, device=device, progress=False)]
 
 
 def sweep_on_ray(
@@ -112,28 +109,41 @@ def sweep_on_ray(
     address: str | None = None,
     echo=print,
     tracks: Sequence[str] = ("default",),
+    replace: bool = True,
 ) -> SweepOutcome:
     """Every (model, seed, track) of ``models`` x ``seeds`` x ``tracks`` on ``source`` as its own
-    Ray task (labels ``"<entry> seed <seed>"``, the entry named as :func:`run_protocol` names it).
+    Ray task (labels ``"<entry> seed <seed>"``). Entries are prepared here (a submission described
+    in a worker) and committed here when all their seeds succeeded; a failed seed leaves its
+    entry staged, uncommitted.
 
     ``resources`` default: 1 CPU per task, plus 1 GPU on ``device="cuda"``.
     """
-    from msa_bench.models import get_model_class
+    from msa_bench.harness.protocol import prepare_entry
+    from msa_bench.records.store import EntryStage
+    from msa_bench.scoring.robustness import LEVELS
 
     connect(address)
-    models = [absolute_spec(m) for m in models]
-    for name in models:
-        get_model_class(name)  # unknown names fail before any work
-    source.load()  # build (or find) the cached dataset once, before the workers read it
+    records_dir = Path(records_dir).resolve()
+    data = source.load()  # build (or find) the cached dataset once, before the workers read it
+    specs = [
+        prepare_entry(absolute_spec(m), source.name, data, records_dir, model_overrides=model_overrides,
+                      train_overrides=train_overrides, track=t, data_dir=source.data_dir)
+        for t in tracks for m in models
+    ]
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
-    settings = dict(records_dir=Path(records_dir).resolve(), device=device, robustness=robustness,
-                    robustness_levels=robustness_levels, model_overrides=model_overrides, train_overrides=train_overrides)
+    levels = None if not robustness else (LEVELS if robustness_levels is None else tuple(robustness_levels))
     jobs = {
-        f"{m if t == 'default' else f'{m}+{t}'} seed {s}": partial(protocol_job, m, source, s, track=t, **settings)
-        for t in tracks for m in models for s in seeds
+        f"{spec.name} seed {s}": partial(seed_job, spec, source, s, records_dir=records_dir, device=device, levels=levels)
+        for spec in specs for s in seeds
     }
-    echo(f"{len(jobs)} run(s) of {len(models)} model(s) on {source.name}, track(s) {', '.join(tracks)}, as Ray tasks")
-    return run_units(jobs, resources, echo)
+    echo(f"{len(jobs)} run(s) of {len(specs)} entries on {source.name} as Ray tasks")
+    outcome = run_units(jobs, resources, echo)
+    committed = SweepOutcome(failed=outcome.failed)
+    for spec in specs:
+        if any(label.rsplit(" seed ", 1)[0] == spec.name for label in outcome.failed):
+            continue
+        committed.records[spec.name] = EntryStage(records_dir, source.name, spec.name).commit(replace=replace, echo=echo)
+    return committed
 
 
 def run_main_on_ray(
@@ -141,8 +151,7 @@ def run_main_on_ray(
     seeds: Sequence[int] | None = None,
     dataset_name: str = "synthetic",
     device: str = "cpu",
-    records_dir: str | Path = "leaderboard/records",
-    out_dir: str | Path = "leaderboard",
+    records_dir: str | Path = "msa_bench_runs/records",
     *,
     address: str | None = None,
     resources: Resources | None = None,
@@ -151,12 +160,11 @@ def run_main_on_ray(
     tracks: Sequence[str] = ("default",),
     data_dir: str | Path | None = None,
     dataset_options: dict | None = None,
-) -> tuple[dict[str, Path], list[str]]:
-    """``msa-bench run --engine ray``: :func:`msa_bench.harness.protocol.run_main` with one Ray task per
-    (model, seed, track). Returns the rendered pages and the entries with a failed unit."""
-    from msa_bench.board.page import render_leaderboard
+) -> tuple[list[Path], list[str]]:
+    """``msa-bench run --engine ray``: :func:`msa_bench.harness.main_job.run_main` with one Ray task
+    per (model, seed, track). Returns the record files and the entries with a failed unit."""
+    from msa_bench.harness.main_job import MAIN_SEEDS
     from msa_bench.models import model_names
-    from msa_bench.harness.protocol import MAIN_SEEDS
     from msa_bench.scoring.robustness import QUICK_LEVELS
 
     started = time.perf_counter()
@@ -166,23 +174,9 @@ def run_main_on_ray(
         device=device, resources=resources, address=address, echo=echo,
         robustness_levels=QUICK_LEVELS if robustness_levels is None else robustness_levels, tracks=tracks,
     )
-    pages = render_leaderboard(records_dir, out_dir, datasets_by_name={dataset_name: source.load()})
     echo(f"done in {time.perf_counter() - started:.0f} s")
-    echo(f"leaderboard: {pages['markdown']}")
-    return pages, sorted({label.rsplit(" seed ", 1)[0] for label in outcome.failed})
-
-
-def submit_job(
-    model_spec: str, config_path: Path, dataset: str, seed: int, *, records_dir: Path, device: str, data_dir: str | None,
-    dataset_options: dict | None = None,
-) -> list[Path]:
-    """One seed of :func:`msa_bench.harness.protocol.submit_model` (its checks run in every task)."""
-    from msa_bench.harness.protocol import submit_model
-
-    return submit_model(
-        model_spec, config_path, dataset, records_dir, seeds=(seed,), device=device, data_dir=data_dir,
-        dataset_options=dataset_options, progress=False,
-    )
+    written = sorted(path for paths in outcome.records.values() for path in paths)
+    return written, sorted({label.rsplit(" seed ", 1)[0] for label in outcome.failed})
 
 
 def submit_model_on_ray(
@@ -195,25 +189,28 @@ def submit_model_on_ray(
     device: str = "cpu",
     data_dir: str | Path | None = None,
     dataset_options: dict | None = None,
+    robustness_levels: Sequence[float] | None = None,
+    replace: bool = False,
     address: str | None = None,
     resources: Resources | None = None,
     echo=print,
+    **_: object,
 ) -> list[Path]:
     """``msa-bench submit --model FILE.py:Class --config CFG.yaml --engine ray``: one task per seed.
 
-    A rejected submission raises :class:`~msa_bench.harness.protocol.SubmissionRejected`; the submission
-    checks are deterministic, so every seed is rejected alike and nothing is written.
+    The submission is described (and refused, writing nothing) here, in a worker, before any task
+    starts; its seeds are committed together when all succeeded.
     """
-    from msa_bench.harness.protocol import SubmissionRejected
+    from msa_bench.harness.protocol import RunFailed, read_submission_config
     from msa_bench.harness.training import DEFAULT_SEEDS
 
-    connect(address)
-    resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
-    settings = dict(records_dir=Path(records_dir).resolve(), device=device, data_dir=None if data_dir is None else str(data_dir),
-                    dataset_options=dataset_options)
-    config_path = Path(config_path).resolve()
-    jobs = {f"{model_spec} seed {s}": partial(submit_job, absolute_spec(model_spec), config_path, dataset, s, **settings) for s in seeds or DEFAULT_SEEDS}
-    outcome = run_units(jobs, resources, echo)
+    config = read_submission_config(config_path)
+    source = DatasetSource(dataset, None if data_dir is None else str(data_dir), None, tuple(sorted((dataset_options or {}).items())))
+    outcome = sweep_on_ray(
+        [model_spec], source, seeds or DEFAULT_SEEDS, records_dir, device=device, robustness_levels=robustness_levels,
+        model_overrides=config["model"], train_overrides=config["train"], resources=resources, address=address, echo=echo,
+        replace=replace,
+    )
     if outcome.failed:
-        raise SubmissionRejected("; ".join(f"{label}: {error}" for label, error in sorted(outcome.failed.items())))
+        raise RunFailed("; ".join(f"{label}: {error}" for label, error in sorted(outcome.failed.items())))
     return sorted(path for paths in outcome.records.values() for path in paths)

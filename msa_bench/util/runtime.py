@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import resource
+import sys
 
 import numpy as np
 import torch
@@ -43,3 +45,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def autocast(device: torch.device):
     """bf16 autocast on CUDA; a no-op on CPU (CPU results stay exact and deterministic)."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated on ``device``; on CPU the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10

@@ -28,14 +28,24 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
 def load_checkpoint(path: Path, identity: dict, device: torch.device) -> dict | None:
     """The checkpoint at ``path`` (``None`` when there is none), after checking that it was
-    written by a run with the same ``identity`` (configs and seed); restores the RNG states."""
+    written by the same run (``identity``: configs, seed, data, feature dimensions, model code);
+    restores the RNG states. Anything else is refused with what differs, never resumed."""
     if not path.is_file():
         return None
-    payload = torch.load(path, map_location=device, weights_only=True)
-    if payload.get("identity") != identity:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # truncated or foreign file: torch raises several types
         raise ConfigError(
-            f"{path}: this checkpoint was written by a run with another config or seed, so it cannot be resumed; "
-            "remove the file or pass another --run-dir"
+            f"{path}: unreadable checkpoint ({type(err).__name__}: {err}); it cannot be resumed. "
+            "Delete it to start this run fresh, or pass another run folder"
+        ) from None
+    saved = payload.get("identity") if isinstance(payload, dict) else None
+    if saved != identity:
+        saved = saved if isinstance(saved, dict) else {}
+        differs = sorted(key for key in set(saved) | set(identity) if saved.get(key) != identity.get(key))
+        raise ConfigError(
+            f"{path}: this checkpoint was written by another run (it differs in: {', '.join(differs)}), so it "
+            "cannot be resumed. Delete the file to start this run fresh, or pass another run folder"
         )
     set_rng_state(payload["rng"])
     return payload
