@@ -12,11 +12,14 @@ from msa_bench.cli.app import DATA_DIR_HELP, app, key_values
 
 @app.command("datasets")
 def list_datasets() -> None:
-    """List the datasets msa_bench can build."""
-    from msa_bench.builders import DATASETS
+    """List every dataset name `info`, `train` and `extract` accept, with one line on each."""
+    from msa_bench.builders import DESCRIPTIONS, OTHER_NAMES, dataset_names
 
-    for name in DATASETS.names():
-        typer.echo(name)
+    names = dataset_names()
+    width = max(map(len, names))
+    for name in names:
+        typer.echo(f"{name:<{width}}  {DESCRIPTIONS.get(name, '')}".rstrip())
+    typer.echo(OTHER_NAMES)
 
 
 @app.command()
@@ -39,15 +42,15 @@ def info(
 def export(
     name: str,
     out_dir: Path,
-    data_dir: Optional[Path] = typer.Option(None, help="Folder holding the dataset's source files."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     push_to_hub: Optional[str] = typer.Option(None, help="Also upload to this hub dataset repo (user/name)."),
     card_appendix: Optional[Path] = typer.Option(None, help="Markdown file appended to the generated dataset card."),
-    config: Optional[list[str]] = typer.Option(None, "--config", help="Builder option as key=value (repeat); values parse as JSON when they can."),
+    config: Optional[list[str]] = typer.Option(None, "--dataset-option", "--config", help="Dataset option as key=value (repeat); values parse as JSON when they can."),
 ) -> None:
     """Write a dataset as parquet shards plus a hub-ready dataset card."""
     from msa_bench.loading.export import export_dataset
 
     written = export_dataset(
-        name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub, card_appendix=card_appendix, **key_values(config, "--config")
+        name, out_dir, data_dir=data_dir, push_to_hub=push_to_hub, card_appendix=card_appendix, **key_values(config, "--dataset-option")
     )
     typer.echo(f"exported {name} to {written}")
