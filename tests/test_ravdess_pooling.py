@@ -86,3 +86,21 @@ def test_features_without_frame_times_are_not_pooled(three_recordings, tmp_path)
     assert msa_metadata(result.dataset["train"]).audio == "egemaps-functionals"
     assert "pooling" not in msa_metadata(result.dataset["train"]).provenance
     assert np.asarray(result.dataset["train"][0]["audio_features"]).shape == (1, 88)
+
+
+def test_board_script_reads_exactly_what_the_cli_path_reads(three_recordings, tmp_path):
+    """``real_board.board_dataset`` against ``msa-bench extract ... --pool-ms 100`` then the folder
+    loaded as ``msa-bench train --data-dir OUT --dataset-option split_scheme=speech20`` loads it."""
+    from msa_bench.cli import app
+    from msa_bench.harness.training import dataset_fingerprint
+
+    board_script = pytest.importorskip("datasets_scripts.ravdess.real_board")
+    board = board_script.board_dataset(three_recordings, tmp_path / "board", "egemaps-lld", 100, workers=0)
+    args = ["extract", "ravdess", "--data-dir", three_recordings, "--out", tmp_path / "cli", "--audio", "egemaps-lld", "--pool-ms", "100"]
+    assert CliRunner().invoke(app, [str(a) for a in args]).exit_code == 0
+    cli = load_dataset("ravdess", data_dir=tmp_path / "cli", split_scheme="speech20")
+    for split in ("train", "validation", "test"):
+        assert board[split].to_dict() == cli[split].to_dict()
+    assert msa_metadata(board["train"]) == msa_metadata(cli["train"])
+    assert data_provenance(board) == data_provenance(cli)
+    assert dataset_fingerprint(board) == dataset_fingerprint(cli)

@@ -1,10 +1,10 @@
 """The pieces of the real RAVDESS board (``datasets_scripts/ravdess/real_board.py``) that need no
-real data: 100 ms pooling of the LLD frames (recorded in the metadata) and which models the board
-leaves out because they read none of the dataset's modalities."""
+real data: its two feature sets, the Whisper reference's clip summary, and which models the board
+leaves out because they read none of the dataset's modalities. (Its data path, the CLI's exactly,
+is tested on real recordings in ``test_ravdess_pooling.py``.)"""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 
 import datasets
@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from msa_bench.models import model_names, models_without_input
-from msa_bench.data.schema import MSAMetadata, msa_metadata, unified_features
-
+from msa_bench.data.schema import MSAMetadata, unified_features
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +34,16 @@ def speech_board() -> datasets.DatasetDict:
     return datasets.DatasetDict(train=split)
 
 
-def test_pool_frames_averages_windows_and_keeps_a_short_last_one(board_script):
-    frames = np.arange(46, dtype=np.float32).reshape(23, 2)
-    pooled = board_script.pool_frames(frames, 10)
-    np.testing.assert_allclose(pooled, [frames[:10].mean(0), frames[10:20].mean(0), frames[20:].mean(0)])
+def test_whisper_reference_summarises_a_clip_by_mean_and_std_over_time(board_script):
+    frames = np.array([[1.0, 10.0], [3.0, 10.0]])
+    np.testing.assert_allclose(board_script.mean_and_std(frames), [2.0, 10.0, 1.0, 0.0])
 
 
-def test_pooled_board_pools_audio_and_says_so_in_its_metadata(board_script, speech_board):
-    pooled = board_script.pooled(speech_board, 10)
-    assert [len(f) for f in pooled["train"]["audio_features"]] == [3, 1]
-    assert msa_metadata(pooled["train"]) == dataclasses.replace(
-        msa_metadata(speech_board["train"]), audio="egemaps-lld, mean of 10-frame windows")
+def test_both_feature_sets_pool_their_frames_and_name_their_entries_apart(board_script):
+    egemaps, whisper = board_script.FEATURE_SETS["egemaps"], board_script.FEATURE_SETS["whisper"]
+    assert (egemaps.audio, egemaps.pool_ms, egemaps.variant) == ("egemaps-lld", 100, None)
+    assert (whisper.audio, whisper.variant) == ("whisper-base", "whisper-base") and whisper.pool_ms
+    assert egemaps.reference != whisper.reference
 
 
 def test_board_leaves_out_exactly_the_models_without_audio(board_script, speech_board):

@@ -17,7 +17,7 @@ def extract_features(
     dataset: str = typer.Argument(..., help="Dataset name written to the rows (mosi, mosei, ravdess, moud, ...)."),
     data_dir: Path = typer.Option(..., help="Raw media: label.csv + Raw/, full videos + label table, or RAVDESS Actor_XX/."),
     out: Path = typer.Option(..., help="Output folder (dataset/, errors.csv, summary.json, cache/)."),
-    audio: Optional[str] = typer.Option(None, help="egemaps-lld, egemaps-functionals, compare-lld, compare-functionals, or a speech checkpoint."),
+    audio: Optional[str] = typer.Option(None, help="egemaps-lld, egemaps-functionals, compare-lld, compare-functionals, whisper-base, whisper-ct2:FOLDER, whisper:CHECKPOINT, or a speech checkpoint."),
     text: Optional[str] = typer.Option(None, help="A transformers text checkpoint (hub name or local folder), e.g. bert-base-uncased."),
     vision: Optional[str] = typer.Option(None, help="pyfeat, or an image checkpoint (ViT, CLIP) run on Haar face crops."),
     audio_layer: Optional[int] = typer.Option(None, help="Hidden-state index of a speech encoder (default: last)."),

@@ -340,7 +340,7 @@ def extract(
     :mod:`~msa_bench.features.pooling`); the cache keeps the frames, so another window needs no
     re-extraction.
     """
-    check_pooling(pool_ms, word_timings)
+    pool_ms = check_pooling(pool_ms, word_timings)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clips, split_report, checks = list_clips(dataset, data_dir, label_file, word_timings, limit)
@@ -374,11 +374,12 @@ def extract(
     )
 
 
-def check_pooling(pool_ms: float | None, word_timings: str | Path | None) -> None:
-    """A positive window, and not together with word alignment (which already averages frames)."""
-    check_window(pool_ms)
+def check_pooling(pool_ms: float | None, word_timings: str | Path | None) -> float | None:
+    """The pooling window (a float), positive, and not together with word alignment (which
+    already averages frames)."""
     if pool_ms is not None and word_timings is not None:
         raise ConfigError("pool_ms and word_timings both average frames: give one of them (word timings average per word)")
+    return check_window(pool_ms)
 
 
 def list_clips(

@@ -19,10 +19,12 @@ from msa_bench.util.errors import ConfigError
 BOUNDARY_TOLERANCE = 1e-6
 
 
-def check_window(window_ms: float | None) -> None:
-    """A pooling window must be a positive number of milliseconds."""
+def check_window(window_ms: float | None) -> float | None:
+    """A pooling window must be a positive number of milliseconds; returned as a float, so that
+    ``100`` and ``100.0`` make the same metadata (and the same dataset fingerprint)."""
     if window_ms is not None and not window_ms > 0:
         raise ConfigError(f"pool window {window_ms!r} ms: give a positive number of milliseconds, e.g. 100")
+    return None if window_ms is None else float(window_ms)
 
 
 def pooled_name(feature_set: str, window_ms: float) -> str:

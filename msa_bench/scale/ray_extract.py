@@ -168,7 +168,7 @@ def extract_on_ray(
     cache keys and metadata) and again on each worker, which moves torch models to ``device``;
     an :class:`Extractor` instance is shipped to the workers as it is (it must be picklable).
     """
-    check_pooling(pool_ms, word_timings)
+    pool_ms = check_pooling(pool_ms, word_timings)
     ray = connect(address)
     if device.startswith("cuda") and cluster_gpus() == 0:
         raise RuntimeError(f"--device {device} asked for, but the Ray cluster has no GPU")

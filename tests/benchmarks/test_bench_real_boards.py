@@ -28,9 +28,9 @@ MOSI_ENTRIES += [(n, True) for n in MOSI.FINE_TUNED]
 
 
 @pytest.fixture(scope="module")
-def ravdess_board(shared_data):
-    board = load_dataset("ravdess", data_dir=shared_data / "ravdess", audio="egemaps-lld", **RAVDESS.SPLIT)
-    return RAVDESS.pooled(board)
+def ravdess_board(shared_data, tmp_path_factory):
+    egemaps = RAVDESS.FEATURE_SETS["egemaps"]
+    return RAVDESS.board_dataset(shared_data / "ravdess", tmp_path_factory.mktemp("ravdess"), egemaps.audio, egemaps.pool_ms)
 
 
 @pytest.fixture(scope="module")
