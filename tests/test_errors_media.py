@@ -60,7 +60,7 @@ def test_whole_clip_decodes_completely(clips):
 @pytest.mark.parametrize("reader", [read_audio, lambda path: read_frames(path, fps=5)], ids=["audio", "video"])
 def test_truncated_faststart_mp4_is_an_error_not_a_short_clip(clips, reader):
     # The index at the start still declares 7.5 s; only half of the samples are there.
-    with pytest.raises(MediaError, match=r"faststart_cut.mp4: truncated: 3\.\d s of 7\.5 s decoded"):
+    with pytest.raises(MediaError, match=r"faststart_cut.mp4: truncated: 3\.\d+ s of 7\.5\d s decoded"):
         reader(clips["faststart_cut"])
 
 
@@ -93,7 +93,7 @@ def test_extract_lists_truncated_and_corrupt_clips_in_the_errors_table(clips, tm
     )
     result = extract("mosi", root, tmp_path / "out", audio="egemaps-lld", workers=0, progress=False)
     reasons = dict(zip(result.errors["id"], result.errors["reason"]))
-    assert "truncated: 3." in reasons["v_1"] and "of 7.5 s decoded" in reasons["v_1"]
+    assert "truncated: 3." in reasons["v_1"] and "of 7.50 s decoded" in reasons["v_1"]
     assert "corrupt or unreadable" in reasons["v_2"] and "v_0" not in reasons
     assert result.summary["audio"]["succeeded"] == 1 and result.summary["audio"]["failed"] == 2
 

@@ -9,7 +9,7 @@ import pytest
 from real_format_files import write_ravdess_audio, write_zip
 
 import msa_bench
-from msa_bench.builders.base import source_fingerprint
+from msa_bench.loading.load import get_builder
 from msa_bench.features import extract
 
 
@@ -48,9 +48,12 @@ def test_symlinked_folders_and_files_extract(linked_ravdess, tmp_path):
 
 
 def test_the_build_cache_sees_changes_behind_links(linked_ravdess, tmp_path):
-    before = source_fingerprint(linked_ravdess)
+    def fingerprint() -> str:
+        return get_builder("ravdess", data_dir=linked_ravdess, cache_dir=tmp_path / "cache").hash
+
+    before = fingerprint()
     write_ravdess_audio(tmp_path / "shared_disk" / "Actor_01" / "03-01-03-01-01-01-01.wav")
-    assert source_fingerprint(linked_ravdess) != before
+    assert fingerprint() != before
 
 
 def test_real_actor_folders_linked_from_another_folder(shared_data, tmp_path):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from msa_bench.data.schema import MSAMetadata
 from msa_bench.sources.common import files_under
+from msa_bench.util.hashing import files_digest
 
 
 class MSABuilder(datasets.GeneratorBasedBuilder):
@@ -27,10 +28,31 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
     CITATION: str = ""
     HOMEPAGE: str = ""
 
-    def __init__(self, *args, data_dir: str | None = None, hash: str | None = None, **kwargs):
-        if hash is None and data_dir is not None:
-            hash = source_fingerprint(data_dir)
-        super().__init__(*args, data_dir=data_dir, hash=hash, **kwargs)
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        """The config, with the data folder's path left out of the cache key: the key is the
+        content of the files read (:meth:`source_fingerprint`), wherever they are."""
+        data_dir = config_kwargs.pop("data_dir", None)
+        config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        config.data_dir = data_dir
+        return config, config_id
+
+    def _build_cache_dir(self) -> str:
+        # ``datasets`` calls this once the config is made, before it looks for a cached build
+        if self.hash is None and self.config.data_dir is not None:
+            self.hash = self.source_fingerprint()
+        return super()._build_cache_dir()
+
+    def source_files(self) -> dict[str, Path | None]:
+        """The files a build of this config reads from ``data_dir``, by role or relative name
+        (every file under it unless a builder knows better); ``None`` marks one that is absent."""
+        root = Path(self.config.data_dir)
+        return {path.relative_to(root).as_posix(): path for path in files_under(root)} if root.is_dir() else {}
+
+    def source_fingerprint(self) -> str:
+        """A content hash of :meth:`source_files`: the build cache's key, so a source file edited
+        or replaced (even by one of the same size and time) rebuilds the dataset, and a file it
+        does not read, a copy elsewhere or a new modification time does not."""
+        return files_digest(self.source_files())[:16]
 
     def msa_metadata(self) -> MSAMetadata:
         raise NotImplementedError
@@ -59,24 +81,14 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
         Call it from ``_split_generators``: the info is written after generation.
         """
         metadata = MSAMetadata.from_info(self.info)
-        merged = replace(metadata, report={**metadata.report, **report})
+        merged = dataclasses.replace(metadata, report={**metadata.report, **report})
         self.info.description = merged.to_description()
 
 
-def source_fingerprint(data_dir: str | Path) -> str:
-    """A hash of the relative path, size and modification time of every file under ``data_dir``.
-
-    It keys the build cache, so a source file edited, added or removed rebuilds the dataset
-    instead of serving the old build; only file metadata is read, which is cheap even for MOSEI.
-    """
-    root = Path(data_dir)
-    files = files_under(root) if root.is_dir() else [root]
-    digest = hashlib.sha256()
-    for path in files:
-        stat = path.stat()  # of the file a link points to
-        name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+def zero_modalities(features: Mapping[str, np.ndarray | None]) -> list[str]:
+    """The modalities whose features hold no non-zero value (all zeros, or no frame at all): a
+    segment of a zeroed or half-written source file reads like this, so builders count them."""
+    return [modality for modality, array in features.items() if array is not None and not np.any(array)]
 
 
 def example(

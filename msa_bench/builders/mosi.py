@@ -11,12 +11,13 @@ Without ``data_dir``, the SDK's public ``.csd`` files are downloaded.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 
-from msa_bench.builders.base import MSABuilder, example
+from msa_bench.builders.base import MSABuilder, example, zero_modalities
 from msa_bench.util.config_types import check_field_types
 from msa_bench.util.errors import ConfigError
 from msa_bench.data.schema import MODALITIES, MSAMetadata
@@ -25,6 +26,7 @@ from msa_bench.sources.cmu import (
     CSDSource,
     PickleSource,
     assign_splits,
+    label_missing,
     out_of_range_report,
     standard_folds,
     table_source,
@@ -102,9 +104,19 @@ class CMUBuilder(MSABuilder):
 
     # -- source selection -------------------------------------------------------------------
     def _open_source(self, dl_manager) -> CMUSource:
-        c = self.config
-        if c.data_dir is None:
+        if self.config.data_dir is None:
             return self._csd_source(self._download(dl_manager))
+        source, files = self._chosen_source()
+        if source == "mmsa":
+            return PickleSource(files["pickle"])
+        if source == "csd":
+            return self._csd_source(files)
+        return table_source(files["labels"], files["text"])
+
+    def _chosen_source(self) -> tuple[str, dict[str, Path | None]]:
+        """The source ``data_dir`` is read as (``mmsa``, ``csd`` or ``labels``) and its files: the
+        pickle; the SDK files present; or the label table and the table giving transcripts."""
+        c = self.config
         data_dir = Path(c.data_dir)
         if not data_dir.is_dir():
             raise DataNotFoundError(self.DATASET, f"data_dir {data_dir} is not a folder", self._needed_files())
@@ -114,10 +126,20 @@ class CMUBuilder(MSABuilder):
             if source is None:
                 raise DataNotFoundError(self.DATASET, f"no {self.TITLE} files found in {data_dir}", self._needed_files())
         if source == "mmsa":
-            return PickleSource(self._pickle_path(data_dir))
+            return source, {"pickle": self._pickle_path(data_dir)}
         if source == "csd":
-            return self._csd_source({name: data_dir / file for name, file in self._sdk_files().items() if (data_dir / file).is_file()})
-        return self._table_source(data_dir)
+            return source, {name: data_dir / file for name, file in self._sdk_files().items() if (data_dir / file).is_file()}
+        return source, self._table_files(data_dir)
+
+    def source_files(self) -> dict[str, Path | None]:
+        """The files the build reads: the pickle, the label table (and transcript table), or the
+        SDK labels, words and the feature sets chosen, never the other files of ``data_dir``."""
+        source, files = self._chosen_source()
+        if source != "csd":
+            return files
+        self._require_labels(files)
+        chosen = {modality: path for modality, (_, path) in self._chosen_features(files).items()}
+        return {"labels": files["labels"], "words": files.get("words"), **chosen}
 
     def _present(self, data_dir: Path) -> dict[str, bool]:
         c = self.config
@@ -154,7 +176,8 @@ class CMUBuilder(MSABuilder):
                 found.append(path)
         return found
 
-    def _table_source(self, data_dir: Path) -> CMUSource:
+    def _table_files(self, data_dir: Path) -> dict[str, Path | None]:
+        """The label table and the table giving transcripts (``None``: no second table)."""
         c = self.config
         tables = self._tables(data_dir)
         label_path = data_dir / c.label_file if c.label_file not in (None, AUTO) else (tables[0] if tables else None)
@@ -166,7 +189,7 @@ class CMUBuilder(MSABuilder):
             text_path = with_text[0] if needs_text and with_text else None
         else:
             text_path = None if c.text_file is None else data_dir / c.text_file
-        return table_source(label_path, text_path)
+        return {"labels": label_path, "text": text_path}
 
     def _sdk_files(self) -> dict[str, str]:
         """SDK file name of labels, words and the chosen feature set per modality."""
@@ -197,9 +220,12 @@ class CMUBuilder(MSABuilder):
                 )
         return chosen
 
-    def _csd_source(self, available: dict[str, Path]) -> CMUSource:
+    def _require_labels(self, available: dict[str, Path]) -> None:
         if "labels" not in available:
             raise DataNotFoundError(self.DATASET, f"{self.SDK_LABELS} not found", self._needed_files())
+
+    def _csd_source(self, available: dict[str, Path]) -> CMUSource:
+        self._require_labels(available)
         return CSDSource(
             labels=available["labels"],
             features=self._chosen_features(available),
@@ -270,14 +296,18 @@ class CMUBuilder(MSABuilder):
             **source.report,
         )
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"source": source, "indices": indices})
+            datasets.SplitGenerator(name=split, gen_kwargs={"source": source, "indices": indices, "split": split})
             for split, indices in splits.items()
         ]
 
-    def _generate_examples(self, source: CMUSource, indices: list[int]):
+    def _generate_examples(self, source: CMUSource, indices: list[int], split: str):
+        zero_features = Counter({m: 0 for m in source.feature_sets})
+        nan_labels = 0
         for index in indices:
             segment = source.segments[index]
             features = source.features(index)
+            zero_features.update(zero_modalities(features))
+            nan_labels += label_missing(segment)
             yield segment.id, example(
                 dataset=self.DATASET,
                 video_id=segment.video_id,
@@ -287,7 +317,13 @@ class CMUBuilder(MSABuilder):
                 source_labels=segment.source_labels,
                 **{f"{m}_features": features[m] for m in MODALITIES},
             )
-        self.record_report(non_finite_features_replaced_by_0=dict(source.non_finite))
+        source.zero_feature_segments[split] = dict(zero_features)
+        source.nan_labels[split] = nan_labels
+        self.record_report(
+            non_finite_features_replaced_by_0=dict(source.non_finite),
+            zero_feature_segments=dict(source.zero_feature_segments),
+            nan_labels=dict(source.nan_labels),
+        )
         if isinstance(source, CSDSource) and source.aligned:
             self.record_report(aligned_words_without_frames=dict(source.words_without_frames))
 

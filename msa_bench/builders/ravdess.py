@@ -23,8 +23,9 @@ from msa_bench.util.config_types import check_field_types
 from msa_bench.util.errors import ConfigError
 from msa_bench.data.labels import labels_from_ravdess
 from msa_bench.data.schema import MSAMetadata
-from msa_bench.sources.common import SPLITS, DataNotFoundError, file_checksum
-from msa_bench.sources.ravdess import MODALITIES, VOCAL_CHANNELS, ZENODO_RECORD, Recording, scan_ravdess
+from msa_bench.sources.common import SPLITS, DataNotFoundError, dangling_links, file_checksum
+from msa_bench.sources.ravdess import MODALITIES, VOCAL_CHANNELS, ZENODO_RECORD, Recording, media_paths, scan_ravdess
+from msa_bench.util.hashing import text_digest
 
 ACTORS = tuple(range(1, 25))
 #: Actors per split of each fixed split scheme ("kfold" is computed from ``n_folds`` and ``fold``).
@@ -103,6 +104,16 @@ class RAVDESS(MSABuilder):
         return MSAMetadata(
             "none", "none", "none", 1, 1, 1, provenance={"labels": "RAVDESS file names", "text": "statement code"}
         )
+
+    def source_fingerprint(self) -> str:
+        """The names found (in folders and zips, and links to nothing) key the build cache: a
+        RAVDESS build reads file names, never the recordings' bytes."""
+        root = Path(self.config.data_dir)
+        if not root.is_dir():
+            return text_digest(str(root))[:16]  # the build refuses it; nothing is cached
+        names = [location for location, _ in media_paths(root)]
+        names += [f"dangling:{path.relative_to(root).as_posix()}" for path in dangling_links(root)]
+        return text_digest("\n".join(names))[:16]
 
     def _root(self, dl_manager) -> Path:
         needed = {name: f"{ZENODO_RECORD}/files/{name}" for name in ZENODO_FILES[:3]}

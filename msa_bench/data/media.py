@@ -36,10 +36,13 @@ class Window:
         return time >= self.start and (self.end is None or time < self.end)
 
 
-#: A decoded stream may fall short of its declared duration by this much (encoder padding,
-#: rounding to whole frames) before it is reported as truncated: 0.5 s plus 5 %.
-TRUNCATION_TOLERANCE_S = 0.5
-TRUNCATION_TOLERANCE_FRACTION = 0.05
+#: A decoded stream may fall short of what its container declares by one frame (rounding to whole
+#: frames) or this fraction of it, whichever is more, before it is reported as truncated.
+TRUNCATION_FRACTION = 0.01
+#: A segment (a label table's times) may end this long after the file does, plus 5 % of the
+#: segment, before it is refused: label times are rounded, and the last segment often overshoots.
+SEGMENT_OVERSHOOT_S = 0.5
+SEGMENT_OVERSHOOT_FRACTION = 0.05
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
@@ -65,22 +68,22 @@ def declared_duration(container: av.container.InputContainer, stream: av.stream.
     return None
 
 
-def check_complete(path: str | Path, window: Window, declared: float | None, decoded: float) -> None:
-    """Raise :class:`MediaError` when ``decoded`` seconds fall short of what ``window`` asks of a
-    file declaring ``declared`` seconds (a cut or half-written file), or when the window (a label
-    table's segment times) reaches past the file's end."""
+def check_complete(path: str | Path, window: Window, declared: float | None, decoded: float, frame: float) -> None:
+    """Raise :class:`MediaError` when ``decoded`` seconds fall short of the part of ``window`` the
+    file declares it holds by more than one ``frame`` (seconds) or 1 % (a cut or half-written
+    file, e.g. a "faststart" MP4 whose header declares every frame), or when the window (a label
+    table's segment times) reaches well past the file's end."""
     if declared is None:
         return
-    wanted_end = declared if window.end is None else window.end
-    expected = wanted_end - window.start
-    tolerance = TRUNCATION_TOLERANCE_S + TRUNCATION_TOLERANCE_FRACTION * expected
-    if window.end is not None and window.end > declared + tolerance:
+    overshoot = SEGMENT_OVERSHOOT_S + SEGMENT_OVERSHOOT_FRACTION * ((window.end or declared) - window.start)
+    if window.end is not None and window.end > declared + overshoot:
         raise MediaError(
             f"{path}: truncated: the segment [{window.start:.1f}, {window.end:.1f}) s ends after the "
             f"file's {declared:.1f} s"
         )
-    if decoded < expected - tolerance:
-        raise MediaError(f"{path}: truncated: {decoded:.1f} s of {expected:.1f} s decoded")
+    expected = min(declared, window.end or declared) - window.start
+    if decoded < expected - max(frame, TRUNCATION_FRACTION * expected) - 1e-6:
+        raise MediaError(f"{path}: truncated: {decoded:.2f} s of {expected:.2f} s decoded (the rest its header declares is missing)")
 
 
 #: Decoded sample formats taken as they are (scaled to [-1, 1) float32, exactly as libswresample
@@ -123,8 +126,10 @@ def read_audio(path: str | Path, window: Window = Window(), sample_rate: int = S
         _seek(container, stream, window.start)
         chunks: list[np.ndarray] = []
         first_time: float | None = None
+        frame_length = 0.0
         try:
             for frame in container.decode(stream):
+                frame_length = max(frame_length, frame.samples / frame.sample_rate)
                 if first_time is None:
                     first_time = float(frame.time) if frame.time is not None else 0.0
                 if window.end is not None and frame.time is not None and frame.time >= window.end:
@@ -141,7 +146,7 @@ def read_audio(path: str | Path, window: Window = Window(), sample_rate: int = S
     samples = samples[offset:stop]
     if samples.size == 0:
         raise MediaError(f"{path}: no audio samples in [{window.start}, {window.end}) s")
-    check_complete(path, window, declared, samples.size / sample_rate)
+    check_complete(path, window, declared, samples.size / sample_rate, frame_length)
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
@@ -178,7 +183,7 @@ def read_frames(path: str | Path, fps: float, window: Window = Window()) -> tupl
             raise MediaError(f"{path}: corrupt or unreadable video stream ({err})") from err
     if not frames:
         raise MediaError(f"{path}: no video frames in [{window.start}, {window.end}) s")
-    check_complete(path, window, declared, decoded_end - window.start)
+    check_complete(path, window, declared, decoded_end - window.start, frame_length)
     return np.stack(frames), np.asarray(times, dtype=np.float64)
 
 

@@ -2,10 +2,12 @@
 
 One ``.npz`` per clip and extractor: ``<root>/<modality>/<extractor>-<config hash>/<clip>-<key>.npz``
 where the key hashes the clip's media path, time window, transcript, the decoding options and the
-extractor library's version. Each file also stores the fingerprint of the media file it was
-computed from (size, modification time and a hash of its first and last MiB): when the file at
-that path has changed, the entry is stale, recomputed, and counted in :attr:`FeatureCache.changed`.
-Files are written atomically and read with ``allow_pickle=False``.
+extractor library's version. Each file also stores the content hash of the media file it was
+computed from (:func:`~msa_bench.util.hashing.file_digest`, never its size or modification time):
+when the file at that path holds other bytes, even of the same size and time, the entry is stale,
+recomputed, and counted in :attr:`FeatureCache.changed`. Files are written atomically and read
+with ``allow_pickle=False``; an entry that cannot be read (empty, truncated, not a zip) is removed
+and recomputed.
 """
 
 from __future__ import annotations
@@ -13,39 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
 from msa_bench.util.atomic import atomic_write
+from msa_bench.util.hashing import file_digest
 from msa_bench.features.base import Extractor
 from msa_bench.features.clips import Clip
 
-#: Bytes hashed at each end of a media file.
-EDGE_BYTES = 1 << 20
+#: What reading a damaged ``.npz`` raises: empty (``EOFError``), truncated or overwritten
+#: (``BadZipFile``), without the arrays expected (``KeyError``), unreadable (``OSError``).
+UNREADABLE_ENTRY = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+#: Stored media fingerprints are content hashes since this version (earlier entries are ignored).
+FINGERPRINT = "xxh3-128"
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
-
-
-def _content_hash(path: str, size: int) -> str:
-    """sha256 of the size and the first and last :data:`EDGE_BYTES` of a file."""
-    digest = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as handle:
-        digest.update(handle.read(EDGE_BYTES))
-        if size > EDGE_BYTES:
-            handle.seek(max(EDGE_BYTES, size - EDGE_BYTES))
-            digest.update(handle.read(EDGE_BYTES))
-    return digest.hexdigest()
-
-
-def media_fingerprint(path: str | Path) -> str:
-    """``size:mtime_ns:content hash`` of a media file: cheap even for long videos, and different
-    after the file is replaced (even by one of the same size and time), re-encoded or truncated."""
-    stat = Path(path).stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}:{_content_hash(str(path), stat.st_size)}"
 
 
 class FeatureCache:
@@ -66,6 +55,7 @@ class FeatureCache:
                 "window": [clip.window.start, clip.window.end],
                 "text": clip.text,
                 "library_version": self.library_version,
+                "fingerprint": FINGERPRINT,
                 **self.decode_options,
                 **({"words": [[w.text, w.start, w.end] for w in clip.words or []]} if self.decode_options.get("per_word") else {}),
             },
@@ -77,7 +67,7 @@ class FeatureCache:
         if not self.reads_media or clip.media is None:
             return ""
         if clip.media not in self._fingerprints:
-            self._fingerprints[clip.media] = media_fingerprint(clip.media)
+            self._fingerprints[clip.media] = file_digest(clip.media)
         return self._fingerprints[clip.media]
 
     def get(self, clip: Clip) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -91,8 +81,8 @@ class FeatureCache:
                     self.changed.add(clip.id)
                     return None
                 return stored["values"], (stored["times"] if "times" in stored else None)
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a half-written file from a killed run: recompute it
+        except UNREADABLE_ENTRY:
+            path.unlink(missing_ok=True)  # damaged (a full disk, a copy cut short): recompute it
             return None
 
     def put(self, clip: Clip, values: np.ndarray, times: np.ndarray | None) -> None:

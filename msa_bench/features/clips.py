@@ -14,22 +14,26 @@
 Word timings, when given, come from a CSV ``id,word,start,end`` (seconds from the clip start).
 
 What the dataset builders report about the same files (malformed RAVDESS names, labels out of
-range) is reported here too, with the media files no label row names and the label rows no media
-file was found for (:class:`SourceChecks`).
+range, symbolic links to nothing) is reported here too, with the media files no label row names
+and the label rows no media file was found for (:class:`SourceChecks`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import xxhash
 
 from msa_bench.util.errors import MissingFileError
 from msa_bench.data.labels import labels_from_ravdess, labels_from_sentiment, out_of_range
 from msa_bench.data.media import Window
-from msa_bench.sources.common import SourceFileError, files_under
+from msa_bench.sources.common import SourceFileError, dangling_links, files_under
+from msa_bench.util.hashing import file_digest
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".wav", ".flac", ".mp3", ".m4a")
 LABEL_TABLE_NAMES = ("label.csv", "labels.csv", "OpinionLevelSentiment.csv")
@@ -237,6 +241,13 @@ def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None
         clips = table_clips(dataset, data_dir, table)
     if dataset != "ravdess":
         _label_checks(clips, data_dir, checks)
+    checks.add(
+        "dangling_links",
+        {
+            path.relative_to(data_dir).as_posix(): f"symbolic link to {os.readlink(path)}, which does not exist; not read"
+            for path in dangling_links(data_dir)
+        },
+    )
     if not clips:
         raise MissingFileError(f"{data_dir}: no clips found; see msa_bench.features.clips for the layouts read")
     return clips, checks
@@ -260,3 +271,21 @@ def assign_splits(clips: list[Clip], dataset: str) -> tuple[list[Clip], dict[str
     for clip in unsplit:
         clip.split = "train"
     return clips, {"splits": f"the source has none: all {len(unsplit)} clips in train"}
+
+
+def clips_fingerprint(clips: list[Clip], read_media: bool) -> str:
+    """A content hash of what an extraction of ``clips`` reads: every clip's id, split, window,
+    transcript, word timings and labels, and with ``read_media`` (an audio or vision extractor)
+    the bytes of its media file. A file not read (the clips of a text-only extraction), a copy
+    elsewhere or a new modification time leaves it as it is."""
+    digest = xxhash.xxh3_128()
+    media: dict[Path, str] = {}  # many clips may cut one video
+    for clip in sorted(clips, key=lambda c: c.id):
+        words = [[w.text, w.start, w.end] for w in clip.words or []]
+        read = [clip.id, clip.split, clip.window.start, clip.window.end, clip.text, words, clip.labels, clip.source_labels]
+        if read_media:
+            if clip.media is not None and clip.media not in media:
+                media[clip.media] = file_digest(clip.media) if clip.media.is_file() else "absent"
+            read.append(media.get(clip.media, "none"))
+        digest.update(json.dumps(read, sort_keys=True, default=str).encode() + b"\n")
+    return digest.hexdigest()[:16]

@@ -200,13 +200,16 @@ def load_extraction(name: str, folder: Path, config: dict) -> datasets.DatasetDi
 
 
 def extract_into_cache(name: str, data_dir: Path, cache_dir: str | Path | None, specs: dict[str, str]) -> Path:
-    """Extract ``data_dir``'s raw media with ``specs`` into a cache folder keyed by the source
-    files' fingerprint and the specs (once; later calls find the marked folder)."""
-    from msa_bench.builders.base import source_fingerprint
-    from msa_bench.features.pipeline import extract
+    """Extract ``data_dir``'s raw media with ``specs`` into a cache folder keyed by the content of
+    what the extraction reads (the clips' transcripts and labels, and the media files when an
+    audio or vision extractor reads them) and the specs (once; later calls find the marked folder)."""
+    from msa_bench.features.clips import clips_fingerprint
+    from msa_bench.features.pipeline import extract, list_clips
 
     root = Path(cache_dir or default_cache_dir() or datasets.config.HF_DATASETS_CACHE) / "msa_bench_extractions"
-    key = hashlib.sha256(json.dumps({"source": source_fingerprint(data_dir), **specs}, sort_keys=True).encode()).hexdigest()[:16]
+    clips, _, _ = list_clips(canonical_name(name), data_dir, None, None, None)
+    source = clips_fingerprint(clips, read_media=bool({"audio", "vision"} & set(specs)))
+    key = hashlib.sha256(json.dumps({"source": source, **specs}, sort_keys=True).encode()).hexdigest()[:16]
     folder = root / f"{canonical_name(name)}-{key}"
     if extraction_folder(folder) is None:
         extract(canonical_name(name), data_dir, folder, **specs)

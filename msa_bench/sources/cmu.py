@@ -7,6 +7,7 @@ Also: the SDK standard folds (package data) and assigning segments to splits.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -56,6 +57,10 @@ class CMUSource:
     feature_sets: dict[str, FeatureSet] = field(default_factory=dict)
     report: dict = field(default_factory=dict)
     non_finite: Counter = field(default_factory=Counter)
+    #: Per split: segments whose features of a modality hold no non-zero value, per modality.
+    zero_feature_segments: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per split: segments whose sentiment (or an emotion) is NaN or empty in the source.
+    nan_labels: dict[str, int] = field(default_factory=dict)
 
     def features(self, index: int) -> dict[str, np.ndarray | None]:
         """Features of segment ``index``; ``None`` for an absent modality."""
@@ -72,6 +77,13 @@ class CMUSource:
             if bad:
                 self.non_finite[modality] += bad
         return out
+
+
+def label_missing(segment: Segment) -> bool:
+    """Whether the source gives ``segment`` no number for its sentiment or one of its emotions
+    (NaN or an empty cell): kept as "not annotated", and counted in the build report."""
+    values = [segment.sentiment, *(segment.emotions or {}).values()]
+    return any(value is None or math.isnan(value) for value in values)
 
 
 def _missing_report(present: set[str], wanted: list[str]) -> dict[str, object]:

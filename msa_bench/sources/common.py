@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,18 +96,31 @@ def finite_features(array: np.ndarray) -> tuple[np.ndarray, int]:
     return array, count
 
 
-def files_under(root: str | Path) -> list[Path]:
-    """Every file under ``root``, sorted, following symbolic links to folders and files (datasets
-    are often kept on a shared disk and linked); a link loop is walked once."""
-    found, seen = [], set()
+def _walk(root: str | Path) -> Iterator[tuple[str, list[str]]]:
+    """``(folder, names of its non-folder entries)`` under ``root``, following symbolic links to
+    folders; a link loop is walked once."""
+    seen = set()
     for folder, subfolders, names in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen:
             subfolders.clear()
             continue
         seen.add(real)
-        found += [Path(folder, name) for name in names if os.path.isfile(os.path.join(folder, name))]
-    return sorted(found)
+        yield folder, names
+
+
+def files_under(root: str | Path) -> list[Path]:
+    """Every file under ``root``, sorted, following symbolic links to folders and files (datasets
+    are often kept on a shared disk and linked); a link loop is walked once."""
+    return sorted(Path(folder, name) for folder, names in _walk(root) for name in names if os.path.isfile(os.path.join(folder, name)))
+
+
+def dangling_links(root: str | Path) -> list[Path]:
+    """Symbolic links under ``root`` whose target does not exist (a moved or unmounted disk),
+    sorted: :func:`files_under` cannot list them, so readers report them instead."""
+    return sorted(
+        Path(folder, name) for folder, names in _walk(root) for name in names if not os.path.exists(os.path.join(folder, name))
+    )
 
 
 def file_checksum(path: str | Path) -> dict[str, object]:

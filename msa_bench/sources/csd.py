@@ -9,6 +9,8 @@ sentiment, happy, sad, anger, surprise, disgust, fear).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -19,6 +21,9 @@ from msa_bench.sources.common import Segment, SourceFileError
 
 #: Silence token in the SDK's word sequences.
 SILENCE = "sp"
+#: What h5py raises reading a damaged file: corrupt B-tree or symbol-table nodes (``RuntimeError``,
+#: ``OSError``), an object that cannot be opened (``KeyError``), a bad shape or type (``ValueError``).
+HDF5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
 
 
 class ComputationalSequence:
@@ -30,14 +35,32 @@ class ComputationalSequence:
             self._file = h5py.File(self.path, "r")
         except OSError as err:
             raise SourceFileError(self.path, f"not a readable HDF5 file (truncated or corrupt?): {err}") from None
-        roots = list(self._file.keys())
-        root = self._file[roots[0]] if len(roots) == 1 else None
-        if not isinstance(root, h5py.Group) or not {"data", "metadata"} <= set(root.keys()):
+        try:
+            with self._reading("its root groups"):
+                roots = list(self._file.keys())
+                root = self._file[roots[0]] if len(roots) == 1 else None
+                if not isinstance(root, h5py.Group) or not {"data", "metadata"} <= set(root.keys()):
+                    raise SourceFileError(
+                        self.path, f"not a computational sequence: expected /<root>/data and /<root>/metadata, found {roots}"
+                    )
+                self.name = roots[0]
+                self._data = self._file[self.name]["data"]
+        except SourceFileError:
             self._file.close()
-            raise SourceFileError(self.path, f"not a computational sequence: expected /<root>/data and /<root>/metadata, found {roots}")
-        self.name = roots[0]
-        self._data = self._file[self.name]["data"]
+            raise
         self._cache: tuple[str, np.ndarray, np.ndarray] | None = None
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Any h5py error inside becomes a :class:`SourceFileError` naming this file and ``what``
+        was being read (a zeroed or half-written file opens fine and fails here)."""
+        try:
+            yield
+        except SourceFileError:
+            raise
+        except HDF5_ERRORS as err:
+            message = str(err).strip("'\"") or type(err).__name__
+            raise SourceFileError(self.path, f"{what} cannot be read: the file is corrupt or truncated ({message})") from None
 
     def __enter__(self) -> ComputationalSequence:
         return self
@@ -52,43 +75,44 @@ class ComputationalSequence:
     def metadata(self) -> dict[str, object]:
         """``/<root>/metadata``: each value decoded, and parsed as JSON where it is JSON."""
         out = {}
-        for key, value in self._file[self.name]["metadata"].items():
-            raw = value[()]
-            raw = raw[0] if isinstance(raw, np.ndarray) and raw.size == 1 else raw
-            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-            try:
-                out[key] = json.loads(text)
-            except ValueError:
-                out[key] = text
+        with self._reading("its metadata"):
+            for key, value in self._file[self.name]["metadata"].items():
+                raw = value[()]
+                raw = raw[0] if isinstance(raw, np.ndarray) and raw.size == 1 else raw
+                text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+                try:
+                    out[key] = json.loads(text)
+                except ValueError:
+                    out[key] = text
         return out
 
     def video_ids(self) -> list[str]:
-        return list(self._data.keys())
+        with self._reading("its list of videos"):
+            return list(self._data.keys())
 
     def __contains__(self, video_id: str) -> bool:
-        return video_id in self._data
+        with self._reading(f"the entry of video {video_id!r}"):
+            return video_id in self._data
 
     @property
     def dim(self) -> int:
         """Feature dimension, from the first video's ``features`` shape (no data read)."""
-        for video_id in self._data:
-            return int(self._data[video_id]["features"].shape[1])
+        with self._reading("the feature dimension"):
+            for video_id in self._data:
+                shape = self._data[video_id]["features"].shape
+                if len(shape) != 2:
+                    raise SourceFileError(self.path, f"video {video_id!r}: features of shape {shape}, expected (frames, dimension)")
+                return int(shape[1])
         raise SourceFileError(self.path, "holds no videos")
 
     def video(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
         """``(intervals (n, 2), features (n, d))`` of one video (the last one read is cached)."""
         if self._cache is not None and self._cache[0] == video_id:
             return self._cache[1], self._cache[2]
-        try:
+        with self._reading(f"video {video_id!r} ('features' and 'intervals')"):
             group = self._data[video_id]
             intervals = np.asarray(group["intervals"][()], dtype=np.float64)
             features = group["features"][()]
-        except KeyError as err:
-            raise SourceFileError(
-                self.path, f"video {video_id!r}: no readable 'features' and 'intervals' (missing, or the file is corrupt: {err})"
-            ) from None
-        except OSError as err:
-            raise SourceFileError(self.path, f"cannot read video {video_id!r} (truncated file?): {err}") from None
         if intervals.ndim != 2 or intervals.shape[1] != 2 or len(intervals) != len(features):
             raise SourceFileError(
                 self.path, f"video {video_id!r}: intervals {intervals.shape} do not match features {features.shape}"

@@ -24,6 +24,8 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise SourceFileError(path, f"not a readable CSV table ({err})") from None
+    except OSError as err:
+        raise SourceFileError(path, f"cannot be read ({err.strerror or err})") from None
 
 
 def _numbers(table: pd.DataFrame, columns, path: Path) -> pd.DataFrame:
@@ -133,8 +135,11 @@ def read_mosei_labels(path: str | Path) -> list[Segment]:
 def table_format(path: str | Path) -> str:
     """``"mmsa"``, ``"mosi_table"``, ``"opinion"`` or ``"mosei"``, from the file's header line."""
     path = Path(path)
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        header = [c.strip() for c in handle.readline().split(",")]
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            header = [c.strip() for c in handle.readline().split(",")]
+    except OSError as err:
+        raise SourceFileError(path, f"cannot be read ({err.strerror or err})") from None
     if set(MMSA_COLUMNS) <= set(header):
         return "mmsa"
     if set(MOSEI_COLUMNS) <= set(header):

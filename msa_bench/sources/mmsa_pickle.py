@@ -16,6 +16,7 @@ import codecs
 import collections
 import pickle
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,10 @@ def restricted_load(path: str | Path) -> object:
             return RestrictedUnpickler(handle, path).load()
     except SourceFileError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise SourceFileError(path, f"not a readable pickle (truncated or corrupt?): {err}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as err:
+        raise SourceFileError(path, f"not a readable pickle (truncated or corrupt?): {type(err).__name__}: {err}") from None
+    except OSError as err:
+        raise SourceFileError(path, f"cannot be read ({err.strerror or err})") from None
 
 
 def _check_lengths(path: Path, split: str, part: dict) -> None:
@@ -82,6 +85,10 @@ def _check_lengths(path: Path, split: str, part: dict) -> None:
         length = len(values) if hasattr(values, "__len__") and not isinstance(values, (str, bytes)) else None
         if length is not None and length != n:
             raise SourceFileError(path, f"split {split!r}: {key!r} has {length} entries but 'id' has {n}; the pickle is inconsistent")
+
+
+#: What reading an array of the wrong shape or type raises (a pickle of another layout).
+LAYOUT_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
 
 
 class MMSAPickle:
@@ -96,6 +103,8 @@ class MMSAPickle:
         if missing:
             raise SourceFileError(self.path, f"missing split(s) {missing}; found {sorted(map(str, data))}")
         for key in SPLIT_KEYS.values():
+            if not isinstance(data[key], dict):
+                raise SourceFileError(self.path, f"split {key!r} is a {type(data[key]).__name__}, not a dict of arrays")
             absent = [k for k in REQUIRED_KEYS if k not in data[key]]
             if absent:
                 raise SourceFileError(self.path, f"split {key!r} lacks {absent}")
@@ -103,16 +112,29 @@ class MMSAPickle:
         self.data = {split: data[key] for split, key in SPLIT_KEYS.items()}
         self.aligned = "audio_lengths" not in self.data["train"] and "vision_lengths" not in self.data["train"]
 
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """An array of the wrong shape or type becomes a :class:`SourceFileError` naming the file."""
+        try:
+            yield
+        except SourceFileError:
+            raise
+        except LAYOUT_ERRORS as err:
+            raise SourceFileError(self.path, f"{what}: not MMSA's layout ({type(err).__name__}: {err})") from None
+
     def dims(self) -> dict[str, int | None]:
         """Feature dimension per modality (``None`` where the pickle has no such array)."""
         train = self.data["train"]
-        return {m: (int(np.asarray(train[m]).shape[-1]) if m in train else None) for m in MODALITIES}
+        with self._reading("split 'train': feature dimensions"):
+            return {m: (int(np.asarray(train[m]).shape[-1]) if m in train else None) for m in MODALITIES}
 
     def examples(self, split: str) -> Iterator[tuple[Segment, dict[str, np.ndarray | None]]]:
         """``(segment, features)`` of each example of ``split`` (unified split name)."""
         part = self.data[split]
         for k, raw_id in enumerate(part["id"]):
-            yield self._segment(part, k, str(raw_id), split), self._features(part, k)
+            with self._reading(f"split {SPLIT_KEYS[split]!r}, example {k} ({raw_id!r})"):
+                example = self._segment(part, k, str(raw_id), split), self._features(part, k)
+            yield example
 
     def _segment(self, part: dict, k: int, raw_id: str, split: str) -> Segment:
         video_id, sep, clip_id = raw_id.rpartition(ID_SEPARATOR)

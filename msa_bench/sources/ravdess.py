@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from msa_bench.sources.common import SourceFileError, files_under
+from msa_bench.sources.common import SourceFileError, dangling_links, files_under
 
 MEDIA_SUFFIXES = (".wav", ".flac", ".mp4")
 MODALITIES = {1: "audio-visual", 2: "video-only", 3: "audio-only"}
@@ -105,12 +105,14 @@ MAX_REPORTED = 20
 
 @dataclass
 class Scan:
-    """What a folder holds: recordings, malformed names, duplicates and ignored files."""
+    """What a folder holds: recordings, malformed names, duplicates, ignored files and symbolic
+    links to nothing."""
 
     recordings: list[Recording]
     malformed: dict[str, str]
     duplicates: list[str]
     outside_actor_folders: list[str]
+    dangling_links: list[str] = field(default_factory=list)
 
     def report(self) -> dict[str, dict]:
         """The problems found, as the builder and ``msa-bench extract`` both report them."""
@@ -118,10 +120,11 @@ class Scan:
             "malformed_names": {"count": len(self.malformed), "examples": dict(list(self.malformed.items())[:MAX_REPORTED])},
             "duplicates_skipped": {"count": len(self.duplicates), "examples": self.duplicates[:MAX_REPORTED]},
             "outside_actor_folders": {"count": len(self.outside_actor_folders), "examples": self.outside_actor_folders[:MAX_REPORTED]},
+            "dangling_links": {"count": len(self.dangling_links), "examples": self.dangling_links[:MAX_REPORTED]},
         }
 
 
-def _media_paths(root: Path) -> list[tuple[str, str]]:
+def media_paths(root: Path) -> list[tuple[str, str]]:
     """``(location, path inside the distribution)`` of every media file in folders and zips."""
     found = []
     for path in files_under(root):
@@ -150,8 +153,9 @@ def scan_ravdess(root: str | Path) -> Scan:
     """
     root = Path(root)
     scan = Scan(recordings=[], malformed={}, duplicates=[], outside_actor_folders=[])
+    scan.dangling_links = [path.relative_to(root).as_posix() for path in dangling_links(root)]
     seen: set[str] = set()
-    for location, inner in _media_paths(root):
+    for location, inner in media_paths(root):
         parts = PurePosixPath(inner).parts
         folder = _ACTOR_FOLDER.match(parts[-2]) if len(parts) >= 2 else None
         if folder is None:
