@@ -1,6 +1,6 @@
 """Leaderboard rendering from hand-made records: content, marks, determinism, a real browser,
 and the records it refuses (edited, other config under one name, other data, other test ids,
-labels that are not the dataset's)."""
+labels that are not the dataset's) while the other entries still render."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from msa_bench.board.entries import LeaderboardError
-from msa_bench.board.page import render_leaderboard
-from msa_bench.scoring.metrics import compute_metrics, predictions_frame
-from msa_bench.records.record import ResultRecord, save_record
 from test_robustness_report import fake_sweep
+
+from msa_bench.board.format import markdown_text
+from msa_bench.board.page import render_leaderboard
+from msa_bench.records.record import ResultRecord
+from msa_bench.records.store import write_record
+from msa_bench.scoring.metrics import compute_metrics, predictions_frame
 
 N_TEST = 150
 IDS = [f"video{i // 10}_{i % 10}" for i in range(N_TEST)]
@@ -41,7 +42,7 @@ def write_sentiment(
             paper_results=paper or {},
             wall_time_s=float(seed),  # volatile fields must not reach the pages
         )
-        save_record(record, frame, records_dir)
+        write_record(record, frame, records_dir)
 
 
 def write_emotion(records_dir: Path, model: str, hit_rate: float, ids=IDS) -> None:
@@ -50,7 +51,7 @@ def write_emotion(records_dir: Path, model: str, hit_rate: float, ids=IDS) -> No
     frame = predictions_frame(
         ids, emotion_true=labels, emotion_pred=np.where(rng.random(N_TEST) < hit_rate, labels, (labels + 1) % 8)
     )
-    save_record(
+    write_record(
         ResultRecord(model=model, dataset="ravdess", seed=1111, kind="full", metrics=compute_metrics(frame)),
         frame,
         records_dir,
@@ -75,8 +76,9 @@ def rendered(records_dir, tmp_path_factory) -> dict[str, Path]:
 
 
 def _markdown_row(markdown: str, model: str, section: str = "## synthetic") -> list[str]:
+    """The cells of ``model``'s first row after ``section`` (names are escaped on the page: tfn\\_twin)."""
     text = markdown.split(section, 1)[1]
-    row = next(line for line in text.splitlines() if line.startswith(f"| {model} "))
+    row = next(line for line in text.splitlines() if line.startswith(f"| {markdown_text(model)} "))
     return [cell.strip() for cell in row.strip("|").split("|")]
 
 
@@ -94,13 +96,14 @@ def test_markdown_tables_marks_and_labels(rendered):
     # rows are ranked by the primary metric; the predictions-only entry is in its own table, unmarked
     ranked = markdown.split("### Sentiment regression\n")[1].split("###")[0]
     order = [line.split("|")[1].strip() for line in ranked.splitlines()[3:] if line.startswith("|")]
-    assert order[0] in ("tfn", "tfn_twin") and order[-1] == "text_only" and len(order) == 3
+    assert order[0] in ("tfn", "tfn\\_twin") and order[-1] == "text\\_only" and len(order) == 3
     unranked = markdown.split("### Sentiment regression: predictions-only submissions (not verified, not ranked)")[1]
-    submitted = _markdown_row(unranked, "submitted *(predictions only)*", "|")
+    submitted = _markdown_row(unranked, "submitted", "|")
+    assert submitted[0] == "submitted *(predictions only)*"
     assert "★" not in " ".join(submitted) and "**" not in " ".join(submitted)
     assert "Holm" in markdown and "not comparable with any paper" in markdown
     # a model that is not one of the repository's baselines ran submitted code: tagged as such
-    assert "| tfn_twin *(submitted code)* |" in markdown and "| tfn | 2 |" in markdown
+    assert "| tfn\\_twin *(submitted code)* |" in markdown and "| tfn | 2 |" in markdown
 
 
 def test_provenance_table_names_seeds_schedule_epochs_and_commit(tmp_path):
@@ -111,7 +114,7 @@ def test_provenance_table_names_seeds_schedule_epochs_and_commit(tmp_path):
         environment={"cpu": "Some CPU", "threads": 2, "torch": "2.14.1", "dirty_tree": True},
         training={"epochs": 7, "best_epoch": 3, "schedule": "mosi"},
     )
-    save_record(record, frame, records)
+    write_record(record, frame, records)
     markdown = render_leaderboard(records, tmp_path / "out", n_resamples=50)["markdown"].read_text()
     assert "| tfn | 1111 | mosi | 7 | abcdef1234 (dirty tree) | Some CPU, 2 threads, torch 2.14.1 |" in markdown
 
@@ -127,9 +130,12 @@ def test_markdown_robustness_tables(rendered):
 
 def test_html_page_has_tables_plots_and_no_external_resources(rendered):
     html = rendered["html"].read_text()
-    # 2 ranked task tables, 1 predictions-only table, 2 provenance tables; robustness: 3 per protocol + noise
-    assert html.count('<table class="sortable">') == 12
-    assert html.count("<svg") == 11  # 4 missing-rate curves per protocol + 3 noise curves
+    # 2 ranked task tables, 1 predictions-only table, the other sentiment metrics of both sentiment
+    # tables (one click away), 2 provenance tables; robustness: 3 per protocol + noise
+    assert html.count('<table class="sortable">') == 14
+    assert html.count('<details class="more">') == 2
+    assert html.count('<figure class="plot">') == 11  # 4 missing-rate curves per protocol + 3 noise curves
+    assert html.count('<ul class="legend">') == 1  # one legend for every plot of the robustness board
     assert html.count('<g class="series"') == 11 * 3  # three full-protocol models per plot
     assert '<span class="tag">predictions only</span>' in html
     assert 'class="best"' in html and 'class="tied"' in html and "paper 1.019" in html
@@ -142,41 +148,77 @@ def test_rendering_is_byte_identical(records_dir, rendered, tmp_path):
         assert again[kind].read_bytes() == rendered[kind].read_bytes()
 
 
-def test_a_record_on_other_test_examples_is_refused(tmp_path):
+def refused(rendered) -> dict[str, str]:
+    """The refused records of a render: file (relative to the records folder) -> reason."""
+    return {r.what: r.reason for r in rendered.refused}
+
+
+def ranked_models(markdown: str, section: str = "## synthetic") -> list[str]:
+    """The models of the first table after ``section``, in order."""
+    table = markdown.split(section, 1)[1].split("### ", 2)[1]
+    rows = [line for line in table.splitlines() if line.startswith("|")][2:]
+    return [row.split("|")[1].strip().split(" ")[0].replace("\\_", "_") for row in rows]
+
+
+def test_a_record_on_other_test_examples_is_refused_and_the_others_render(tmp_path):
     write_emotion(tmp_path / "records", "tfn", hit_rate=0.8)
     write_emotion(tmp_path / "records", "close", hit_rate=0.79)
     write_emotion(tmp_path / "records", "elsewhere", hit_rate=0.79, ids=[f"other{i}" for i in range(N_TEST)])
-    with pytest.raises(LeaderboardError, match=r"elsewhere/seed1111.json: its predictions miss 150 and add 150"):
-        render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=50)
+    rendered = render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=50)
+    assert refused(rendered) == {"ravdess/elsewhere/seed1111.json": "its predictions miss 150 and add 150 of the board's 150 test ids"}
+    assert sorted(ranked_models(rendered["markdown"].read_text(), "## ravdess")) == ["close", "tfn"]
 
 
-def test_an_edited_record_is_refused(tmp_path):
-    """A record edited to acc2_non0 0.99 does not render as 0.990 ★ beside its true CI."""
+def test_metrics_that_disagree_with_the_predictions_are_refused(tmp_path):
+    """A record sealed with acc2_non0 0.99 over predictions that score less does not render as 0.990 ★."""
     records = tmp_path / "records"
+    write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
+    frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH + np.random.default_rng(1).normal(0, 0.8, N_TEST))
+    metrics = {**compute_metrics(frame), "acc2_non0": 0.99}
+    write_record(ResultRecord(model="mult", dataset="synthetic", seed=1111, kind="full", metrics=metrics), frame, records)
+    rendered = render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    reason = refused(rendered)["synthetic/mult/seed1111.json"]
+    assert reason.startswith("its metrics disagree with its predictions file (acc2_non0 0.9900 stored")
+    markdown = rendered["markdown"].read_text()
+    assert ranked_models(markdown) == ["tfn"] and "0.990" not in markdown.split("## Refused records")[0]
+
+
+def test_a_record_edited_on_disk_is_refused(tmp_path):
+    records = tmp_path / "records"
+    write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
     write_sentiment(records, "mult", noise=0.8, seeds=(1111,))
     path = records / "synthetic" / "mult" / "seed1111.json"
-    text = path.read_text()
-    edited = re.sub(r'"acc2_non0": [0-9.]+', '"acc2_non0": 0.99', text)
-    assert edited != text
+    edited = re.sub(r'"acc2_non0": [0-9.]+', '"acc2_non0": 0.99', path.read_text())
     path.write_text(edited)
-    with pytest.raises(LeaderboardError, match=r"seed1111.json: its metrics disagree with its predictions file \(acc2_non0 0.9900 stored"):
-        render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    rendered = render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    assert list(refused(rendered)) == ["synthetic/mult/seed1111.json"]
+    assert ranked_models(rendered["markdown"].read_text()) == ["tfn"]
 
 
 def test_one_name_with_another_config_is_not_a_second_seed(tmp_path):
+    """The majority config of a name stays; the other records are refused; a tie refuses all."""
     records = tmp_path / "records"
-    write_sentiment(records, "mult", noise=0.5, seeds=(1111,))
-    write_sentiment(records, "mult", noise=0.6, seeds=(1112,))  # config {"noise": 0.6}: another config
-    with pytest.raises(LeaderboardError, match="the name 'mult' was recorded with another config"):
-        render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    write_sentiment(records, "mult", noise=0.5, seeds=(1111, 1112))
+    write_sentiment(records, "mult", noise=0.6, seeds=(1113,))  # config {"noise": 0.6}: another config
+    write_sentiment(records, "misa", noise=0.5, seeds=(1111,))
+    write_sentiment(records, "misa", noise=0.6, seeds=(1112,))
+    write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
+    rendered = render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    reasons = refused(rendered)
+    assert sorted(reasons) == ["synthetic/misa/seed1111.json", "synthetic/misa/seed1112.json", "synthetic/mult/seed1113.json"]
+    assert "holds more records of another config" in reasons["synthetic/mult/seed1113.json"]
+    assert "none has a majority" in reasons["synthetic/misa/seed1111.json"]
+    markdown = rendered["markdown"].read_text()
+    assert sorted(ranked_models(markdown)) == ["mult", "tfn"] and _markdown_row(markdown, "mult")[1] == "2"
 
 
 def test_a_record_of_other_data_is_refused(tmp_path):
     records = tmp_path / "records"
     write_sentiment(records, "tfn", noise=0.5)
     write_sentiment(records, "misa", noise=0.5, seeds=(1111,), fingerprint="data-v2")
-    with pytest.raises(LeaderboardError, match=r"misa/seed1111.json: dataset fingerprint 'data-v2' differs"):
-        render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    rendered = render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    assert refused(rendered)["synthetic/misa/seed1111.json"].startswith("its dataset fingerprint 'data-v2' differs from the board's 'data-v1'")
+    assert ranked_models(rendered["markdown"].read_text()) == ["tfn"]
 
 
 def test_labels_are_checked_against_the_dataset_when_it_is_given(tmp_path):
@@ -185,10 +227,10 @@ def test_labels_are_checked_against_the_dataset_when_it_is_given(tmp_path):
     records = tmp_path / "records"
     write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
     test = datasets.Dataset.from_dict({"id": IDS, "sentiment": TRUTH.tolist()})
-    render_leaderboard(records, tmp_path / "out", n_resamples=50, datasets_by_name={"synthetic": {"test": test}})
+    assert not render_leaderboard(records, tmp_path / "out", n_resamples=50, datasets_by_name={"synthetic": {"test": test}}).refused
     shifted = datasets.Dataset.from_dict({"id": IDS, "sentiment": (TRUTH + 1.0).tolist()})
-    with pytest.raises(LeaderboardError, match="sentiment_true column differs from the dataset's test labels"):
-        render_leaderboard(records, tmp_path / "out", n_resamples=50, datasets_by_name={"synthetic": {"test": shifted}})
+    rendered = render_leaderboard(records, tmp_path / "out", n_resamples=50, datasets_by_name={"synthetic": {"test": shifted}})
+    assert refused(rendered) == {"synthetic/tfn/seed1111.json": "its sentiment_true column differs from the dataset's test labels"}
 
 
 def test_holm_correction_decides_the_tied_marks():
@@ -216,14 +258,19 @@ def test_seed_aware_intervals_are_wider_than_example_only_ones():
     np.testing.assert_allclose(single, bootstrap_scores(tables[:1], n_resamples=400)["mae"])
 
 
-def test_empty_and_misplaced_records(tmp_path):
-    paths = render_leaderboard(tmp_path / "none", tmp_path / "out")
-    assert "No records yet." in paths["markdown"].read_text()
+def test_empty_missing_and_misplaced_records(tmp_path):
+    from msa_bench.util.errors import MissingFileError
+
+    (tmp_path / "empty").mkdir()
+    paths = render_leaderboard(tmp_path / "empty", tmp_path / "out")
+    assert "No records yet." in paths["markdown"].read_text() and not paths.refused
+    with pytest.raises(MissingFileError, match="none: no such records folder"):
+        render_leaderboard(tmp_path / "none", tmp_path / "out")
     records = tmp_path / "records"
     write_emotion(records, "tfn", hit_rate=0.5)
     (records / "ravdess" / "tfn").rename(records / "ravdess" / "other")
-    with pytest.raises(LeaderboardError, match="seed1111.json: holds ravdess/tfn/seed1111; the file is misplaced"):
-        render_leaderboard(records, tmp_path / "out")
+    rendered = render_leaderboard(records, tmp_path / "out")
+    assert refused(rendered) == {"ravdess/other/seed1111.json": "it holds ravdess/tfn/seed1111; the file is misplaced"}
 
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -248,14 +295,14 @@ def test_page_in_headless_chromium_has_tables_plots_and_sorts(rendered, tmp_path
     # Click the mae header twice (descending) before the DOM is dumped.
     clicking = html.replace(
         "</body>",
-        '<script>var h = document.querySelectorAll("#synthetic table")[0].tHead.rows[0].cells[2];'
-        "h.click(); h.click();</script>\n</body>",
+        '<script>var h = Array.prototype.find.call(document.querySelectorAll("#synthetic table")[0].tHead.rows[0].cells,'
+        ' function (c) { return c.textContent.indexOf("mae") === 0; }); h.click(); h.click();</script>\n</body>',
     )
     page = tmp_path / "index.html"
     page.write_text(clicking, encoding="utf-8")
     dom = _dump_dom(page)
-    assert dom.count('data-sortable="ready"') == 12  # the sorting script ran on every table
-    assert dom.count("<svg") == 11 and dom.count("<polyline") >= 33
+    assert dom.count('data-sortable="ready"') == 14  # the sorting script ran on every table
+    assert dom.count('<figure class="plot">') == 11 and dom.count("<polyline") >= 33
     sentiment_table = dom.split('<section id="synthetic">')[1].split("</table>")[0]
     models = re.findall(r'<tr><td data-value="([^"]+)"', sentiment_table)
     assert models[0] == "text_only"  # highest MAE first after sorting descending
@@ -275,17 +322,18 @@ def test_leaderboard_command(records_dir, tmp_path):
 
 def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records_dir, tmp_path):
     """The fidelity table of a built-in model is one click from its leaderboard row."""
+    from msa_bench.board.boards import load_boards
     from msa_bench.board.entries import REPOSITORY, model_card
-    from msa_bench.board.load import load_entries as _load_entries
-    from msa_bench.board.page import render_html, render_markdown, repository_link as _repository_link
+    from msa_bench.board.page import render_html, render_markdown
+    from msa_bench.board.page import repository_link as _repository_link
 
     assert model_card("tfn") == "docs/models/tfn.md" and model_card("tfn+lnln") == "docs/models/tfn.md"
     assert model_card("submitted") is None and model_card("text_only") is None  # no card
     assert _repository_link(REPOSITORY / "leaderboard") == ".." and _repository_link(tmp_path) is None
-    entries = _load_entries(records_dir, 50, 0)
-    assert "| [tfn](../docs/models/tfn.md) |" in render_markdown(entries, "..")
-    assert '<a href="../../docs/models/tfn.md"' in render_html(entries, "../..")
-    assert "[tfn](" not in render_markdown(entries)
+    boards, _ = load_boards(records_dir, 50, 0)
+    assert "| [tfn](../docs/models/tfn.md) |" in render_markdown(boards, root="..")
+    assert '<a href="../../docs/models/tfn.md"' in render_html(boards, root="../..")
+    assert "[tfn](" not in render_markdown(boards)
 
 
 def test_confusion_matrix_of_the_best_model_is_each_true_class_split_over_predictions(rendered):

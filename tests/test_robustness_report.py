@@ -8,9 +8,11 @@ import re
 import numpy as np
 import pytest
 
+from msa_bench.board.format import markdown_text
 from msa_bench.board.page import render_leaderboard
+from msa_bench.records.record import ResultRecord
+from msa_bench.records.store import write_record
 from msa_bench.scoring.metrics import compute_metrics, predictions_frame
-from msa_bench.records.record import ResultRecord, save_record
 from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc, grid_name
 
 DROPS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
@@ -51,7 +53,7 @@ def _write(records, model, slope, levels=LEVELS, track="default", train=None, se
         robustness=fake_sweep(metrics["acc2_non0"], slope, levels),
         config={"track": track, "train": train or {"missing_modality_rate": 0.0}},
     )
-    save_record(record, frame, records)
+    write_record(record, frame, records)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,7 @@ def test_boards_keep_tracks_and_grids_apart(pages):
     full, quick, lnln = (_board(markdown, t) for t in ("default track, full grid", "default track, quick grid", "lnln track, full grid"))
     assert "| sturdy " in full and "quickie" not in full and "lnln" not in full.split("\n", 1)[1]
     assert "| quickie " in quick and "| sturdy " not in quick and "AUILC (quick) all" in quick and "not comparable" in quick
-    assert "| lf_dnn+lnln " in lnln and "| sturdy " not in lnln
+    assert "| lf\\_dnn+lnln " in lnln and "| sturdy " not in lnln
 
 
 def test_both_protocols_and_every_table_are_shown(pages):
@@ -89,13 +91,13 @@ def test_both_protocols_and_every_table_are_shown(pages):
 
 
 def _row(board: str, model: str) -> list[str]:
-    line = next(line for line in board.splitlines() if line.startswith(f"| {model} ") and "AUILC" not in line)
+    line = next(line for line in board.splitlines() if line.startswith(f"| {markdown_text(model)} ") and "AUILC" not in line)
     return [cell.strip() for cell in line.strip("|").split("|")]
 
 
 def test_auilc_and_effective_robustness_against_lf_dnn(pages):
     full = _board(pages["markdown"], "default track, full grid")
-    summary = full.split("AUILC of acc2_non0:")[1]
+    summary = full.split("AUILC of acc2\\_non0:")[1]
     reference, sturdy = _row(summary, "lf_dnn"), _row(summary, "sturdy")
     # linear curves: area = clean - slope / 2; effective = the difference of the slopes' areas
     assert reference[5] == "0.000 ± 0.000" and sturdy[5] == "0.100"
@@ -116,7 +118,7 @@ def test_page_has_the_protocol_switch_and_curves(pages):
     assert html.count('<div class="panel-announced">') == 3
     assert ".show-unannounced:checked ~ .panel-announced" in html  # CSS only, no script needed
     board = html.split("default track, full grid")[1].split("<h3>")[0]
-    assert board.count("<svg") == 2 * 4 + 3  # per protocol: all, text, audio, vision; then noise
+    assert board.count('<figure class="plot">') == 2 * 4 + 3  # per protocol: all, text, audio, vision; then noise
     assert re.search(r"missing rate, all \(unannounced\)", board) and re.search(r"noise level, text \(both protocols\)", board)
 
 
@@ -126,8 +128,29 @@ def test_skipped_conditions_are_reported(tmp_path):
         model="text_only", dataset="mosi", seed=1, kind="full", metrics=compute_metrics(frame),
         robustness=fake_sweep(0.8, modalities=("text",)), config={"train": {}},
     )
-    save_record(record, frame, tmp_path / "records")
+    write_record(record, frame, tmp_path / "records")
     markdown = render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=50)["markdown"].read_text()
     assert "Not applicable: modality audio (the dataset has no audio)." in markdown
     assert "| model | AUILC all | AUILC text | effective (all) | relative (all) |" in markdown
-    assert "Effective robustness needs lf_dnn on this board" in markdown
+    assert "Effective robustness needs lf\\_dnn on this board" in markdown
+
+
+def test_a_condition_listed_as_skipped_is_neither_a_column_nor_a_curve(tmp_path):
+    """One record says the dataset has no vision and its text cannot be noised: no entry of the
+    board shows a vision column or curve, nor a text-noise curve; both are named as not applicable."""
+    records = tmp_path / "records"
+    _write(records, "lf_dnn", 0.3)  # a sweep of every modality
+    frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH * 0.9)
+    sweep = fake_sweep(0.8, modalities=("text", "audio"))
+    sweep["skipped"]["noise text"] = "the training split has no text tokens to draw replacements from"
+    del sweep["noise"]["text"]
+    write_record(ResultRecord(model="aware", dataset="synthetic", seed=1, kind="full", metrics=compute_metrics(frame), robustness=sweep), frame, records)
+    paths = render_leaderboard(records, tmp_path / "out", n_resamples=50)
+    markdown, html = (paths[kind].read_text() for kind in ("markdown", "html"))
+    robustness = markdown.split("### Robustness")[1]
+    assert "vision" not in robustness.split("Not applicable: noise text")[1].split("\n", 1)[1]  # after the notes: no column names it
+    assert "Not applicable: modality vision (the dataset has no vision). Not applicable: noise text" in robustness
+    assert "| model | clean | −text | −audio | −text+audio |" in robustness and "| model | AUILC all | AUILC text | AUILC audio |" in robustness
+    captions = re.findall(r"<figcaption>([^<]+)</figcaption>", html)
+    assert captions and not [c for c in captions if "vision" in c or c.startswith("noise level, text")]
+    assert "noise level, audio (both protocols)" in captions

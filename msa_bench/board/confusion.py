@@ -9,14 +9,12 @@ entry, those two kinds unfolded.
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from msa_bench.board.entries import Entry
+from msa_bench.board.format import markdown_text
 from msa_bench.data.schema import EMOTION_CLASSES
-
-if TYPE_CHECKING:
-    from msa_bench.board.entries import Entry
 
 PRIMARY = "emotion_ua"
 EXPLANATION = (
@@ -57,7 +55,7 @@ def render_markdown(members: list[Entry]) -> list[str]:
     for entry in shown:
         classes, rates = _rates(entry.confusion)
         names = [EMOTION_CLASSES[i] for i in classes]
-        lines += [f"#### {_title(entry, best)}", ""]
+        lines += [f"#### {markdown_text(_title(entry, best))}", ""]
         lines += ["| true \\ predicted | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
         lines += [f"| {name} | " + " | ".join(f"{v:.0f}" for v in row) + " |" for name, row in zip(names, rates)]
         lines.append("")

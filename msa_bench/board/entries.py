@@ -1,23 +1,26 @@
-"""Leaderboard entries: one model on one dataset, its records (one per seed) and their predictions."""
+"""Leaderboard entries and boards: one model on one dataset (its records, one per seed, and their
+predictions), and the boards that gather the entries comparable with each other."""
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from msa_bench.data.schema import MODALITIES
 from msa_bench.records.record import MetricSummary, ResultRecord
 from msa_bench.util.errors import UserError
-
 
 #: Seeds of the protocol; boards with fewer per entry say so.
 PROTOCOL_SEEDS = 5
 
 
 class LeaderboardError(UserError):
-    """A record cannot go on the leaderboard; the message names the file and the reason."""
+    """A record or an entry cannot go on the leaderboard; the message says why."""
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Entry:
     def paper(self) -> dict:
         """The published numbers, unless the entry ran with overrides of the model's schedule for
         the dataset (another encoder, fewer epochs, text only): then they describe another setting."""
-        if any(r.training.get("schedule", "").endswith("+overrides") for r in self.records):
+        if any(str(r.training.get("schedule", "")).endswith("+overrides") for r in self.records):
             return {}
         return self.records[0].paper_results
 
@@ -48,20 +51,68 @@ class Entry:
 
     @property
     def reference(self) -> bool:
-        """A plain baseline row (e.g. a scikit-learn script), not a model."""
+        """A plain baseline row (e.g. a scikit-learn script), not a model: deterministic, one run."""
         return bool(self.records[0].config.get("reference"))
+
+    @property
+    def folder(self) -> str:
+        """The entry's folder, relative to the records folder."""
+        return f"{self.records[0].dataset}/{self.model}/"
+
+
+@dataclass
+class Board:
+    """The entries of one dataset that were trained and scored on the same data: one feature
+    set, one dataset fingerprint, one set of test ids."""
+
+    dataset: str
+    features: str  # what the records say about their features ("audio: egemaps-lld, ..."); "" when they do not say
+    entries: list[Entry]
+    anchor: str  # the id of the board's section on the HTML page
+
+    @property
+    def title(self) -> str:
+        return f"{self.dataset} — {self.features}" if self.features else self.dataset
+
+
+def features_of(config: Mapping) -> str:
+    """The feature set a record's config names (``config["data"]["features"]``), one line:
+    ``"audio: egemaps-lld, pooled 100 ms"``; modalities marked ``"none"`` are left out."""
+    data = config.get("data") if isinstance(config, Mapping) else None
+    features = data.get("features") if isinstance(data, Mapping) else None
+    if features is None:
+        return ""
+    if not isinstance(features, Mapping):
+        return str(features)
+    named = [(m, features[m]) for m in MODALITIES if m in features] + sorted((k, v) for k, v in features.items() if k not in MODALITIES)
+    return "; ".join(f"{m}: {v}" for m, v in named if v not in (None, "", "none"))
+
+
+def board_anchor(dataset: str, features: str, several: bool) -> str:
+    """The dataset name, or with several feature sets on the page the name and the feature set
+    (letters, digits, ``_`` and ``-``; at most 80 characters)."""
+    if not several or not features:
+        return dataset
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{dataset}-{features}").strip("-")
+    return slug if len(slug) <= 80 else f"{slug[:71]}-{zlib.crc32(features.encode()):08x}"
 
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
-def is_builtin(entry_name: str) -> bool:
-    """Whether an entry (``name`` or ``name+track``) is one of this repository's baselines."""
+def _registered(entry_name: str):
+    """The registered model class of an entry (``name`` or ``name+variant``), or ``None``."""
     from msa_bench.models import MODELS, load_builtin_baselines
 
     load_builtin_baselines()
     name = entry_name.split("+", 1)[0]
-    return name in MODELS.names() and MODELS.get(name).__module__.startswith("baselines.")
+    return MODELS.get(name) if name in MODELS.names() else None
+
+
+def is_builtin(entry_name: str) -> bool:
+    """Whether an entry (``name`` or ``name+track``) is one of this repository's baselines."""
+    model = _registered(entry_name)
+    return model is not None and model.__module__.startswith("baselines.")
 
 
 #: Tag of a protocol entry whose model code is not one of this repository's baselines.
@@ -78,41 +129,53 @@ def entry_tags(entry: Entry) -> list[str]:
 
 def model_card(entry_name: str) -> str | None:
     """``docs/models/<module>.md`` of a built-in model (an entry ``name+track`` too), if it has one."""
-    from msa_bench.models import MODELS, load_builtin_baselines
-
-    load_builtin_baselines()
-    name = entry_name.split("+", 1)[0]
-    if name not in MODELS.names():
+    model = _registered(entry_name)
+    if model is None:
         return None
-    module = MODELS.get(name).__module__
-    card = f"docs/models/{module.rsplit('.', 1)[-1]}.md"
-    return card if module.startswith("baselines.") and (REPOSITORY / card).is_file() else None
+    card = f"docs/models/{model.__module__.rsplit('.', 1)[-1]}.md"
+    return card if model.__module__.startswith("baselines.") and (REPOSITORY / card).is_file() else None
 
 
 def training_tags(config: Mapping, model: str | None = None) -> list[str]:
     """What a record's config says about missing-modality augmentation in training (these
     entries are tagged in every leaderboard table), plus what a built-in ``model`` (entry name,
-    ``name+track`` too) declares it does inside itself (``MSAModel.missing_modality_training``)."""
-    train = config.get("train", {})
+    ``name+track`` too) declares it does inside itself (``MSAModel.missing_modality_training``).
+    A value of another type than the config's (text where a rate is expected) is shown as given."""
+    train = config.get("train") if isinstance(config.get("train"), Mapping) else {}
     tags = ["reference"] if config.get("reference") else []  # a plain baseline row (e.g. scikit-learn), not a model
-    declared = _declared_missing_training(model, config.get("model", {})) if model else ""
+    declared = _declared_missing_training(model, config.get("model")) if model else ""
     if declared:
         tags.append(f"trained with {declared}")
-    if train.get("missing_modality_rate", 0) > 0:
-        tags.append(f"trained with modality dropout (rate ≤ {train['missing_modality_rate']:g})")
-    if train.get("missing_frame_rate", 0) > 0:
-        tags.append(f"trained with missing frames (LNLN, rate ≤ {train['missing_frame_rate']:g})")
+    for key, tag in (
+        ("missing_modality_rate", "trained with modality dropout (rate ≤ {})"),
+        ("missing_frame_rate", "trained with missing frames (LNLN, rate ≤ {})"),
+    ):
+        rate = _rate(train.get(key))
+        if rate:
+            tags.append(tag.format(rate))
     return tags
 
 
-def _declared_missing_training(entry: str, model_config: Mapping) -> str:
-    from msa_bench.models import MODELS, load_builtin_baselines
+def _rate(value: object) -> str:
+    """A rate above zero as shown in a tag ("" for zero, absent or not a number)."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if value > 0 else ""
+    return str(value)
 
-    load_builtin_baselines()
-    name = entry.split("+", 1)[0]
-    if name not in MODELS.names():
+
+_FIELD = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def _declared_missing_training(entry: str, model_config: object) -> str:
+    model = _registered(entry)
+    if model is None or not model.missing_modality_training or not isinstance(model_config, Mapping):
         return ""
+    template = model.missing_modality_training
+    if any(name not in model_config for name in _FIELD.findall(template)):
+        return ""  # a record of an older config than the model declares
     try:
-        return MODELS.get(name).missing_modality_training.format(**model_config)
-    except (KeyError, IndexError):  # a record of an older config than the model declares
-        return ""
+        return template.format(**model_config)
+    except (ValueError, TypeError):  # a value of another type than the format expects: shown as given
+        return _FIELD.sub(lambda match: str(model_config[match.group(1)]), template)

@@ -6,11 +6,12 @@ from msa_bench.board.entries import Entry
 
 
 def provenance_rows(members: list[Entry]) -> list[list[str]]:
-    """Per entry: seeds, schedule, epochs trained per seed, commit(s), environment."""
+    """Per entry: seeds, schedule, epochs trained per seed, commit(s), environment; plain text
+    (the pages escape it)."""
     rows = []
     for entry in sorted(members, key=lambda e: e.model):
         records = entry.records
-        commits = sorted({(r.git_commit or "unknown")[:10] for r in records})
+        commits = sorted({str(r.git_commit or "unknown")[:10] for r in records})
         environment = records[0].environment
         dirty = any(r.environment.get("dirty_tree") for r in records)
         where = ", ".join(
@@ -20,7 +21,7 @@ def provenance_rows(members: list[Entry]) -> list[list[str]]:
         rows.append([
             entry.model,
             ", ".join(str(r.seed) for r in records),
-            ", ".join(sorted({r.training.get("schedule", "—") for r in records})),
+            ", ".join(sorted({str(r.training.get("schedule", "—")) for r in records})),
             ", ".join(str(r.training.get("epochs", "—")) for r in records),
             ", ".join(commits) + (" (dirty tree)" if dirty else ""),
             where or "—",

@@ -1,53 +1,78 @@
 """The robustness part of the leaderboard: tables and curves per (track, grid, metric).
 
-A *board* gathers the entries of one dataset whose records share a training track
-(:data:`msa_bench.harness.robustness.TRACKS`), a level grid and a primary metric, so every number on it
-is comparable with the others: areas of the quick grid are labelled "quick" and never share a
-table with full-grid areas, and models trained the LNLN way sit on their own board. Each board
-shows, for both protocols (:data:`msa_bench.inputs.corruption.PROTOCOLS`), modality dropping, the AUILC
-of every curve, MultiBench's effective robustness (against :data:`~msa_bench.scoring.robustness.REFERENCE_MODEL`
-on the same board) and relative robustness, then the noise curves. The page adds the curves of
-the primary metric with a CSS-only switch between the two protocols.
+A *robustness board* gathers the entries of one board (:class:`~msa_bench.board.entries.Board`)
+whose records share a training track (:data:`msa_bench.harness.robustness.TRACKS`), a level grid
+and a primary metric, so every number on it is comparable with the others: areas of the quick
+grid are labelled "quick" and never share a table with full-grid areas, and models trained the
+LNLN way sit on their own board. Each shows, for both protocols
+(:data:`msa_bench.inputs.corruption.PROTOCOLS`), modality dropping, the AUILC of every curve,
+MultiBench's effective robustness (against :data:`~msa_bench.scoring.robustness.REFERENCE_MODEL`
+on the same board) and relative robustness, then the noise curves. Conditions a record lists as
+skipped (a modality the dataset lacks) are neither a column nor a curve: they are named as not
+applicable. The page adds the curves of the primary metric with a CSS-only switch between the
+two protocols; every panel of a robustness board shares one y-range and one legend.
+
+Records reach this module checked (:mod:`msa_bench.board.sweeps`).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
 import numpy as np
 
-from msa_bench.inputs.corruption import PROTOCOLS
-from msa_bench.board.entries import Entry, training_tags
-from msa_bench.board.format import arrow as _arrow, html_table as _html_table, markdown_table as _markdown_table, mean_std as _mean_std, value_attribute as _value_attribute
-from msa_bench.scoring.metrics import METRICS
-from msa_bench.records.record import MetricSummary, ResultRecord
-from msa_bench.scoring.robustness import REFERENCE_MODEL, effective_robustness, relative_robustness
+from msa_bench.board.entries import Board, Entry, training_tags
+from msa_bench.board.format import (
+    arrow,
+    html_table,
+    markdown_table,
+    markdown_text,
+    mean_std,
+    value_attribute,
+)
+from msa_bench.board.svgplot import STYLE as PLOT_STYLE
+from msa_bench.board.svgplot import (
+    Series,
+    Style,
+    legend,
+    line_plot,
+    padded_range,
+    series_style,
+)
+from msa_bench.board.sweeps import CURVE_KEYS
 from msa_bench.data.schema import MODALITIES
-from msa_bench.board.svgplot import Series, line_plot
+from msa_bench.inputs.corruption import PROTOCOLS
+from msa_bench.records.record import MetricSummary, ResultRecord
+from msa_bench.scoring.metrics import METRICS
+from msa_bench.scoring.robustness import (
+    REFERENCE_MODEL,
+    effective_robustness,
+    relative_robustness,
+)
 
 PROTOCOL_TITLES = {
     "unannounced": "unannounced protocol (LNLN, EMT-DLFR): dropped frames zero-filled, dropped words → [UNK], the model is not told",
     "announced": "announced protocol: dropped frames masked out, removed modalities marked absent",
 }
-CURVE_KEYS = ("all", *MODALITIES)
 
 STYLE = """
 .switch > input { margin-left: 0.8rem; }
 .switch > .show-unannounced:checked ~ .panel-announced, .switch > .show-announced:checked ~ .panel-unannounced { display: none; }
-""".strip()
+""".strip() + "\n" + PLOT_STYLE
 
 
 # --- boards -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Board:
-    """The comparable robustness results of one dataset: one track, one grid, one metric."""
+class RobustnessBoard:
+    """The comparable robustness results of one board: one track, one grid, one metric."""
 
-    dataset: str
+    board: Board
     track: str
     grid: str
     metric: str
@@ -55,10 +80,10 @@ class Board:
     levels: tuple[float, ...]
     rows: list[tuple[Entry, list[ResultRecord]]]
 
-    @property
-    def title(self) -> str:
+    def title(self, quote: Callable[[str], str] = str) -> str:
+        """The heading; ``quote`` escapes the free text in it (the track a record's config names)."""
         grid = "full grid" if self.grid == "full" else f"{self.grid} grid"
-        return f"Robustness: {self.track} track, {grid} ({self.metric} {_arrow(self.metric)})"
+        return f"Robustness: {quote(self.track)} track, {grid} ({self.metric} {arrow(self.metric)})"
 
     @property
     def area_label(self) -> str:
@@ -67,8 +92,18 @@ class Board:
     def skipped(self) -> dict[str, str]:
         return {k: v for _, records in self.rows for r in records for k, v in sorted(r.robustness.get("skipped", {}).items())}
 
+    def applies(self, part: str, key: str) -> bool:
+        """Whether a curve (``part`` "missing_rate" or "noise") or a dropped set of modalities
+        (``part`` "modality_drop", ``key`` "text+audio") is not listed as skipped on this board."""
+        skipped = self.skipped()
+        if any(f"modality {name}" in skipped for name in key.split("+")):
+            return False
+        return not (part == "noise" and f"noise {key}" in skipped)
+
     def curves(self, records: list[ResultRecord], part: str, key: str, protocol: str | None = None) -> list[dict]:
         """One curve per seed (``part`` is "missing_rate" or "noise")."""
+        if not self.applies(part, key):
+            return []
         found = []
         for record in records:
             source = record.robustness if protocol is None else record.robustness["protocols"].get(protocol, {})
@@ -85,20 +120,35 @@ class Board:
                 return _mean_curve(curves, self.metric) if curves else None
         return None
 
+    def styles(self) -> dict[str, Style]:
+        """One line style per entry, the same in every panel of the board."""
+        return {entry.model: series_style(k) for k, (entry, _) in enumerate(self.rows)}
 
-def boards(dataset: str, entries: list[Entry]) -> list[Board]:
-    """The boards of one dataset (records in an older robustness format are left out)."""
+    def y_range(self) -> tuple[float, float]:
+        """One y-range for every panel of the board (they all plot its metric)."""
+        values: list[float] = []
+        panels = [("missing_rate", key, protocol) for protocol in PROTOCOLS for key in CURVE_KEYS]
+        for part, key, protocol in panels + [("noise", key, None) for key in MODALITIES]:
+            for _, records in self.rows:
+                curves = self.curves(records, part, key, protocol)
+                values += list(_mean_curve(curves, self.metric)) if curves else []
+        return padded_range(values)
+
+
+def robustness_boards(board: Board) -> list[RobustnessBoard]:
+    """The robustness boards of one board (records in an older robustness format are left out)."""
     groups: dict[tuple, dict[str, tuple[Entry, list[ResultRecord]]]] = {}
-    for entry in entries:
+    for entry in board.entries:
         for record in entry.records:
             sweep = record.robustness
             if "protocols" not in sweep:
                 continue
-            key = (record.config.get("track", "default"), sweep["grid"], sweep["metric"], tuple(sweep["metrics"]), tuple(sweep["levels"]))
+            track = str(record.config.get("track", "default"))
+            key = (track, sweep["grid"], sweep["metric"], tuple(sweep["metrics"]), tuple(float(v) for v in sweep["levels"]))
             groups.setdefault(key, {}).setdefault(entry.model, (entry, []))[1].append(record)
     order = {"default": 0}
     return [
-        Board(dataset, track, grid, metric, metrics, levels, [rows[m] for m in sorted(rows)])
+        RobustnessBoard(board, track, grid, metric, metrics, levels, [rows[m] for m in sorted(rows)])
         for (track, grid, metric, metrics, levels), rows in sorted(
             groups.items(), key=lambda item: (order.get(item[0][0], 1), item[0][0], item[0][1] != "full", item[0][1:])
         )
@@ -135,24 +185,23 @@ class Tables:
     caption: str
 
 
-def _drop_table(board: Board, protocol: str) -> Tables:
+def _drop_table(board: RobustnessBoard, protocol: str) -> Tables:
+    def drops(record: ResultRecord) -> dict:
+        return record.robustness["protocols"].get(protocol, {}).get("modality_drop", {})
+
     conditions = sorted(
-        {c for _, records in board.rows for r in records for c in r.robustness["protocols"].get(protocol, {}).get("modality_drop", {})},
-        key=_drop_order,
+        {c for _, records in board.rows for r in records for c in drops(r) if board.applies("modality_drop", c)}, key=_drop_order
     )
     header = [("clean", "no corruption")] + [(f"−{c}", f"{c} removed at test time") for c in conditions]
     rows = []
     for entry, records in board.rows:
         clean = _summary([r.robustness["clean"].get(board.metric) for r in records])
-        drops = [
-            _summary([r.robustness["protocols"][protocol]["modality_drop"][c].get(board.metric) for r in records if c in r.robustness["protocols"][protocol]["modality_drop"]])
-            for c in conditions
-        ]
-        rows.append((entry, [clean, *drops]))
+        cells = [_summary([drops(r)[c].get(board.metric) for r in records if c in drops(r)]) for c in conditions]
+        rows.append((entry, [clean, *cells]))
     return Tables(header, rows, f"modality dropping, {protocol} ({board.metric})")
 
 
-def _curve_table(board: Board, part: str, protocol: str | None) -> Tables:
+def _curve_table(board: RobustnessBoard, part: str, protocol: str | None) -> Tables:
     """AUILC of the primary metric per curve, and effective/relative robustness of the first curve."""
     keys = [k for k in CURVE_KEYS if any(board.curves(records, part, k, protocol) for _, records in board.rows)]
     if not keys:
@@ -162,14 +211,14 @@ def _curve_table(board: Board, part: str, protocol: str | None) -> Tables:
     means = {}
     for entry, records in board.rows:
         curves = board.curves(records, part, head, protocol)
-        means[entry.model] = float(np.mean([c["auilc"][board.metric] for c in curves])) if curves else math.nan
+        means[entry.model] = float(np.mean([_float(c["auilc"].get(board.metric)) for c in curves])) if curves else math.nan
     relative = relative_robustness(means, METRICS.get(board.metric).higher_is_better)
     rows = []
     for entry, records in board.rows:
         cells = []
         for key in keys:
             curves = board.curves(records, part, key, protocol)
-            cells.append(_summary([c["auilc"][board.metric] for c in curves]) if curves else None)
+            cells.append(_summary([c["auilc"].get(board.metric) for c in curves]) if curves else None)
         curves = board.curves(records, part, head, protocol)
         effective = None
         if reference is not None and curves:
@@ -185,17 +234,17 @@ def _curve_table(board: Board, part: str, protocol: str | None) -> Tables:
     return Tables(header, rows, f"{what}: {area} of {board.metric}")
 
 
-def _metrics_table(board: Board, protocol: str) -> Tables:
+def _metrics_table(board: RobustnessBoard, protocol: str) -> Tables:
     """AUILC of every curve metric on the joint ("all") missing-rate curve."""
     rows = []
     for entry, records in board.rows:
         curves = board.curves(records, "missing_rate", "all", protocol)
         rows.append((entry, [_summary([c["auilc"].get(m) for c in curves]) if curves else None for m in board.metrics]))
-    header = [(f"{m} {_arrow(m)}", METRICS.get(m).description) for m in board.metrics]
+    header = [(f"{m} {arrow(m)}", METRICS.get(m).description) for m in board.metrics]
     return Tables(header, rows, f"joint missing rate, {protocol}: {board.area_label} of every metric")
 
 
-def _sections(board: Board) -> list[tuple[str | None, list[Tables]]]:
+def _sections(board: RobustnessBoard) -> list[tuple[str | None, list[Tables]]]:
     sections: list[tuple[str | None, list[Tables]]] = [
         (p, [_drop_table(board, p), _curve_table(board, "missing_rate", p), _metrics_table(board, p)]) for p in PROTOCOLS
     ]
@@ -205,7 +254,7 @@ def _sections(board: Board) -> list[tuple[str | None, list[Tables]]]:
     return sections
 
 
-def _notes(board: Board) -> list[str]:
+def _notes(board: RobustnessBoard) -> list[str]:
     notes = [f"Levels {', '.join(f'{v:.1f}' for v in board.levels)}."]
     if board.grid != "full":
         notes.append("Quick-grid summaries: a coarser trapezoid than the full grid's, not comparable with full-grid numbers.")
@@ -219,20 +268,21 @@ def _notes(board: Board) -> list[str]:
 
 
 def _markdown_label(entry: Entry) -> str:
-    return entry.model + "".join(f" *({tag})*" for tag in training_tags(entry.records[0].config, entry.model))
+    return markdown_text(entry.model) + "".join(f" *({markdown_text(tag)})*" for tag in training_tags(entry.records[0].config, entry.model))
 
 
-def render_markdown(dataset: str, entries: list[Entry]) -> list[str]:
-    """The robustness sections of one dataset's part of ``LEADERBOARD.md``."""
+def render_markdown(board: Board) -> list[str]:
+    """The robustness sections of one board's part of ``LEADERBOARD.md``."""
     lines: list[str] = []
-    for board in boards(dataset, entries):
-        lines += [f"### {board.title}", "", " ".join(_notes(board)), ""]
-        for protocol, tables in _sections(board):
-            lines += [f"#### {PROTOCOL_TITLES[protocol] if protocol else 'noise (protocol-independent)'}", ""]
+    for robustness in robustness_boards(board):
+        lines += [f"### {robustness.title(markdown_text)}", "", markdown_text(" ".join(_notes(robustness))), ""]
+        for protocol, tables in _sections(robustness):
+            lines += [f"#### {markdown_text(PROTOCOL_TITLES[protocol]) if protocol else 'noise (protocol-independent)'}", ""]
             for table in tables:
                 header = ["model", *(name for name, _ in table.header)]
-                rows = [[_markdown_label(e), *(_mean_std(s) for s in cells)] for e, cells in table.rows]
-                lines += [f"{table.caption[0].upper()}{table.caption[1:]}:", "", *_markdown_table(header, rows)]
+                rows = [[_markdown_label(e), *(mean_std(s) for s in cells)] for e, cells in table.rows]
+                caption = markdown_text(f"{table.caption[0].upper()}{table.caption[1:]}:")
+                lines += [caption, "", *markdown_table(header, rows)]
     return lines
 
 
@@ -245,39 +295,42 @@ def _html_label(entry: Entry) -> str:
 
 
 def _html_cell(summary: MetricSummary | None) -> str:
-    return f'<td data-value="{_value_attribute(summary.mean if summary else None)}">{escape(_mean_std(summary))}</td>'
+    return f'<td data-value="{value_attribute(summary.mean if summary else None)}"><span class="value">{escape(mean_std(summary))}</span></td>'
 
 
-def _html_tables(dataset: str, tables: list[Tables]) -> list[str]:
+def _html_tables(caption: str, tables: list[Tables]) -> list[str]:
     html = []
     for table in tables:
         if table.header:
             rows = [_html_label(e) + "".join(_html_cell(s) for s in cells) for e, cells in table.rows]
-            html.append(_html_table([("model", "model name"), *table.header], rows, f"{dataset}: {table.caption}"))
+            html.append(html_table([("model", "model name"), *table.header], rows, f"{caption}: {table.caption}"))
     return html
 
 
-def _plots(board: Board, part: str, protocol: str | None) -> str:
+def _plots(board: RobustnessBoard, part: str, protocol: str | None, y_range: tuple[float, float]) -> str:
     axis = "noise level" if part == "noise" else "missing rate"
+    styles = board.styles()
     plots = []
     for key in CURVE_KEYS:
         series = []
         for entry, records in board.rows:
             curves = board.curves(records, part, key, protocol)
             if curves:
-                series.append(Series(entry.model, list(board.levels), [float(v) for v in _mean_curve(curves, board.metric)]))
+                series.append(Series(entry.model, list(board.levels), [float(v) for v in _mean_curve(curves, board.metric)], styles[entry.model]))
         if series:
-            where = protocol or "both protocols"
-            plots.append(line_plot(f"{board.dataset}: {axis}, {key} ({where})", axis, board.metric, series))
+            plots.append(line_plot(f"{axis}, {key} ({protocol or 'both protocols'})", axis, board.metric, series, y_range))
     return '<div class="plots">' + "\n".join(plots) + "</div>" if plots else ""
 
 
-def render_html(dataset: str, entries: list[Entry]) -> str:
-    """The robustness sections of one dataset's part of the page."""
+def render_html(board: Board) -> str:
+    """The robustness sections of one board's part of the page."""
     html = []
-    for board in boards(dataset, entries):
-        name = re.sub(r"[^A-Za-z0-9_-]", "-", f"protocol-{dataset}-{board.track}-{board.grid}-{board.metric}")
-        html += [f"<h3>{escape(board.title)}</h3>", f"<p>{escape(' '.join(_notes(board)))}</p>"]
+    for robustness in robustness_boards(board):
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", f"protocol-{board.anchor}-{robustness.track}-{robustness.grid}-{robustness.metric}")
+        styles = robustness.styles()
+        y_range = robustness.y_range()
+        html += [f"<h3>{escape(robustness.title())}</h3>", f"<p>{escape(' '.join(_notes(robustness)))}</p>"]
+        html.append(legend([(entry.model, styles[entry.model]) for entry, _ in robustness.rows]))
         switch = ['<div class="switch"><span>Protocol:</span>']
         for k, protocol in enumerate(PROTOCOLS):
             checked = " checked" if k == 0 else ""
@@ -285,15 +338,14 @@ def render_html(dataset: str, entries: list[Entry]) -> str:
                 f'<input type="radio" name="{name}" id="{name}-{protocol}" class="show-{protocol}"{checked}>'
                 f'<label for="{name}-{protocol}">{escape(protocol)}</label>'
             )
-        sections = _sections(board)
+        sections = _sections(robustness)
         for protocol, tables in sections:
             if protocol is None:
                 continue
             switch.append(f'<div class="panel-{protocol}"><h4>{escape(PROTOCOL_TITLES[protocol])}</h4>')
-            switch += [_plots(board, "missing_rate", protocol), *_html_tables(dataset, tables), "</div>"]
+            switch += [_plots(robustness, "missing_rate", protocol, y_range), *_html_tables(board.title, tables), "</div>"]
         html += [*switch, "</div>"]
         for protocol, tables in sections:
             if protocol is None:
-                html += ["<h4>noise (protocol-independent)</h4>", _plots(board, "noise", None), *_html_tables(dataset, tables)]
+                html += ["<h4>noise (protocol-independent)</h4>", _plots(robustness, "noise", None, y_range), *_html_tables(board.title, tables)]
     return "\n".join(html)
-

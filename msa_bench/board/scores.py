@@ -11,11 +11,23 @@ from html import escape
 
 import numpy as np
 
-from msa_bench.board.entries import PROTOCOL_SEEDS, Entry, entry_tags
-from msa_bench.board.format import arrow, html_table, mean_std, value_attribute
+from msa_bench.board.entries import PROTOCOL_SEEDS, Board, Entry, entry_tags
+from msa_bench.board.format import (
+    arrow,
+    html_table,
+    markdown_text,
+    mean_std,
+    value_attribute,
+)
 from msa_bench.records.record import MetricSummary
-from msa_bench.scoring.metrics import METRICS, PRIMARY_METRIC, TASKS, holm_rejections, paired_pvalue, task_metrics
-
+from msa_bench.scoring.metrics import (
+    METRICS,
+    PRIMARY_METRIC,
+    TASKS,
+    holm_rejections,
+    paired_pvalue,
+    task_metrics,
+)
 
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -131,17 +143,18 @@ def table_title(table: Table) -> str:
     return title if table.ranked else f"{title}: predictions-only submissions (not verified, not ranked)"
 
 
-def board_notes(dataset: str, members: list[Entry]) -> list[str]:
+def board_notes(board: Board) -> list[str]:
+    """Plain-text notes above a board's tables."""
     notes = []
-    if dataset == "synthetic":
+    if board.dataset == "synthetic":
         notes.append(
             "These numbers come from the embedded synthetic dataset with each model's short \"synthetic\" "
             "schedule: they test the harness and are not comparable with any paper's."
         )
-    few = sorted(e.model for e in members if len(e.records) < PROTOCOL_SEEDS)
+    few = sorted(e.model for e in board.entries if len(e.records) < PROTOCOL_SEEDS and not e.reference)
     if few:
         notes.append(
-            f"Entries with fewer than the protocol's {PROTOCOL_SEEDS} seeds (a quick `msa-bench run` uses one) show no ± "
+            f"Entries with fewer than the protocol's {PROTOCOL_SEEDS} seeds (a quick msa-bench run uses one) show no ± "
             f"and their significance ignores seed variance: {', '.join(few)}."
         )
     return notes
@@ -178,9 +191,10 @@ def markdown_cell(cell: Cell) -> str:
 
 
 def markdown_label(entry: Entry, root: str | None) -> str:
-    tags = entry_tags(entry)
-    name = f"[{entry.model}]({root}/{entry.card})" if root is not None and entry.card else entry.model
-    return name + "".join(f" *({tag})*" for tag in tags)
+    name = markdown_text(entry.model)
+    if root is not None and entry.card:
+        name = f"[{name}]({root}/{entry.card})"
+    return name + "".join(f" *({markdown_text(tag)})*" for tag in entry_tags(entry))
 
 
 def html_cell(cell: Cell) -> str:
@@ -204,14 +218,40 @@ def html_label(entry: Entry, root: str | None) -> str:
     return f'<td data-value="{escape(entry.model)}">{name}{shown}</td>'
 
 
-def html_task_table(dataset: str, table: Table, root: str | None = None) -> str:
-    header = [("model", "model name"), ("seeds", "number of training seeds")]
-    header += [(f"{m} {arrow(m)}", METRICS.get(m).description) for m in table.metrics]
+#: The columns of each task's table on the HTML page (the ones papers report), the primary metric
+#: first; the task's other metrics are one click away, in a table below it.
+HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
+    "sentiment": ("acc2_non0", "f1_non0", "acc7", "mae", "corr"),
+    "emotions": ("emotions_wacc_mean", "emotions_f1_mean"),
+    "emotion": ("emotion_wa", "emotion_ua", "emotion_macro_f1"),
+}
+
+
+def _html_rows(table: Table, metrics: tuple[str, ...], root: str | None) -> list[str]:
     rows = []
     for entry, cells in table.rows:
-        values = "".join(html_cell(cells[m]) if m in cells else '<td data-value="">—</td>' for m in table.metrics)
+        values = "".join(html_cell(cells[m]) if m in cells else '<td data-value="">—</td>' for m in metrics)
         rows.append(f'{html_label(entry, root)}<td data-value="{len(entry.records)}">{len(entry.records)}</td>{values}')
-    html = [f"<h3>{escape(table_title(table))}</h3>", html_table(header, rows, f"{dataset}: {table_title(table)}")]
+    return rows
+
+
+def _html_header(metrics: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [("model", "model name"), ("seeds", "number of training seeds")] + [(f"{m} {arrow(m)}", METRICS.get(m).description) for m in metrics]
+
+
+def html_task_table(board: Board, table: Table, root: str | None = None) -> str:
+    """The task's headline metrics (:data:`HEADLINE_METRICS`) in a table that fits the page, its
+    other metrics in a second table inside a ``<details>`` below."""
+    title = table_title(table)
+    headline = tuple(m for m in HEADLINE_METRICS[table.task] if m in table.metrics) or table.metrics
+    others = tuple(m for m in table.metrics if m not in headline)
+    html = [f"<h3>{escape(title)}</h3>", html_table(_html_header(headline), _html_rows(table, headline, root), f"{board.title}: {title}")]
+    if others:
+        html.append(
+            f'<details class="more"><summary>{len(others)} more metric(s): {escape(", ".join(others))}</summary>'
+            + html_table(_html_header(others), _html_rows(table, others, root), f"{board.title}: {title}, other metrics")
+            + "</details>"
+        )
     sources = paper_sources(table)
     if sources:
         items = "".join(f"<li>{escape(model)}: {escape(source)}</li>" for model, source in sources)
