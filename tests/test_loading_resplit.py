@@ -47,7 +47,8 @@ def test_split_file_assigns_every_example(synthetic, tmp_path):
     assert sorted(split["validation"]["id"]) == [i for i, s in assignment.items() if s == "dev"]
     assert sorted(split["test"]["id"]) == [i for i, s in assignment.items() if s == "test"]
     report = msa_metadata(split["test"]).report
-    assert report["resplit"] == {"split_file": str(tmp_path / "ids.csv")}
+    assert report["resplit"]["split_file"] == str(tmp_path / "ids.csv") and report["resplit"]["from"] == "by video, as generated"
+    assert report["split_scheme"] == f"split_file=ids.csv sha256:{report['resplit']['sha256']}"  # what records name
     assert report["examples"] == {"train": 20, "validation": 20, "test": 20}
     # the features travel with their rows
     row = split["validation"][0]
@@ -100,6 +101,7 @@ def test_validation_fraction_moves_whole_videos_deterministically(synthetic):
     train_videos, validation_videos = set(moved["train"]["video_id"]), set(moved["validation"]["video_id"])
     assert not train_videos & validation_videos
     new = [v for v in validation_videos if v not in set(synthetic["validation"]["video_id"])]
+    assert msa_metadata(moved).report["split_scheme"] == "default+validation_fraction=0.3"
     report = msa_metadata(moved).report["resplit"]
     assert sorted(new) == report["moved_to_validation"] and new
     sizes = {v: list(synthetic["train"]["video_id"]).count(v) for v in set(synthetic["train"]["video_id"])}

@@ -55,14 +55,13 @@ def _base_scheme(report: Mapping[str, object]) -> str:
 def split_scheme(report: Mapping[str, object]) -> str:
     """How the dataset was split, in words: the builder's scheme, then any re-split."""
     resplit = report.get("resplit")
-    if isinstance(resplit, Mapping) and "split_file" in resplit:
+    if not isinstance(resplit, Mapping):
+        return _base_scheme(report)
+    if "split_file" in resplit:
         return f"split_file={resplit['split_file']}"
-    base = _base_scheme(report)
-    if isinstance(resplit, Mapping) and "validation_fraction" in resplit:
-        moved = resplit.get("moved_to_validation", [])
-        shown = ", ".join(moved[:QUOTED]) + (f" and {len(moved) - QUOTED} more" if len(moved) > QUOTED else "")
-        return f"{base}, then validation_fraction={resplit['validation_fraction']} (moved {shown} to validation)"
-    return base
+    moved = resplit.get("moved_to_validation", [])
+    shown = ", ".join(moved[:QUOTED]) + (f" and {len(moved) - QUOTED} more" if len(moved) > QUOTED else "")
+    return f"{resplit.get('from')}, then validation_fraction={resplit.get('validation_fraction')} (moved {shown} to validation)"
 
 
 def _quoted(examples: object) -> str:
@@ -75,10 +74,13 @@ def _quoted(examples: object) -> str:
     return f" (e.g. {'; '.join(shown[:QUOTED])})" if shown else ""
 
 
+#: Report entries that count problems per split or per modality (a mapping of counts).
+COUNTS_PER_SPLIT = ("non_finite_features_replaced_by_0", "zero_feature_segments", "nan_labels")
+
+
 def report_warnings(report: Mapping[str, object]) -> list[str]:
     """One line per problem the build reported: every ``{"count", "examples"}`` entry with a
-    count, every non-empty mapping of repairs (``non_finite_features_replaced_by_0``) and the
-    empty splits."""
+    count, every :data:`COUNTS_PER_SPLIT` entry with a count, and the empty splits."""
     found = []
     for key, value in report.items():
         if isinstance(value, Mapping) and "count" in value:
@@ -86,9 +88,19 @@ def report_warnings(report: Mapping[str, object]) -> list[str]:
                 found.append(f"{words(key)}: {value['count']:,}{_quoted(value.get('examples'))}")
         elif key == "empty_splits" and value:
             found.append(f"empty splits: {', '.join(value)}")
-        elif key.endswith("replaced_by_0") and isinstance(value, Mapping) and any(value.values()):
-            found.append(f"{words(key)}: " + ", ".join(f"{k} {in_words(v)}" for k, v in value.items() if v))
+        elif key in COUNTS_PER_SPLIT and isinstance(value, Mapping) and _nonzero(value):
+            found.append(f"{words(key)}: " + ", ".join(f"{k} {in_words(v)}" for k, v in _nonzero(value).items()))
     return found
+
+
+def _nonzero(counts: Mapping) -> dict:
+    """``counts`` (nested per split, per modality) without its zero counts."""
+    kept = {}
+    for key, value in counts.items():
+        value = _nonzero(value) if isinstance(value, Mapping) else value
+        if value:
+            kept[key] = value
+    return kept
 
 
 def in_words(value: object) -> str:

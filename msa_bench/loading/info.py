@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from msa_bench.builders import DESCRIPTIONS
 from msa_bench.data.schema import EKMAN_EMOTIONS, MODALITIES, msa_metadata
-from msa_bench.loading.describe import in_words, report_warnings, split_scheme, words
+from msa_bench.loading.describe import COUNTS_PER_SPLIT, in_words, report_warnings, split_scheme, words
 from msa_bench.loading.load import canonical_name
 from msa_bench.loading.trainable import FEATURES_DOCS
 
@@ -153,8 +153,8 @@ def format_info(summary: dict[str, object]) -> str:
     details = {
         key: value
         for key, value in summary["report"].items()
-        if key not in SHOWN_ELSEWHERE and not (isinstance(value, dict) and ("count" in value or not value))
-        and not key.endswith("replaced_by_0")
+        if key not in SHOWN_ELSEWHERE and key not in COUNTS_PER_SPLIT
+        and not (isinstance(value, dict) and ("count" in value or not value))
     }
     if details:
         lines.append("build report:")

@@ -25,6 +25,7 @@ import datasets
 import numpy as np
 
 from msa_bench.data.schema import MSAMetadata
+from msa_bench.loading.describe import split_scheme
 from msa_bench.sources.common import SPLIT_NAMES, SPLITS
 from msa_bench.util.errors import ConfigError, MissingFileError, UserError
 
@@ -71,11 +72,13 @@ def _all_rows(dataset: datasets.DatasetDict) -> datasets.Dataset:
     return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
-def _with_report(rows: datasets.Dataset, indices: dict[str, list[int]], resplit_report: dict) -> datasets.DatasetDict:
-    """The splits ``indices`` of ``rows``, each carrying the metadata report with ``resplit``."""
+def _with_report(rows: datasets.Dataset, indices: dict[str, list[int]], resplit_report: dict, scheme: str) -> datasets.DatasetDict:
+    """The splits ``indices`` of ``rows``, each carrying the metadata report with ``resplit`` and
+    the new ``split_scheme`` (which records name as their data's split scheme)."""
     metadata = MSAMetadata.from_info(rows.info)
     examples = {split: len(indices[split]) for split in SPLITS}
-    report = {**metadata.report, "examples": examples, "resplit": resplit_report}
+    resplit_report = {**resplit_report, "from": split_scheme(metadata.report)}
+    report = {**metadata.report, "examples": examples, "split_scheme": scheme, "resplit": resplit_report}
     if "empty_splits" in report:
         report["empty_splits"] = [split for split in SPLITS if not examples[split]]
     description = replace(metadata, report=report).to_description()
@@ -145,7 +148,8 @@ def apply_split_file(dataset: datasets.DatasetDict, path: Path) -> datasets.Data
         )
     split_of = {id_: SPLIT_NAMES[split.lower()] for _, id_, split in lines}
     indices = {split: [i for i, id_ in enumerate(ids) if split_of[id_] == split] for split in SPLITS}
-    return _with_report(rows, indices, {"split_file": str(path)})
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return _with_report(rows, indices, {"split_file": str(path), "sha256": digest}, f"split_file={path.name} sha256:{digest}")
 
 
 def _group_order(groups: list[str]) -> list[str]:
@@ -178,4 +182,5 @@ def move_to_validation(dataset: datasets.DatasetDict, fraction: float) -> datase
     for index, (split, group) in enumerate(zip(row_splits, row_groups)):
         indices["validation" if split == "train" and group in moved else split].append(index)
     report = {"validation_fraction": fraction, "moved_to_validation": sorted(moved), "examples_moved": int(moved_so_far[count - 1])}
-    return _with_report(rows, indices, report)
+    base = MSAMetadata.from_info(rows.info).report.get("split_scheme", "default")
+    return _with_report(rows, indices, report, f"{base}+validation_fraction={fraction}")
