@@ -8,8 +8,8 @@ bugs and keep their traceback.
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -32,23 +32,27 @@ def fail(message: str) -> None:
 
 #: Exit status after Ctrl-C (128 + SIGINT).
 INTERRUPTED_EXIT = 130
-_INTERRUPT_HINT = "msa_bench.interrupt_hint"
+NOTHING_SAVED = "nothing was saved"
+#: The running command's Ctrl-C line (a context variable: typer runs commands on its own copy of
+#: click, whose current context the ``click`` package cannot see).
+_interrupt_hint: ContextVar[str] = ContextVar("msa_bench_interrupt_hint", default=NOTHING_SAVED)
 
 
 def on_interrupt(message: str) -> None:
     """What the running command prints, as its one line, if the user presses Ctrl-C: what is
     saved and the command that resumes."""
-    click.get_current_context().meta[_INTERRUPT_HINT] = message
+    _interrupt_hint.set(message)
 
 
 class _Commands(TyperGroup):
     """Turns expected failures of any command into :func:`fail`, and Ctrl-C into one line."""
 
     def invoke(self, ctx):
+        _interrupt_hint.set(NOTHING_SAVED)
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            hint = ctx.meta.get(_INTERRUPT_HINT, "nothing was saved")
+            hint = _interrupt_hint.get()
             typer.echo(f"interrupted: {hint}", err=True)
             raise typer.Exit(INTERRUPTED_EXIT) from None
         except UserError as err:

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from msa_bench.cli.app import app
+from msa_bench.cli.app import app, on_interrupt
+from msa_bench.util.errors import paragraph
 from msa_bench.scale.cluster import Engine
 
 
@@ -36,31 +37,39 @@ def extract_features(
     engine: Engine = typer.Option(Engine.local, help="local (this machine) or ray (a Ray cluster; needs the ray extra)."),
     address: Optional[str] = typer.Option(None, help="With --engine ray: auto (the cluster of `ray start`) or ray://HOST:PORT; default: a local Ray instance."),
 ) -> None:
-    """Extract features from raw media into the unified dataset (resumable; failures go to errors.csv)."""
-    from msa_bench.features.pipeline import extract, format_summary
+    """Extract features from raw media into the unified dataset (resumable; failures go to errors.csv).
+
+    Exit status 1 when no clip got any feature (the summary and errors.csv say why)."""
+    from msa_bench.features.pipeline import NothingExtracted, extract, format_summary
 
     if engine is Engine.ray:
         from msa_bench.scale.ray_extract import extract_on_ray
 
         extract = partial(extract_on_ray, address=address)
 
+    on_interrupt(f"the features of every clip finished so far are saved in {out / 'cache'}; run the same command again to resume")
     options = {"audio": {"layer": audio_layer}, "text": {"layer": text_layer}, "vision": {"layer": vision_layer}}
-    result = extract(
-        dataset,
-        data_dir,
-        out,
-        audio=audio,
-        text=text,
-        vision=vision,
-        options={m: {k: v for k, v in o.items() if v is not None} for m, o in options.items()},
-        device=device,
-        fps=fps,
-        batch_size=batch_size,
-        workers=workers,
-        label_file=label_file,
-        word_timings=word_timings,
-        limit=limit,
-        pool_ms=pool_ms,
-    )
+    try:
+        result = extract(
+            dataset,
+            data_dir,
+            out,
+            audio=audio,
+            text=text,
+            vision=vision,
+            options={m: {k: v for k, v in o.items() if v is not None} for m, o in options.items()},
+            device=device,
+            fps=fps,
+            batch_size=batch_size,
+            workers=workers,
+            label_file=label_file,
+            word_timings=word_timings,
+            limit=limit,
+            pool_ms=pool_ms,
+        )
+    except NothingExtracted as err:
+        typer.echo(format_summary(err.summary, err.source_checks))
+        typer.echo(f"error: {paragraph(str(err))}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(format_summary(result.summary, result.source_checks))
     typer.echo(f"dataset: {out / 'dataset'}   errors: {out / 'errors.csv'} ({len(result.errors)} rows)")

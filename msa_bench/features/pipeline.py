@@ -15,21 +15,24 @@ writes to ``out``:
 * ``cache/`` — per-clip results, so a second run resumes where an interrupted one stopped;
 * ``msa_bench_extraction.json`` — the marker (written last) by which ``load_dataset(NAME,
   data_dir=out)`` and every ``--data-dir`` recognise the folder: dataset name, schema version,
-  extractor per modality and the fingerprint of the media files read.
+  extractor per modality and the content hash of what was read
+  (:func:`~msa_bench.features.clips.clips_fingerprint`).
 
-CPU-bound extractors (openSMILE) run decode + extract in worker processes; torch extractors get
-inputs decoded by the workers and run batched in the main process on ``device``.
+When no clip got any feature, only ``errors.csv`` and ``summary.json`` are written and
+:class:`NothingExtracted` says why; ``out`` is created only when something is written in it.
+
+CPU-bound extractors (openSMILE) run decode + extract in worker processes
+(:mod:`~msa_bench.features.workers`: they die with this process); torch extractors get inputs
+decoded by the workers and run batched in the main process on ``device``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import datasets
@@ -43,8 +46,9 @@ from msa_bench.features.base import Extractor, Failure, build_extractor
 from msa_bench.features.cache import FeatureCache
 from msa_bench.features.pooling import check_window, pool_frames, pooled_name
 from msa_bench.util.atomic import atomic_dir, atomic_write, write_text
-from msa_bench.util.errors import ConfigError
-from msa_bench.features.clips import Clip, SourceChecks, assign_splits, find_clips, read_word_timings
+from msa_bench.util.errors import ConfigError, UserError
+from msa_bench.features.clips import Clip, SourceChecks, assign_splits, clips_fingerprint, find_clips, read_word_timings
+from msa_bench.features.workers import worker_pool
 from msa_bench.data.media import SAMPLE_RATE, MediaError, read_audio, read_frames
 from msa_bench.data.schema import MODALITIES, MSAMetadata
 from msa_bench.sources.common import SPLITS
@@ -60,6 +64,21 @@ MARKER = "msa_bench_extraction.json"
 LAYOUT_VERSION = 2
 
 Result = tuple[np.ndarray, np.ndarray | None] | Failure
+
+
+class NothingExtracted(UserError):
+    """No clip got any feature: the message names ``errors.csv`` and the commonest reasons."""
+
+    def __init__(self, out: Path, errors: pd.DataFrame, summary: dict[str, dict], source_checks: dict[str, dict]) -> None:
+        reasons = errors["reason"].value_counts().head(3)
+        common = "; ".join(reason + (f" ({count} clips)" if count > 1 else "") for reason, count in reasons.items())
+        total = max((s["total"] for s in summary.values()), default=0)
+        super().__init__(
+            f"{out}: none of the {total} clips got any feature, so no dataset was written; the reason for each "
+            f"clip is in {out / 'errors.csv'}" + (f", e.g. {common}" if common else "")
+        )
+        self.summary = summary
+        self.source_checks = source_checks
 
 
 @dataclass(frozen=True)
@@ -342,7 +361,6 @@ def extract(
     """
     pool_ms = check_pooling(pool_ms, word_timings)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     clips, split_report, checks = list_clips(dataset, data_dir, label_file, word_timings, limit)
     specs = modality_specs(audio, text, vision)
     extractors = {
@@ -350,7 +368,7 @@ def extract(
     }
     caches = {m: FeatureCache(out / "cache", e, cache_options(m, fps, word_timings is not None)) for m, e in extractors.items()}
     workers = os.cpu_count() if workers is None else workers
-    pool = ProcessPoolExecutor(workers, mp_context=_worker_context()) if workers > 0 else None
+    pool = worker_pool(workers) if workers > 0 else None
     try:
         results = {
             m: run_modality(
@@ -412,12 +430,6 @@ def cache_options(modality: str, fps: float, word_aligned: bool) -> dict[str, ob
     return {"per_word": True} if modality == "text" and word_aligned else {}
 
 
-def _worker_context():
-    """``fork`` where there is one: workers only decode and run openSMILE (no torch, no CUDA),
-    so they need not pay ``spawn``'s fresh imports of the whole stack."""
-    return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-
-
 def save_extraction(
     dataset,
     clips,
@@ -437,7 +449,14 @@ def save_extraction(
     ``msa-bench info`` shows them as it does for a dataset built from the same files."""
     rows, errors = _rows(clips, results, extractors, aligned, checks, pool_ms)
     summary = summarize(clips, errors[errors["modality"] != SOURCE], extractors, changed)
-    report = {"source": dataset, "source_files": media_fingerprint(clips), **split_report, **checks.report, "extraction": summary}
+    if not any(s["succeeded"] for s in summary.values()):
+        atomic_write(out / "errors.csv", lambda temporary: errors.to_csv(temporary, index=False))
+        write_text(out / "summary.json", json.dumps({**summary, "source_checks": checks.report}, indent=2, sort_keys=True))
+        raise NothingExtracted(out, errors[errors["modality"] != SOURCE], summary, checks.report)
+    read_media = any(e.modality != "text" for e in extractors.values())
+    report = {
+        "source": dataset, "source_files": clips_fingerprint(clips, read_media), **split_report, **checks.report, "extraction": summary
+    }
     metadata = _metadata(extractors, fps, aligned, report, pool_ms)
     features = metadata.features()
     info = datasets.DatasetInfo(description=metadata.to_description(), features=features)
@@ -464,17 +483,6 @@ def save_extraction(
     }
     write_text(out / MARKER, json.dumps(marker, indent=2, sort_keys=True))
     return ExtractionResult(dataset_dict, errors, summary, out, checks.report)
-
-
-def media_fingerprint(clips: list[Clip]) -> str:
-    """A hash of each clip's id and its media file's name, size and modification time (the
-    dataset builders' :func:`~msa_bench.builders.base.source_fingerprint`, over the files read)."""
-    digest = hashlib.sha256()
-    for clip in sorted(clips, key=lambda c: c.id):
-        stat = clip.media.stat() if clip.media is not None and clip.media.is_file() else None
-        where = "none" if stat is None else f"{clip.media.name}\0{stat.st_size}\0{stat.st_mtime_ns}"
-        digest.update(f"{clip.id}\0{where}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def load_extracted(out: str | Path) -> datasets.DatasetDict:
