@@ -110,20 +110,22 @@ def test_huge_and_overflowing_values_are_refused_with_a_reason(synthetic_small_l
     assert "Sentiment regression: predictions-only" not in markdown
 
 
-def test_a_multi_seed_predictions_only_submission_is_one_entry(synthetic_small_labels, synthetic_source, tmp_path):
+def test_a_multi_seed_predictions_only_submission_is_one_entry(synthetic_small_labels, synthetic_source, fingerprint, tmp_path):
     from msa_bench.harness.submissions import submit_predictions
 
     labels, records = synthetic_small_labels, tmp_path / "records"
+    write(records, "mine", predicted(labels, 1), 1, fingerprint)
     for seed in (0, 1, 2):
         file = tmp_path / f"seed{seed}.parquet"
         noisy = labels["sentiment_true"] + np.random.default_rng(seed).normal(0, 0.4, len(labels))
         pd.DataFrame({"id": labels["id"], "sentiment_pred": noisy}).to_parquet(file, index=False)
-        submit_predictions(file, "synthetic", "mine", records, seed=seed, **synthetic_source)
+        submit_predictions(file, "synthetic", "submitted", records, seed=seed, **synthetic_source)
     rendered = render(records, tmp_path / "out")
     assert rendered.refused == []
     markdown = rendered["markdown"].read_text()
-    row = next(line for line in markdown.splitlines() if line.startswith("| mine *(predictions only)* |"))
+    row = next(line for line in markdown.splitlines() if line.startswith("| submitted *(predictions only)* |"))
     assert row.split("|")[2].strip() == "3" and "±" in row.split("|")[3]
+    assert board_rows(markdown, "Sentiment regression") == ["mine"]
 
 
 def test_text_where_a_config_expects_a_number_renders(synthetic_small_labels, fingerprint, tmp_path):
