@@ -208,20 +208,22 @@ def run_modality(
         results[clip.id] = result
         bar.update(1)
 
-    if extractor.modality == "text" and word_aligned:
-        for batch in _chunks(todo, batch_size):
-            for clip, result in zip(batch, extract_word_batch(extractor, batch)):
-                record(clip, result)
-    elif extractor.runs_in_workers and pool is not None:
-        futures = {pool.submit(_decode_and_extract, extractor, clip, fps): clip for clip in todo}
-        for future in as_completed(futures):
-            record(futures[future], future.result())
-    else:
-        decode_pool = None if extractor.modality == "text" else pool
-        for batch, inputs in _prefetched_inputs(decode_pool, extractor.modality, todo, fps, batch_size):
-            for clip, result in zip(batch, extract_batch(extractor, inputs)):
-                record(clip, result)
-    bar.close()
+    try:  # the bar ends its line before anything else is printed (a Ctrl-C line, an error)
+        if extractor.modality == "text" and word_aligned:
+            for batch in _chunks(todo, batch_size):
+                for clip, result in zip(batch, extract_word_batch(extractor, batch)):
+                    record(clip, result)
+        elif extractor.runs_in_workers and pool is not None:
+            futures = {pool.submit(_decode_and_extract, extractor, clip, fps): clip for clip in todo}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+        else:
+            decode_pool = None if extractor.modality == "text" else pool
+            for batch, inputs in _prefetched_inputs(decode_pool, extractor.modality, todo, fps, batch_size):
+                for clip, result in zip(batch, extract_batch(extractor, inputs)):
+                    record(clip, result)
+    finally:
+        bar.close()
     return results
 
 
