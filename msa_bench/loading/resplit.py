@@ -55,7 +55,7 @@ def resplit(
             "example; give it the validation rows you want, or drop split_file"
         )
     if split_file is not None:
-        return apply_split_file(dataset, Path(split_file))
+        return apply_split_file(dataset, Path(str(split_file)))
     if validation_fraction is not None:
         return move_to_validation(dataset, validation_fraction)
     return dataset
