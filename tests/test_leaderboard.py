@@ -309,15 +309,19 @@ def test_page_in_headless_chromium_has_tables_plots_and_sorts(rendered, tmp_path
     assert 'aria-sort="descending"' in sentiment_table
 
 
-def test_leaderboard_command(records_dir, tmp_path):
+def test_leaderboard_command_renders_a_workspace_or_the_folders_given(records_dir, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from msa_bench.cli import app
 
-    result = CliRunner().invoke(app, ["leaderboard", "--records", str(records_dir), "--out", str(tmp_path)])
+    result = CliRunner().invoke(app, ["leaderboard", "--records", str(records_dir), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "LEADERBOARD.md").is_file() and (tmp_path / "site" / "index.html").is_file()
-    assert str(tmp_path / "site" / "index.html") in result.output
+    assert (tmp_path / "out" / "LEADERBOARD.md").is_file() and (tmp_path / "out" / "site" / "index.html").as_uri() in result.output
+    shutil.copytree(records_dir, tmp_path / "space" / "records")
+    monkeypatch.setenv("MSA_BENCH_HOME", str(tmp_path / "space"))
+    result = CliRunner().invoke(app, ["leaderboard"])
+    assert result.exit_code == 0, result.output
+    assert f"board: {tmp_path / 'space' / 'LEADERBOARD.md'}" in result.output and (tmp_path / "space" / "site" / "index.html").is_file()
 
 
 def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records_dir, tmp_path):
