@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from msa_bench.models.api import (
+    MAIN_STAGE,
     MODELS,
     TASKS,
     DataSpec,
@@ -10,6 +11,7 @@ from msa_bench.models.api import (
     ModelOutput,
     MSAModel,
     TaskHeads,
+    TrainingStage,
     build_config,
     count_parameters,
     learning_rate_groups,
@@ -22,6 +24,7 @@ from msa_bench.models.registry import get_model_class, load_builtin_baselines, m
 from msa_bench.models.text_encoder import TextEncoder, TextEncoding
 
 __all__ = [
+    "MAIN_STAGE",
     "MODELS",
     "TASKS",
     "DataSpec",
@@ -30,6 +33,7 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "TaskHeads",
+    "TrainingStage",
     "build_config",
     "count_parameters",
     "get_model_class",

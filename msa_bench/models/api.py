@@ -40,6 +40,9 @@ from msa_bench.data.targets import MISSING_CLASS, Targets
 #: Tasks a dataset can be labelled for and a model can predict.
 TASKS: tuple[str, ...] = ("sentiment", "emotions", "emotion")
 
+#: The name of every model's main training pass (:attr:`MSAModel.stage` outside extra stages).
+MAIN_STAGE = "main"
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -85,6 +88,25 @@ class ModelOutput:
 @dataclass(frozen=True)
 class ModelConfig:
     """Base class of model configs (frozen dataclasses of model hyperparameters)."""
+
+
+@dataclass(frozen=True)
+class TrainingStage:
+    """An extra optimisation pass a model runs over the training split in every epoch, before its
+    main pass: ``parameter_groups`` are its own optimizer's groups (the trainer's optimizer class;
+    clipping as the main pass), ``batch_fraction`` the leading share of the epoch's batches it
+    sees. During the pass ``model.stage`` is ``name`` and ``compute_loss`` returns that stage's
+    loss (e.g. MMIM's estimator pass on −lld before the main pass)."""
+
+    name: str
+    parameter_groups: list[dict]
+    batch_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name == MAIN_STAGE:
+            raise ValueError(f"a training stage cannot be called {MAIN_STAGE!r} (the main pass)")
+        if not 0.0 < self.batch_fraction <= 1.0:
+            raise ValueError(f"stage {self.name!r}: batch_fraction must be in (0, 1], got {self.batch_fraction}")
 
 
 def task_loss(output: ModelOutput, targets: Targets, tasks: Sequence[str] = TASKS) -> torch.Tensor:
@@ -134,11 +156,14 @@ class MSAModel(nn.Module):
     """Base class of every msa_bench model.
 
     Subclasses set ``config_class`` and implement ``forward``. Optional overrides:
-    ``compute_loss`` (multi-loss models; it receives labels, ``forward`` never does),
-    ``parameter_groups`` (per-group learning rates), ``on_epoch_end`` (per-epoch state updates,
-    e.g. Self-MM's label generation), and ``training_state`` / ``load_training_state`` for state
-    a model keeps outside its parameters (label memories, counters), so that a resumed run is
-    exact. Class attributes ``default_configs`` and ``paper_results`` carry per-dataset
+    ``compute_loss`` (multi-loss models; it receives labels, ``forward`` never does; a model
+    with several terms records them, unweighted, in ``output.aux["losses"]``),
+    ``parameter_groups`` (per-group learning rates and weight decays; a parameter in no group is
+    never updated), ``training_stages`` (extra passes per epoch with their own optimizers, see
+    :class:`TrainingStage`), ``on_epoch_end`` (per-epoch state updates, e.g. Self-MM's label
+    generation), and ``training_state`` / ``load_training_state`` for state a model keeps
+    outside its parameters (label memories, counters), so that a resumed run is exact. Class
+    attributes ``default_configs`` and ``paper_results`` carry per-dataset
     hyperparameters and published numbers as data.
 
     ``own_tasks`` are the dataset's tasks the model predicts itself; ``head_tasks`` the rest,
@@ -170,6 +195,8 @@ class MSAModel(nn.Module):
         self.own_tasks = tuple(t for t in self.supported_tasks if t in spec.tasks)
         self.head_tasks = tuple(t for t in spec.tasks if t not in self.own_tasks)
         self.tasks = tuple(t for t in TASKS if t in spec.tasks)
+        #: The training pass under way (:data:`MAIN_STAGE` or a :class:`TrainingStage` name).
+        self.stage = MAIN_STAGE
 
     def task_heads(self, fused_dim: int) -> TaskHeads:
         """Heads for :attr:`head_tasks` over a (B, fused_dim) fused representation."""
@@ -191,6 +218,14 @@ class MSAModel(nn.Module):
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay}]
+
+    def training_stages(self) -> tuple[TrainingStage, ...]:
+        """Extra passes run before the main pass of every epoch (none by default)."""
+        return ()
+
+    def enter_stage(self, name: str) -> None:
+        """Called by the trainer as each pass begins (``name``: :data:`MAIN_STAGE` or a stage's)."""
+        self.stage = name
 
     def on_epoch_end(self, epoch: int) -> None:
         """Called after each training epoch (before validation)."""
@@ -256,6 +291,7 @@ def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
+    "MAIN_STAGE",
     "MODELS",
     "TASKS",
     "DataSpec",
@@ -263,6 +299,7 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "TaskHeads",
+    "TrainingStage",
     "build_config",
     "count_parameters",
     "learning_rate_groups",

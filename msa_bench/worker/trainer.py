@@ -12,28 +12,23 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import datasets
 import torch
 from tqdm.auto import tqdm
 
-from msa_bench.inputs.batching import Batch
 from msa_bench.inputs.corruption import drop_modalities, missing, unk_token
 from msa_bench.worker.checkpoints import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from msa_bench.worker.evaluation import metrics_of_columns, predict
 from msa_bench.inputs.loader import EVAL_BATCH_SIZE, eval_batches, train_loader
-from msa_bench.models import ModelOutput, MSAModel, task_loss
+from msa_bench.models import MAIN_STAGE, MSAModel
 from msa_bench.inputs.normalization import normalize_inputs
-from msa_bench.util.runtime import autocast
 from msa_bench.data.schema import MODALITIES
-from msa_bench.data.targets import Targets
-from msa_bench.harness.train_config import TrainConfig, higher_is_better
+from msa_bench.worker.optimization import Optimization, TrainingFailed, training_loss
+from msa_bench.worker.train_config import TrainConfig, higher_is_better
 
-
-class TrainingFailed(RuntimeError):
-    """Training produced nothing to select: a non-finite loss, or no finite validation score."""
+__all__ = ["Callback", "EpochSummary", "Trainer", "TrainingFailed", "training_loss"]
 
 
 @dataclass(frozen=True)
@@ -68,16 +63,6 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
 
-def training_loss(model: MSAModel, output: ModelOutput, targets: Targets, head_loss_weight: float) -> torch.Tensor:
-    """A training step's loss: the model's own ``compute_loss`` (when the dataset labels a task the
-    model predicts itself) plus the weighted standard loss of the tasks its shared heads predict."""
-    loss = model.compute_loss(output, targets) if model.own_tasks else None
-    if model.head_tasks:
-        heads = head_loss_weight * task_loss(output, targets, model.head_tasks)
-        loss = heads if loss is None else loss + heads
-    return loss
-
-
 class Trainer:
     """Trains one model with one seed on ``train``, selecting its best epoch on ``validation``."""
 
@@ -105,31 +90,12 @@ class Trainer:
         self.callbacks = tuple(callbacks)
         self.progress = progress
         self.higher_is_better = higher_is_better(config.select_metric)
-        self.optimizer = self._optimizer()
-        self.scheduler = self._scheduler()
+        self.optimization = Optimization(
+            self.model, config, batches_per_epoch=math.ceil(len(train) / config.batch_size),
+            higher_is_better=self.higher_is_better, forward=self.forward, device=device,
+        )
         self.state = TrainState()
         self.best_model: dict[str, torch.Tensor] = _copy_state(self.model)
-
-    # ---- setup
-
-    def _optimizer(self) -> torch.optim.Optimizer:
-        groups = self.model.parameter_groups(self.config.lr, self.config.weight_decay)
-        optimizer_class = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
-        return optimizer_class(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
-
-    def _scheduler(self):
-        config = self.config
-        if config.scheduler == "plateau":
-            mode = "max" if self.higher_is_better else "min"
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode=mode, factor=config.plateau_factor, patience=config.plateau_patience
-            )
-        if config.scheduler == "warmup_cosine":
-            batches = math.ceil(len(self.train_split) / config.batch_size)
-            total = max(1, math.ceil(batches / config.grad_accum_steps) * config.max_epochs)
-            warmup = int(config.warmup_ratio * total)
-            return torch.optim.lr_scheduler.LambdaLR(self.optimizer, partial(_warmup_cosine, warmup=warmup, total=total))
-        return None
 
     # ---- the loop
 
@@ -148,8 +114,9 @@ class Trainer:
                 )
             val_value = val_metrics[metric]
             self._update_best(epoch, train_loss, val_value)
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not math.isnan(val_value):
-                self.scheduler.step(val_value)
+            scheduler = self.optimization.scheduler
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not math.isnan(val_value):
+                scheduler.step(val_value)
             self._save_checkpoint()
             summary = EpochSummary(epoch, train_loss, val_value, self.state.best_value, self.state.best_epoch)
             if self.progress:
@@ -164,47 +131,48 @@ class Trainer:
         self.model.load_state_dict(self.best_model)
         return self.model
 
-    def _loss(self, batch: Batch, targets: Targets) -> torch.Tensor:
-        with autocast(self.device):
-            return training_loss(self.model, self.forward(batch), targets, self.config.head_loss_weight)
-
     def _train_epoch(self, epoch: int) -> float:
+        """The model's extra training stages, then its main pass; the main pass's mean loss."""
         self.model.train()
-        augment = torch.Generator().manual_seed(self.seed * 10_007 + epoch + 1)
+        try:
+            for index, stage in enumerate(self.optimization.stages, start=1):
+                self.model.enter_stage(stage.name)
+                self._train_pass(epoch, stage.batch_fraction, index)
+            self.model.enter_stage(MAIN_STAGE)
+            return self._train_pass(epoch, 1.0, 0)
+        finally:
+            self.model.enter_stage(MAIN_STAGE)
+
+    def _train_pass(self, epoch: int, batch_fraction: float, index: int) -> float:
+        augment = torch.Generator().manual_seed(self.seed * 10_007 + epoch + 1 + 1_000_003 * index)
         loader = train_loader(
             self.train_split, self.config.batch_size, self.seed, epoch, self.config.num_workers, self.device.type == "cuda"
         )
+        batches = min(len(loader), math.ceil(batch_fraction * len(loader)))
         accum = self.config.grad_accum_steps
         total, count = 0.0, 0
-        self.optimizer.zero_grad(set_to_none=True)
-        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
+        self.model.zero_grad(set_to_none=True)
+        label = f"epoch {epoch}" if self.model.stage == MAIN_STAGE else f"epoch {epoch} ({self.model.stage})"
+        bar = tqdm(loader, desc=label, total=batches, leave=False, disable=not self.progress)
         for step, (batch, targets) in enumerate(bar, start=1):
+            if step > batches:
+                break
             batch = normalize_inputs(self.model, batch)  # before augmentation, as at test time
             if self.config.missing_modality_rate > 0:
                 batch = drop_modalities(batch, self.config.missing_modality_rate, augment)
             if self.config.missing_frame_rate > 0:
                 rates = torch.rand(len(batch), generator=augment) * self.config.missing_frame_rate
                 batch = missing(MODALITIES, rates, augment, "unannounced", unk_token(self.model))(batch)
-            loss = self._loss(batch.to(self.device), targets.to(self.device))
-            if not torch.isfinite(loss):
-                raise TrainingFailed(f"the training loss became {loss.item()} at epoch {epoch}, step {step}")
-            (loss / accum).backward()
-            if step % accum == 0 or step == len(loader):
-                self._step()
+            try:
+                loss, _ = self.optimization.backward(batch.to(self.device), targets.to(self.device), 1.0 / accum)
+            except TrainingFailed as failure:
+                raise TrainingFailed(f"{failure} at {label}, step {step}") from None
+            if step % accum == 0 or step == batches:
+                self.optimization.update()
             total += loss.item() * len(batch)
             count += len(batch)
             bar.set_postfix(loss=f"{total / count:.4f}")
         return total / max(count, 1)
-
-    def _step(self) -> None:
-        if self.config.grad_clip_value is not None:
-            torch.nn.utils.clip_grad_value_(self.model.parameters(), self.config.grad_clip_value)
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
-            self.scheduler.step()
 
     def _update_best(self, epoch: int, train_loss: float, val_value: float) -> None:
         state = self.state
@@ -235,8 +203,7 @@ class Trainer:
                 "model": self.model.state_dict(),
                 "model_training_state": self.model.training_state(),
                 "best_model": self.best_model,
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "optimization": self.optimization.state_dict(),
                 "state": dataclasses.asdict(self.state),
             },
         )
@@ -250,19 +217,10 @@ class Trainer:
         self.model.load_state_dict(payload["model"])
         self.model.load_training_state(payload["model_training_state"])
         self.best_model = payload["best_model"]
-        self.optimizer.load_state_dict(payload["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(payload["scheduler"])
+        self.optimization.load_state_dict(payload["optimization"])
         self.state = TrainState(**payload["state"])
         if self.progress:
             tqdm.write(f"resumed from {self.checkpoint_path} after epoch {self.state.epoch}")
-
-
-def _warmup_cosine(step: int, warmup: int, total: int) -> float:
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def _improves(value: float, best: float, higher: bool) -> bool:
