@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines.self_mm import MMSA_ACCUMULATION, ULGM, MLPHead, mmsa_weight_decays, optimizer_groups
+from baselines.self_mm import MMSA_ACCUMULATION, ULGM, MLPHead, mmsa_weight_decays, optimizer_groups, ulgm_loss
 from msa_bench.models import (
     DataSpec,
     ModelConfig,
@@ -57,7 +57,6 @@ from msa_bench.models import (
     TextEncoder,
     masked_mean,
     register_model,
-    task_loss,
 )
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import (
@@ -193,6 +192,10 @@ class AdaFNAGConfig(ModelConfig):
     encoder_weight_decay: float = 1e-3
     audio_weight_decay: float = 1e-3
     vision_weight_decay: float = 1e-3
+    #: Treat padding as the official code does (attended, averaged and in the AdaFN statistics;
+    #: audio/vision sequences cut to the batch's longest real length after the LSTM), so the
+    #: outputs depend on the batch's padding. For comparisons with the official code only.
+    official_padding: bool = False
 
 
 def _gru_rules(official: str, ours: str) -> list[tuple[str, str]]:
@@ -312,31 +315,41 @@ class AdaFNAG(MSAModel):
         self.ulgm = ULGM(MODALITIES)
         self.completed_epochs = 0
 
-    def normalize(self, batch) -> dict[str, torch.Tensor]:
-        """Audio and vision frames, AdaFN-restyled in training mode (unchanged in eval mode), one
-        alpha draw per example and direction."""
+    def normalize(self, batch, masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Audio and vision frames, AdaFN-restyled in training mode (unchanged in eval mode) with
+        statistics over the frames of ``masks``, one alpha draw per example and direction."""
         audio, vision = batch.audio, batch.vision
         if not self.training:
             return {"audio": audio.features, "vision": vision.features}
-        masks = {"audio": frame_mask(audio), "vision": frame_mask(vision)}
-        alpha = torch.rand(2, len(batch), device=audio.features.device) * self.config.alpha_scale
+        alpha = self.alpha_draws(len(batch), audio.features.device) * self.config.alpha_scale
         return {
             "audio": adaptive_feature_normalization(audio.features, masks["audio"], vision.features, masks["vision"], alpha[0]),
             "vision": adaptive_feature_normalization(vision.features, masks["vision"], audio.features, masks["audio"], alpha[1]),
         }
 
+    @staticmethod
+    def alpha_draws(size: int, device: torch.device) -> torch.Tensor:
+        """U(0, 1) draws (2, size): AdaFN's mixing weights before ``alpha_scale``, audio's then vision's."""
+        return torch.rand(2, size, device=device)
+
     def forward(self, batch) -> ModelOutput:
-        text = self.text_encoder(batch)
+        text = self.text_encoder(batch, keep_padding=self.config.official_padding)
         masks = {"text": text.mask, "audio": frame_mask(batch.audio), "vision": frame_mask(batch.vision)}
-        frames = self.normalize(batch)
+        # The frames attention, AdaFN and means read: the real ones, or all (official_padding).
+        read = {m: torch.ones_like(mask) for m, mask in masks.items()} if self.config.official_padding else masks
+        frames = self.normalize(batch, read)
         text_states = self.text_linear(text.states)
         vectors, text_vectors = {}, []
         for m in ("audio", "vision"):
-            attended = attend(self.raw_attention[m], frames[m], frames[m], masks[m])
+            attended = attend(self.raw_attention[m], frames[m], frames[m], read[m])
             sequence = self.lstm_out[m](self.lstm_dropout[m](self.lstms[m](attended, masks[m])[0]))
-            target, text_stream = self.gating[m](text_states, masks["text"], sequence, masks[m])
-            vectors[m] = masked_mean(target, masks[m])
-            text_vectors.append(masked_mean(text_stream, masks["text"]))
+            mask = masks[m]
+            if self.config.official_padding:  # the official packed LSTM returns the longest real length
+                mask = torch.ones_like(mask[:, : int(mask.sum(dim=1).max())])
+                sequence = sequence[:, : mask.shape[1]]
+            target, text_stream = self.gating[m](text_states, read["text"], sequence, mask)
+            vectors[m] = masked_mean(target, mask)
+            text_vectors.append(masked_mean(text_stream, read["text"]))
         vectors["text"] = torch.stack(text_vectors).mean(dim=0)
         fused, fusion_hidden = self.fusion_head(torch.cat([vectors[m] for m in MODALITIES], dim=-1))
         unimodal = {m: self.unimodal_heads[m](vectors[m]) for m in MODALITIES}
@@ -350,10 +363,8 @@ class AdaFNAG(MSAModel):
         ))
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
-        loss = task_loss(output, targets, self.own_tasks)
-        if not self.training:
-            return loss
-        return loss + self.ulgm.training_loss(output, targets, epoch=self.completed_epochs + 1)
+        """Self-MM's loss (:func:`baselines.self_mm.ulgm_loss`)."""
+        return ulgm_loss(self, output, targets)
 
     def training_state(self) -> dict:
         return {"ulgm": self.ulgm.state(), "completed_epochs": self.completed_epochs}

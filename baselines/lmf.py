@@ -101,27 +101,32 @@ class LMF(MSAModel):
         self.heads = self.task_heads(config.text_out + config.audio_hidden + config.vision_hidden)
 
     def features(self, batch) -> dict[str, torch.Tensor]:
-        """The unimodal vectors (MMSA's ``Feature_t``, ``Feature_a``, ``Feature_v``)."""
+        """The unimodal vectors (MMSA's ``Feature_t``, ``Feature_a``, ``Feature_v``) and the
+        per-rank products of the modality factors, (B, rank) (``Feature_f``)."""
         text = self.text(batch)
         vectors = {"text": self.text_subnet(text.states, text.mask) * text.present.unsqueeze(-1)}
         vectors["audio"] = self.audio_subnet.encode(batch.audio)
         vectors["vision"] = self.vision_subnet.encode(batch.vision)
-        return vectors
-
-    def forward(self, batch) -> ModelOutput:
-        vectors = self.features(batch)
         fused = None
         for name, vector in vectors.items():
             with_one = F.pad(vector, (1, 0), value=1.0)  # (B, d + 1)
             factor_output = torch.einsum("bd,rdo->rbo", with_one, self.factors[name])
             fused = factor_output if fused is None else fused * factor_output
-        prediction = torch.einsum("r,rbo->b", self.rank_weights[0], fused) + self.fusion_bias
-        return self.heads(torch.cat(list(vectors.values()), dim=-1), ModelOutput(sentiment=prediction))
+        return {**vectors, "fusion": fused[..., 0].t()}
+
+    def forward(self, batch) -> ModelOutput:
+        features = self.features(batch)
+        prediction = torch.einsum("r,br->b", self.rank_weights[0], features["fusion"]) + self.fusion_bias
+        vectors = torch.cat([features[m] for m in ("text", "audio", "vision")], dim=-1)
+        return self.heads(vectors, ModelOutput(sentiment=prediction))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        factor_ids = {id(p) for p in self.factors.parameters()} | {id(self.rank_weights), id(self.fusion_bias)}
-        factors = [p for p in self.parameters() if id(p) in factor_ids]
-        others = [p for p in self.parameters() if id(p) not in factor_ids and p.requires_grad]
+        """MMSA's groups: the modality factors at ``factor_lr``, the subnetworks (and heads) at
+        ``lr``; the rank weights and fusion bias are in no group, so they keep their initial
+        values, as in the official trainer (``list(model.parameters())[:3]`` and ``[5:]``)."""
+        fixed = {id(self.rank_weights), id(self.fusion_bias)}
+        factors = list(self.factors.parameters())
+        others = [p for p in self.parameters() if id(p) not in fixed | {id(f) for f in factors} and p.requires_grad]
         return [
             {"params": factors, "lr": self.config.factor_lr, "weight_decay": weight_decay},
             {"params": others, "lr": lr, "weight_decay": weight_decay},

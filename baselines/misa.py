@@ -210,6 +210,9 @@ class MISA(MSAModel):
         ))
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        """MSE + diff_weight·difference + sim_weight·similarity (CMD) + recon_weight·reconstruction
+        (``output.aux["losses"]``: ``task``, ``difference``, ``similarity``, ``reconstruction``);
+        each auxiliary term over the examples that have the modalities involved."""
         known = ~torch.isnan(targets.sentiment)
         loss = output.sentiment.new_zeros(())
         if known.any():
@@ -235,6 +238,8 @@ class MISA(MSAModel):
             if rows.any():
                 rebuilt = self.reconstruct[m](private[m][rows] + shared[m][rows])
                 reconstruction_loss = reconstruction_loss + F.mse_loss(rebuilt, output.aux["projected"][m][rows]) / 3
+        output.aux["losses"] = {"task": loss, "difference": difference_loss, "similarity": similarity_loss,
+                                "reconstruction": reconstruction_loss}
         return loss + c.diff_weight * difference_loss + c.sim_weight * similarity_loss + c.recon_weight * reconstruction_loss
 
 

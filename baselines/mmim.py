@@ -23,19 +23,16 @@ emptied at each epoch's start; ``H`` enters the loss from the epoch's third batc
 **Fusion level**: contrastive predictive coding (CPC) between the fused vector and each
 unimodal vector (``nce``).
 
-Optimisation. The official solver runs two passes per epoch: first only the estimators' mean and
-log-variance MLPs on −lld (lr 1e-3, weight decay 1e-4; on MOSEI over the first half of the
-batches), each step clipped to norm 1 over that pass's gradients; then everything else on
-L1 + 0.1·nce − 0.1·lld − 0.1·H, clipped likewise, with a plateau schedule (factor 0.5, patience
-20) on the main optimiser. The harness has one optimisation step per batch, so here both
-updates happen in that step, on the same batch, from one loss whose parts reach disjoint
-parameters: −lld computed on detached inputs trains only the estimators (their own group at
-lr 1e-3, weight decay 1e-4), and 0.1·(nce − lld − H) computed through detached estimator
-parameters trains only the encoders and fusion. Declared differences (``fidelity``): the
-estimator is updated batch by batch beside the main step instead of in a full pass before it,
-on every MOSEI batch, and one norm clip covers both parts' gradients; the plateau schedule
-scales every group. As in the official code (whose optimisers never update it), the entropy
-projection is not trained: it stays at its initialisation.
+Optimisation, as the official solver (``tests/test_official_training_sota.py`` reproduces one
+step of each stage): every epoch runs two passes, each with its own Adam optimiser. First the
+``"estimator"`` :class:`~msa_bench.models.TrainingStage`: −lld, stepping only the estimators'
+mean and log-variance MLPs (lr 1e-3, weight decay 1e-4; on MOSEI over the first half of the
+batches, ``estimator_batch_fraction``); then the main pass on L1 + 0.1·nce − 0.1·lld − 0.1·H,
+stepping BERT (5e-5) and the rest (1e-3) but not the estimators. In both, every gradient
+(also of parameters the pass does not step) is clipped to a total norm of 1, and a plateau
+schedule (factor 0.5, patience 20) scales the main optimiser. As in the official code (whose
+optimisers never update it), the entropy projection is not trained: it stays at its
+initialisation, though its gradient counts in the clipping norm.
 
 Other deviations from the official code: MI and CPC terms use only examples that have the
 modalities involved; ``H`` is skipped while a class has fewer examples than the projection's
@@ -52,7 +49,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from msa_bench.models import (
     DataSpec,
@@ -60,6 +56,7 @@ from msa_bench.models import (
     ModelOutput,
     MSAModel,
     TextEncoder,
+    TrainingStage,
     register_model,
     task_loss,
 )
@@ -85,9 +82,11 @@ class MMIMConfig(ModelConfig):
     entropy_weight: float = 0.1
     #: Added to the covariances' diagonal before log det (0 as in the official code).
     covariance_eps: float = 0.0
-    #: The estimators' optimiser group (the official ``lr_mmilb`` / ``weight_decay_club``).
+    #: The estimators' optimiser (the official ``lr_mmilb`` / ``weight_decay_club``) and the
+    #: leading share of each epoch's batches its pass sees (the official MOSEI run: 0.5).
     estimator_lr: float = 1e-3
     estimator_weight_decay: float = 1e-4
+    estimator_batch_fraction: float = 1.0
     #: The BERT group's weight decay (``weight_decay_bert``); the rest uses the harness's.
     encoder_weight_decay: float = 1e-4
 
@@ -100,15 +99,10 @@ class GaussianMILowerBound(nn.Module):
         self.mu = nn.Sequential(nn.Linear(x_dim, y_dim), nn.ReLU(), nn.Linear(y_dim, y_dim))
         self.logvar = nn.Sequential(nn.Linear(x_dim, y_dim), nn.ReLU(), nn.Linear(y_dim, y_dim))
         self.entropy_projection = nn.Sequential(nn.Linear(y_dim, max(y_dim // 4, 1)), nn.Tanh())
-        self.entropy_projection.requires_grad_(False)
 
-    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor, detach_parameters: bool = False) -> torch.Tensor:
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean over examples of Σ_d −(μ − y)²/(2·exp(logvar)) (the official ``lld``)."""
-        if detach_parameters:
-            mu = functional_call(self.mu, {k: v.detach() for k, v in self.mu.named_parameters()}, (x,))
-            logvar = functional_call(self.logvar, {k: v.detach() for k, v in self.logvar.named_parameters()}, (x,))
-        else:
-            mu, logvar = self.mu(x), self.logvar(x)
+        mu, logvar = self.mu(x), self.logvar(x)
         return (-(mu - y).pow(2) / 2.0 / logvar.exp()).sum(-1).mean()
 
 
@@ -131,6 +125,7 @@ def log_det_covariance(samples: torch.Tensor, eps: float) -> torch.Tensor:
 
 #: The official ``src/config.py`` defaults (README command): Adam, batch 32, 40 epochs, patience
 #: 10, clip 1.0, plateau schedule on the validation loss (``when`` 20, factor 0.5).
+ESTIMATOR_STAGE = "estimator"
 _OFFICIAL_TRAIN = {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "max_epochs": 40, "patience": 10,
                    "grad_clip": 1.0, "scheduler": "plateau", "plateau_factor": 0.5, "plateau_patience": 20}
 
@@ -166,7 +161,8 @@ class MMIM(MSAModel):
     config_class = MMIMConfig
     default_configs = {
         "mosi": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_OFFICIAL_TRAIN)},
-        "mosei": {"model": {"text_encoder": "bert-base-uncased"}, "train": dict(_OFFICIAL_TRAIN)},
+        "mosei": {"model": {"text_encoder": "bert-base-uncased", "estimator_batch_fraction": 0.5},
+                  "train": dict(_OFFICIAL_TRAIN)},
         "ravdess": {
             "model": {"audio_hidden": 64, "audio_out": 32, "fusion_dim": 64},
             "train": {"lr": 3e-3, "batch_size": 32, "max_epochs": 40, "patience": 8, "grad_clip": 1.0, "select_metric": "emotion_ua"},
@@ -261,25 +257,34 @@ class MMIM(MSAModel):
         ))
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        """The estimator pass: −lld. The main pass: L1 + 0.1·nce − 0.1·lld, minus 0.1·H from the
+        epoch's third batch on (``output.aux["losses"]``: ``task``, ``nce``, ``lld``,
+        ``entropy``). Examples without a modality stay out of the terms that need it."""
+        vectors, present, fused = output.aux["vectors"], output.aux["present"], output.aux["fused"]
+        lld = output.sentiment.new_zeros(())
+        pairs = {name: present["text"] & present[name] for name in self.mi}
+        for name, estimator in self.mi.items():
+            if pairs[name].any():
+                lld = lld + estimator.log_likelihood(vectors["text"][pairs[name]], vectors[name][pairs[name]])
+        if self.stage == ESTIMATOR_STAGE:
+            output.aux["losses"] = {"lld": lld}
+            return -lld
         loss = task_loss(output, targets, self.own_tasks)
         if not self.training:
             return loss
         c = self.config
-        vectors, present, fused = output.aux["vectors"], output.aux["present"], output.aux["fused"]
-        estimator_loss, lld, entropy, nce = (loss.new_zeros(()) for _ in range(4))
+        entropy, nce = loss.new_zeros(()), loss.new_zeros(())
         for name, estimator in self.mi.items():
-            rows = present["text"] & present[name]
-            if rows.any():
-                x, y = vectors["text"][rows], vectors[name][rows]
-                estimator_loss = estimator_loss - estimator.log_likelihood(x.detach(), y.detach())
-                lld = lld + estimator.log_likelihood(x, y, detach_parameters=True)
-                entropy = entropy + self.entropy_term(name, estimator, y, targets.sentiment[rows])
+            if pairs[name].any():
+                rows = pairs[name]
+                entropy = entropy + self.entropy_term(name, estimator, vectors[name][rows], targets.sentiment[rows])
         for name, predictor in self.cpc.items():
             rows = present[name]
             if rows.sum() >= 2:
                 nce = nce + cpc(vectors[name][rows], fused[rows], predictor)
         self.steps_in_epoch += 1
-        total = loss + estimator_loss + c.nce_weight * nce - c.lld_weight * lld
+        output.aux["losses"] = {"task": loss, "nce": nce, "lld": lld, "entropy": entropy}
+        total = loss + c.nce_weight * nce - c.lld_weight * lld
         # The official loss takes H from the epoch's third batch on.
         return total - c.entropy_weight * entropy if self.steps_in_epoch > 2 else total
 
@@ -304,15 +309,21 @@ class MMIM(MSAModel):
         return 0.25 * (log_det_covariance(positive_all, eps) + log_det_covariance(negative_all, eps))
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        """The official groups: BERT, the estimators' mean/log-variance MLPs, and the rest."""
+        """The official main optimiser: BERT at ``encoder_lr`` and every other parameter except
+        the estimators' (``mi``: their pass steps the MLPs; the entropy projections never change)."""
         c = self.config
         encoder = self.text.pretrained_parameters()
-        estimators = [p for estimator in self.mi.values() for p in (*estimator.mu.parameters(), *estimator.logvar.parameters())]
-        special = {id(p) for p in (*encoder, *estimators)}
+        special = {id(p) for p in (*encoder, *self.mi.parameters())}
         rest = [p for p in self.parameters() if p.requires_grad and id(p) not in special]
         groups = [
             {"params": encoder, "lr": c.encoder_lr, "weight_decay": c.encoder_weight_decay},
-            {"params": estimators, "lr": c.estimator_lr, "weight_decay": c.estimator_weight_decay},
             {"params": rest, "lr": lr, "weight_decay": weight_decay},
         ]
         return [g for g in groups if g["params"]]
+
+    def training_stages(self) -> tuple[TrainingStage, ...]:
+        """The official estimator pass before the main one (``optimizer_mmilb``: every ``mi``
+        parameter; only the mean/log-variance MLPs get a gradient from −lld)."""
+        c = self.config
+        groups = [{"params": list(self.mi.parameters()), "lr": c.estimator_lr, "weight_decay": c.estimator_weight_decay}]
+        return (TrainingStage(ESTIMATOR_STAGE, groups, c.estimator_batch_fraction),)

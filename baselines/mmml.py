@@ -393,16 +393,22 @@ class MMML(MSAModel):
         return torch.cat(cls_outputs, dim=-1)
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
+        """The multi-loss: L1 of the fused, text and audio predictions, the unimodal ones weighted
+        (``output.aux["losses"]``: ``fusion``, ``text``, ``audio``; each over the annotated
+        examples that have the modality)."""
         known = ~torch.isnan(targets.sentiment)
         loss = output.sentiment.sum() * 0.0
         if not known.any():
             return loss
-        loss = loss + F.l1_loss(output.sentiment[known].float(), targets.sentiment[known])
+        losses = {"fusion": F.l1_loss(output.sentiment[known].float(), targets.sentiment[known])}
+        loss = loss + losses["fusion"]
         weights = {"text": self.config.text_weight, "audio": self.config.audio_weight}
         for name, prediction in output.aux["unimodal"].items():
             rows = known & output.aux["present"][name]
             if rows.any():
-                loss = loss + weights[name] * F.l1_loss(prediction[rows].float(), targets.sentiment[rows])
+                losses[name] = F.l1_loss(prediction[rows].float(), targets.sentiment[rows])
+                loss = loss + weights[name] * losses[name]
+        output.aux["losses"] = losses
         return loss
 
 

@@ -159,32 +159,46 @@ class ULGM:
             if positive.any() and negative.any():
                 self.centres[name] = (memory[positive].mean(0), memory[negative].mean(0))
 
-    def weighted_l1(self, predictions: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], present: dict[str, torch.Tensor]):
-        """Σ_s mean over examples with modality s of tanh(|y_s − y_m|)·|ŷ_s − y_s|."""
-        total = predictions[self.modalities[0]].new_zeros(())
+    def weighted_l1(
+        self, predictions: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], present: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Per modality s, the mean over examples with s of tanh(|y_s − y_m|)·|ŷ_s − y_s|."""
+        losses = {}
         for name in self.modalities:
             weight = torch.tanh((labels[name] - labels["fusion"]).abs()) * present[name]
-            total = total + (weight * (predictions[name] - labels[name]).abs()).sum() / present[name].sum().clamp_min(1)
-        return total
+            losses[name] = (weight * (predictions[name] - labels[name]).abs()).sum() / present[name].sum().clamp_min(1)
+        return losses
 
-    def training_loss(self, output: ModelOutput, targets: Targets, epoch: int) -> torch.Tensor:
-        """The unimodal losses of one training step over the sentiment-annotated examples, then
-        the label update. ``output.aux`` holds ``unimodal`` predictions, ``present`` masks and
-        ``features`` (``fusion`` plus one per modality); ``epoch`` counts from 1."""
+    def training_losses(self, output: ModelOutput, targets: Targets, epoch: int) -> dict[str, torch.Tensor]:
+        """The unimodal losses of one training step over the sentiment-annotated examples (one per
+        modality), then the label update. ``output.aux`` holds ``unimodal`` predictions,
+        ``present`` masks and ``features`` (``fusion`` plus one per modality); ``epoch`` counts
+        from 1."""
         known = ~torch.isnan(targets.sentiment)
         if not known.any():
-            return output.sentiment.new_zeros(())
+            return {name: output.sentiment.new_zeros(()) for name in self.modalities}
         ids = [i for i, k in zip(targets.ids, known.tolist()) if k]
         labels = self.labels(ids, targets.sentiment[known])
         predictions = {m: p[known] for m, p in output.aux["unimodal"].items()}
         present = {m: p[known].float() for m, p in output.aux["present"].items()}
-        loss = self.weighted_l1(predictions, labels, present)
+        losses = self.weighted_l1(predictions, labels, present)
         self.update(ids, {name: f[known] for name, f in output.aux["features"].items()}, epoch=epoch)
-        return loss
+        return losses
 
 
 #: MMSA's update_epochs: the official trainer sums the gradients of 4 batches per optimizer step.
 MMSA_ACCUMULATION = 4
+
+
+def ulgm_loss(model: MSAModel, output: ModelOutput, targets: Targets) -> torch.Tensor:
+    """Self-MM's training loss (also AdaFN-AG's): the fused prediction's L1 and, in training,
+    the ULGM unimodal losses of ``model.ulgm`` at epoch ``model.completed_epochs + 1``, summed in
+    the official order (fusion, text, audio, vision) and recorded in ``output.aux["losses"]``."""
+    losses = {"fusion": task_loss(output, targets, model.own_tasks)}
+    if model.training:
+        losses |= model.ulgm.training_losses(output, targets, epoch=model.completed_epochs + 1)
+    output.aux["losses"] = losses
+    return sum(losses.values(), output.sentiment.new_zeros(()))
 
 
 #: MMSA ``SELF_MM`` state-dict names (optionally under AMIO's ``Model.``) → msa_bench names.
@@ -382,10 +396,9 @@ class SelfMM(MSAModel):
         ))
 
     def compute_loss(self, output: ModelOutput, targets) -> torch.Tensor:
-        loss = task_loss(output, targets, self.own_tasks)
-        if not self.training:
-            return loss
-        return loss + self.ulgm.training_loss(output, targets, epoch=self.completed_epochs + 1)
+        """L1 of the fused prediction plus, in training, ULGM's weighted unimodal L1 losses
+        (``output.aux["losses"]``: ``fusion``, ``text``, ``audio``, ``vision``)."""
+        return ulgm_loss(self, output, targets)
 
     def training_state(self) -> dict:
         return {"ulgm": self.ulgm.state(), "completed_epochs": self.completed_epochs}

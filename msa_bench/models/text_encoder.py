@@ -74,7 +74,10 @@ class TextEncoder(nn.Module):
         """The fine-tuned encoder's parameters (empty on the feature path), for their own lr group."""
         return [] if self.pretrained is None else list(self.pretrained.parameters())
 
-    def forward(self, batch: Batch) -> TextEncoding:
+    def forward(self, batch: Batch, keep_padding: bool = False) -> TextEncoding:
+        """The encoding of ``batch``'s text; ``keep_padding`` leaves the encoder's states at padded
+        tokens as they come out instead of zeroing them (for code that reads padding on purpose,
+        such as a model's reproduction of an official implementation that does)."""
         if self.pretrained is None:
             present = batch.text.present
             mask = batch.text.mask & present.unsqueeze(1)
@@ -82,7 +85,7 @@ class TextEncoder(nn.Module):
             pooled = (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
         else:
             states, mask, pooled, present = self._encode(batch)
-        states = self.projection(states) * mask.unsqueeze(-1)
+        states = self.projection(states) if keep_padding else self.projection(states) * mask.unsqueeze(-1)
         pooled = self.projection(pooled) * present.unsqueeze(-1)
         return TextEncoding(states=states, mask=mask, pooled=pooled, present=present)
 
@@ -94,4 +97,4 @@ class TextEncoder(nn.Module):
         ).to(device)
         states = self.pretrained(**tokens).last_hidden_state
         mask = tokens["attention_mask"].bool() & present.unsqueeze(1)
-        return states * mask.unsqueeze(-1), mask, states[:, 0] * present.unsqueeze(-1), present
+        return states, mask, states[:, 0] * present.unsqueeze(-1), present
