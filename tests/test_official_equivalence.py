@@ -81,8 +81,9 @@ def test_lmf_equals_mmsa():
         "lmf", fixture,
         {**sizes, "rank": fixture.config["rank"], "audio_dropout": audio_dropout, "vision_dropout": vision_dropout},
     )
-    actual = {"M": run_fixture(model, fixture).sentiment.unsqueeze(1), **mmsa_features(model, fixture, ("Feature_t", "Feature_a", "Feature_v"))}
-    assert_outputs_close(actual, {name: fixture.outputs[name] for name in ("M", "Feature_t", "Feature_a", "Feature_v")})
+    actual = {"M": run_fixture(model, fixture).sentiment.unsqueeze(1),
+              **mmsa_features(model, fixture, ("Feature_t", "Feature_a", "Feature_v", "Feature_f"))}
+    assert_outputs_close(actual, fixture.outputs)
 
 
 @pytest.mark.parametrize("name", ["tfn", "lf_dnn"])
@@ -194,6 +195,64 @@ def test_differential_attention_equals_the_official_block():
         assert_outputs_close({f"out_depth{depth}_noncausal": out}, {f"out_depth{depth}_noncausal": fixture.outputs[f"out_depth{depth}_noncausal"]})
 
 
+def test_differential_attention_equals_the_official_block_causally_and_across_streams():
+    """The fixture's causal outputs (the official layer with its hard-coded causal mask, rotary
+    off) give two more cases without new official runs, query i attending to keys 0..i:
+
+    - cross-attention: the query stream is frame x_i alone and the key/value stream is frames
+      x_0..x_i in reverse order, another tensor of another length (a block that computed queries
+      from the key stream, or keys from the query stream, fails it);
+    - padding: the keys are all six frames, those after i masked as padding.
+    """
+    from baselines.diff_fusion import DifferentialCrossAttention, official_attention_state_dict
+
+    fixture = load_fixture("diff_attn")
+    config, x = fixture.config, fixture.inputs["x"]
+    length = x.shape[1]
+    for depth in config["depths"]:
+        prefix = f"depth{depth}."
+        official = {name[len(prefix):]: value for name, value in fixture.weights.items() if name.startswith(prefix)}
+        block = DifferentialCrossAttention(config["embed_dim"], config["num_heads"], layer=depth + 1)
+        block.load_state_dict(official_attention_state_dict(official), strict=True)
+        block.eval()
+        with torch.no_grad():
+            crossed = torch.cat([block(x[:, i : i + 1], x[:, : i + 1].flip(1), torch.ones(len(x), i + 1, dtype=torch.bool))
+                                 for i in range(length)], dim=1)
+            masked = torch.cat([block(x[:, i : i + 1], x, (torch.arange(length) <= i).expand(len(x), -1))
+                                for i in range(length)], dim=1)
+        expected = fixture.outputs[f"out_depth{depth}_causal"]
+        assert_outputs_close({"cross": crossed, "masked": masked}, {"cross": expected, "masked": expected})
+
+
+def test_ef_lstm_resampling_path_gives_the_official_outputs():
+    """Unaligned input goes through the area resampling to ``steps``: audio with every frame
+    three times, vision twice and text once, each followed by padded frames of noise, resample to
+    the aligned official input exactly, so the official outputs come back."""
+    fixture = load_fixture("ef_lstm")
+    config = fixture.config
+    model = build_official(
+        "ef_lstm", fixture,
+        {"steps": config["seq_lens"], "hidden": config["hidden_dims"], "num_layers": config["num_layers"],
+         "dropout": config["dropout"]},
+    )
+    generator = torch.Generator().manual_seed(0)
+
+    def stretched(features: torch.Tensor, repeat: int, padding: int) -> ModalityBatch:
+        frames = torch.cat([features.repeat_interleave(repeat, dim=1),
+                            torch.randn(len(features), padding, features.shape[2], generator=generator)], dim=1)
+        mask = torch.arange(frames.shape[1]) < repeat * features.shape[1]
+        return ModalityBatch(frames, mask.expand(len(features), -1), torch.ones(len(features), dtype=torch.bool))
+
+    inputs = fixture.inputs
+    batch = dataclasses.replace(
+        fixture_batch(inputs["text"], inputs["audio"], inputs["vision"]),
+        text=stretched(inputs["text"], 1, 2), audio=stretched(inputs["audio"], 3, 4), vision=stretched(inputs["vision"], 2, 1),
+    )
+    with torch.no_grad():
+        output = model(batch)
+    assert_outputs_close({"M": output.sentiment.unsqueeze(1)}, fixture.outputs)
+
+
 def random_batch(size: int = 4, dims: tuple[int, int, int] = (6, 5, 7), seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     return fixture_batch(*(torch.randn(size, length, dim, generator=generator) for length, dim in zip((5, 7, 9), dims)))
@@ -225,14 +284,16 @@ def test_differential_head_norm_runs_in_float32_under_bf16_autocast():
     assert torch.isfinite(output.float()).all()
 
 
-def tiny_bert_checkpoint(fixture: OfficialFixture, folder) -> str:
+def tiny_bert_checkpoint(fixture: OfficialFixture, folder, training: bool = False) -> str:
     """A local BERT checkpoint of the fixture's tiny configuration (weights are loaded later
-    from the fixture) whose tokenizer maps word ``w<i>`` to id ``i`` (ids 0-4: PAD UNK CLS SEP MASK)."""
+    from the fixture) whose tokenizer maps word ``w<i>`` to id ``i`` (ids 0-4: PAD UNK CLS SEP MASK);
+    ``training``: with its dropouts off, as the training fixtures' shim."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     tiny = fixture.meta["tiny_bert"]
+    dropouts = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0} if training else {}
     config = BertConfig(**tiny["config"], hidden_act=tiny["hidden_act"], layer_norm_eps=tiny["layer_norm_eps"],
-                        pad_token_id=tiny["pad_token_id"], type_vocab_size=tiny["type_vocab_size"])
+                        pad_token_id=tiny["pad_token_id"], type_vocab_size=tiny["type_vocab_size"], **dropouts)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(f"w{i}" for i in range(5, config.vocab_size))]
     BertTokenizerFast(vocab={word: index for index, word in enumerate(vocab)}).save_pretrained(folder)
     BertModel(config).save_pretrained(folder)
@@ -245,7 +306,7 @@ def words(ids: torch.Tensor, mask: torch.Tensor) -> str:
 
 
 def test_misa_equals_mmsa_with_its_losses(tmp_path):
-    from baselines.misa import MODALITIES as MISA_MODALITIES, cmd, difference
+    from baselines.misa import MODALITIES as MISA_MODALITIES
     from msa_bench.data.targets import Targets
 
     pytest.importorskip("transformers")
@@ -278,21 +339,26 @@ def test_misa_equals_mmsa_with_its_losses(tmp_path):
         actual[f"utt_{s}"] = aux["private"][m] + aux["shared"][m]
         with torch.no_grad():
             actual[f"utt_{s}_recon"] = model.reconstruct[m](actual[f"utt_{s}"])
-    # The shared-or-private discriminator's outputs enter no loss: the module is not built (fidelity row).
-    assert_outputs_close(actual, {name: value for name, value in fixture.outputs.items() if not name.startswith("shared_or_private")})
+    # The shared-or-private discriminator enters no loss, so msa_bench does not build it (fidelity
+    # row): its official weights applied to our private and shared vectors give its official outputs.
+    prefix = "sp_discriminator.sp_discriminator_layer_1."
+    def discriminate(x):
+        return x @ weights[f"{prefix}weight"].T + weights[f"{prefix}bias"]
+    actual |= {f"shared_or_private_p_{short[m]}": discriminate(aux["private"][m]) for m in MISA_MODALITIES}
+    actual["shared_or_private_s"] = discriminate(sum(aux["shared"][m] for m in ("text", "vision", "audio")) / 3.0)
+    assert_outputs_close(actual, fixture.outputs)
     labels = fixture.losses["labels"][:, 0]
     size = len(labels)
     targets = Targets(ids=batch.ids, sentiment=labels, emotions=torch.full((size, 6), float("nan")),
                       emotion=torch.full((size,), -1), polarity=torch.full((size,), -1))
-    shared, private = aux["shared"], aux["private"]
     with torch.no_grad():
-        losses = {
-            "loss": model.compute_loss(output, targets),
-            "cmd_loss": sum(cmd(shared[a], shared[b], 5) for a, b in (("text", "vision"), ("text", "audio"), ("audio", "vision"))) / 3,
-            "diff_loss": sum(difference(x, y) for x, y in [(private[m], shared[m]) for m in MISA_MODALITIES]
-                             + [(private["audio"], private["text"]), (private["audio"], private["vision"]), (private["text"], private["vision"])]),
-        }
-    assert_outputs_close(losses, {name: fixture.losses[name] for name in losses})
+        loss = model.compute_loss(output, targets)
+    terms = output.aux["losses"]
+    losses = {"loss": loss, "cls_loss": terms["task"], "diff_loss": terms["difference"], "cmd_loss": terms["similarity"],
+              "similarity_loss": terms["similarity"], "recon_loss": terms["reconstruction"],
+              # no adversarial domain loss in msa_bench (fidelity row): the official one is 0 with use_cmd_sim
+              "domain_loss": torch.zeros(())}
+    assert_outputs_close(losses, {name: value for name, value in fixture.losses.items() if name != "labels"})
 
 
 def test_misa_feature_text_path_mean_pools_the_precomputed_features():

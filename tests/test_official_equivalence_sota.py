@@ -97,7 +97,7 @@ def load_official(model: torch.nn.Module, mapped: dict[str, torch.Tensor]) -> No
 
 
 
-def _self_mm_sizes(args: dict) -> dict:
+def self_mm_sizes(args: dict) -> dict:
     """Our config fields from MMSA's Self-MM arguments (AdaFN-AG's official code reuses them)."""
     return dict(
         audio_hidden=args["a_lstm_hidden_size"], vision_hidden=args["v_lstm_hidden_size"],
@@ -120,7 +120,7 @@ def test_self_mm_reproduces_the_official_outputs(tmp_path):
         DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim),
         text_encoder=str(encoder),
         audio_out=c["audio_out"], vision_out=c["video_out"],
-        **_self_mm_sizes(c),
+        **self_mm_sizes(c),
     )
     load_official(model, official_state_dict(fixture.weights))
     text = x["text"]
@@ -154,24 +154,24 @@ def test_self_mm_optimizer_groups_follow_the_official_trainer():
 # --- AdaFN-AG (Myid9606/AdaFN-AG AFN_AG_MSA) ---------------------------------------------------
 
 
-def _adafn_model(fixture, tmp_path):
+def adafn_model(fixture, tmp_path, **overrides):
     from baselines.adafn_ag import AdaFNAG, official_state_dict
 
     a = fixture.config["effective_args"]
     text_dim, audio_dim, vision_dim = a["feature_dims"]
-    encoder = word_tokenizer_encoder(tmp_path / "bert", _tiny_bert(fixture))
+    encoder = word_tokenizer_encoder(tmp_path / "bert", tiny_bert_config(fixture))
     model = build_model(
         AdaFNAG,
         DataSpec(text_dim=text_dim, audio_dim=audio_dim, vision_dim=vision_dim),
         text_encoder=str(encoder),
         d_model=fixture.weights["Model.text_linear.weight"].shape[0],
-        **_self_mm_sizes(a),
+        **self_mm_sizes(a), **overrides,
     )
     load_official(model, official_state_dict(fixture.weights))
     return model.eval()
 
 
-def _tiny_bert(fixture) -> dict:
+def tiny_bert_config(fixture) -> dict:
     """The tiny BERT's config, read from the shim line of meta.json and the weight shapes."""
     w = fixture.weights
     prefix = next(k for k in w if k.endswith("embeddings.word_embeddings.weight")).removesuffix("embeddings.word_embeddings.weight")
@@ -188,7 +188,7 @@ def _tiny_bert(fixture) -> dict:
     }
 
 
-def _adafn_batch(fixture, variant: str) -> tuple[Batch, torch.Tensor]:
+def adafn_batch(fixture, variant: str) -> tuple[Batch, torch.Tensor]:
     """Variant ``A``/``B`` of the fixture as a batch, and which rows no padding reaches."""
     x = fixture.inputs
     text, audio, vision = x["text"], x[f"{variant}_audio"], x[f"{variant}_video"]
@@ -204,7 +204,7 @@ def _adafn_batch(fixture, variant: str) -> tuple[Batch, torch.Tensor]:
     return batch, unpadded
 
 
-def _adafn_outputs(model, batch: Batch) -> dict[str, torch.Tensor]:
+def adafn_outputs(model, batch: Batch) -> dict[str, torch.Tensor]:
     with torch.no_grad():
         out = model(batch)
     features = out.aux["features"]
@@ -216,58 +216,78 @@ def test_adafn_ag_reproduces_the_official_outputs_on_unpadded_rows(tmp_path):
     """The official model attends over and averages padded frames, ours masks them (a documented
     deviation): rows that padding does not reach must equal the official outputs."""
     fixture = load_fixture("adafn_ag")
-    model = _adafn_model(fixture, tmp_path)
-    batch, unpadded = _adafn_batch(fixture, "A")
+    model = adafn_model(fixture, tmp_path)
+    batch, unpadded = adafn_batch(fixture, "A")
     assert unpadded.any(), "the fixture's variant A has no row free of padding to compare"
-    actual = _adafn_outputs(model, batch)
+    actual = adafn_outputs(model, batch)
     expected = {k.removeprefix("A_"): v for k, v in fixture.outputs.items() if k.startswith("A_")}
     assert_outputs_close({k: v[unpadded] for k, v in actual.items()}, {k: v[unpadded] for k, v in expected.items()})
+
+
+@pytest.mark.parametrize("variant", ["A", "B"])
+def test_adafn_ag_with_official_padding_reproduces_every_row(tmp_path, variant):
+    """``official_padding=True`` treats padding as the official code does: every row of both
+    variants (B's padded length is longer than its longest sequence) equals the official outputs."""
+    fixture = load_fixture("adafn_ag")
+    model = adafn_model(fixture, tmp_path, official_padding=True)
+    actual = adafn_outputs(model, adafn_batch(fixture, variant)[0])
+    expected = {k.removeprefix(f"{variant}_"): v for k, v in fixture.outputs.items() if k.startswith(f"{variant}_")}
+    assert_outputs_close(actual, expected)
 
 
 def test_adafn_ag_padded_rows_do_not_depend_on_padding(tmp_path):
     """The documented difference: a padded row's outputs are those of the row alone, unpadded."""
     fixture = load_fixture("adafn_ag")
-    model = _adafn_model(fixture, tmp_path)
-    batch, _ = _adafn_batch(fixture, "B")
-    together = _adafn_outputs(model, batch)
+    model = adafn_model(fixture, tmp_path)
+    batch, _ = adafn_batch(fixture, "B")
+    together = adafn_outputs(model, batch)
     for row in range(len(batch)):
         def alone(m: ModalityBatch) -> ModalityBatch:
             length = int(m.mask[row].sum())
             return modality(m.features[row : row + 1, :length])
         single = make_batch([batch.raw_text[row]], text_placeholder(1, 1), alone(batch.audio), alone(batch.vision))
-        assert_outputs_close({k: v[row : row + 1] for k, v in together.items()}, _adafn_outputs(model, single))
+        assert_outputs_close({k: v[row : row + 1] for k, v in together.items()}, adafn_outputs(model, single))
 
 
-def test_adafn_mixes_variances_like_the_official_train_mode_call():
-    from baselines.adafn_ag import adaptive_feature_normalization, style_statistics
+def test_adafn_restyles_like_the_official_train_mode_call(tmp_path):
+    """The model's own AdaFN step (``normalize`` in train mode, with the fixture's uniform draws)
+    gives the official module's train-mode outputs for both directions and is the identity in eval
+    mode; its inputs, the other modality's statistics and alpha = u / 5 are the official ones."""
+    from baselines.adafn_ag import style_statistics
 
     fixture = load_fixture("adafn_ag")
     x, out = fixture.inputs, fixture.outputs
-    others = {"video": x["A_audio"], "audio": x["A_video"]}
-    for name, other in others.items():
-        full = torch.ones(other.shape[:2], dtype=torch.bool)
-        mean, variance = style_statistics(other, full)
+    model = adafn_model(fixture, tmp_path, official_padding=True)  # the standalone call's statistics include padding
+    batch, _ = adafn_batch(fixture, "A")
+    draws = torch.stack([x["adafn_u_audio"].view(-1), x["adafn_u_video"].view(-1)])
+    model.alpha_draws = lambda size, device: draws
+    full = {m: torch.ones(x[f"A_{m}"].shape[:2], dtype=torch.bool) for m in ("audio", "video")}
+    with torch.no_grad():
+        restyled = model.train().normalize(batch, {"audio": full["audio"], "vision": full["video"]})
+        unchanged = model.eval().normalize(batch, {"audio": full["audio"], "vision": full["video"]})
+    actual, expected = {}, {}
+    for name, ours, other in (("audio", "audio", "video"), ("video", "vision", "audio")):
+        mean, variance = style_statistics(x[f"A_{other}"], full[other])
         channels = out[f"adafn_{name}_aug_mean"].shape[1]
-        assert_outputs_close({"mean": mean.expand(-1, channels, -1), "var": variance.expand(-1, channels, -1)},
-                             {"mean": out[f"adafn_{name}_aug_mean"], "var": out[f"adafn_{name}_aug_var"]})
-        source = out[f"adafn_{name}_x"]
-        restyled = adaptive_feature_normalization(
-            source, torch.ones(source.shape[:2], dtype=torch.bool), other, full, out[f"adafn_{name}_alpha"].view(-1)
-        )
-        assert_outputs_close({"train_out": restyled}, {"train_out": out[f"adafn_{name}_train_out"]})
+        actual |= {f"adafn_{name}_aug_mean": mean.expand(-1, channels, -1), f"adafn_{name}_aug_var": variance.expand(-1, channels, -1),
+                   f"adafn_{name}_x": batch.modality(ours).features, f"adafn_{name}_train_out": restyled[ours],
+                   f"adafn_{name}_eval_out": unchanged[ours],
+                   f"adafn_{name}_alpha": (x[f"adafn_u_{name}"] * model.config.alpha_scale)}
+        expected |= {k: v for k, v in out.items() if k.startswith(f"adafn_{name}_")}
+    assert_outputs_close(actual, expected)
 
 
 # --- ALMT (Haoyu-ha/ALMT) --------------------------------------------------------------------
 
 
-def test_almt_reproduces_the_official_outputs(tmp_path):
+def almt_model(tmp_path):
     from baselines.almt import ALMT, official_state_dict
 
     fixture = load_fixture("almt")
-    c, x, w = fixture.config["effective_model_config"], fixture.inputs, fixture.weights
+    c, w = fixture.config["effective_model_config"], fixture.weights
     assert c["proj_heads"] == c["l_enc_heads"] == c["fusion_heads"], "msa_bench ALMT has one head count for these"
     assert c["proj_mlp_dim"] == c["l_enc_mlp_dim"] == c["fusion_mlp_dim"], "msa_bench ALMT has one MLP width for these"
-    encoder = word_tokenizer_encoder(tmp_path / "bert", _tiny_bert(fixture))
+    encoder = word_tokenizer_encoder(tmp_path / "bert", tiny_bert_config(fixture))
     model = build_model(
         ALMT,
         DataSpec(text_dim=c["l_input_dim"], audio_dim=c["a_input_dim"], vision_dim=c["v_input_dim"]),
@@ -278,27 +298,79 @@ def test_almt_reproduces_the_official_outputs(tmp_path):
         vision_frames=c["v_input_length"],
     )
     load_official(model, official_state_dict(w))
+    return fixture, model.eval()
+
+
+def almt_taps(model) -> dict[str, torch.Tensor]:
+    """Hooks recording our ALMT's intermediates under the fixture's tap names (filled by a forward)."""
+    taps = {}
+
+    def keep(name, transform=lambda value: value):
+        return lambda _module, _inputs, output: taps.__setitem__(name, transform(output))
+
+    model.text.pretrained.register_forward_hook(keep("tap_bert_last_hidden", lambda out: out.last_hidden_state))
+    for name, official in (("text", "l"), ("audio", "a"), ("vision", "v")):
+        model.unimodal[name].register_forward_hook(keep(f"tap_h_{official}"))
+    model.language[0].register_forward_pre_hook(lambda _module, inputs: taps.__setitem__("tap_h_t_list_0", inputs[0]))
+    for index, layer in enumerate(model.language, start=1):
+        layer.register_forward_hook(keep(f"tap_h_t_list_{index}"))
+    model.ahl[-1].register_forward_hook(keep("tap_h_hyper_final"))
+    model.fusion[-1].register_forward_hook(keep("tap_fusion_out"))
+    return taps
+
+
+def test_almt_reproduces_the_official_outputs_and_intermediates(tmp_path):
+    fixture, model = almt_model(tmp_path)
+    x, c = fixture.inputs, fixture.config["effective_model_config"]
     text = x["x_text"]
     batch = make_batch(transcripts(text[:, 0], text[:, 1]), text_placeholder(len(text), c["l_input_dim"]),
                        modality(x["x_audio"]), modality(x["x_visual"]))
-    taps = {}
-    for name, official in (("text", "l"), ("audio", "a"), ("vision", "v")):
-        model.unimodal[name].register_forward_hook(lambda _m, _i, out, key=f"tap_h_{official}": taps.__setitem__(key, out))
+    taps = almt_taps(model)
     with torch.no_grad():
-        out = model.eval()(batch)
-    expected = {k: v for k, v in fixture.outputs.items() if k in ("output", "tap_h_l", "tap_h_a", "tap_h_v")}
-    assert_outputs_close({"output": out.sentiment[:, None], **taps}, expected)
+        out = model(batch)
+    assert_outputs_close({"output": out.sentiment[:, None], **taps}, fixture.outputs)
+
+
+def test_almt_padded_inputs_give_the_official_outputs_of_the_unpadded_ones(tmp_path):
+    """The official code has no masks, so it is compared on unpadded inputs; ours masks padding
+    (a declared deviation): the same examples padded (three frames of noise after each audio and
+    vision sequence, and a fifth, longer transcript in the batch so the others' tokens are padded)
+    give the official outputs of the unpadded ones."""
+    fixture, model = almt_model(tmp_path)
+    x, c = fixture.inputs, fixture.config["effective_model_config"]
+    text = x["x_text"]
+    generator = torch.Generator().manual_seed(0)
+
+    def padded(features: torch.Tensor) -> ModalityBatch:
+        batch_size, length, dim = features.shape
+        frames = torch.cat([features, torch.randn(batch_size, 3, dim, generator=generator)], dim=1)
+        frames = torch.cat([frames, torch.randn(1, length + 3, dim, generator=generator)])
+        mask = (torch.arange(length + 3) < length).expand(batch_size + 1, -1).clone()
+        mask[-1] = True
+        return ModalityBatch(frames, mask, torch.ones(batch_size + 1, dtype=torch.bool))
+
+    longer = " ".join(f"w{5 + i}" for i in range(text.shape[2] + 2))
+    batch = make_batch(transcripts(text[:, 0], text[:, 1]) + [longer], text_placeholder(len(text) + 1, c["l_input_dim"]),
+                       padded(x["x_audio"]), padded(x["x_visual"]))
+    taps = almt_taps(model)
+    with torch.no_grad():
+        out = model(batch)
+    assert model.text.tokenizer(batch.raw_text, padding=True)["attention_mask"][0][-1] == 0  # the fixture rows are padded
+    rows = slice(0, len(text))
+    actual = {"output": out.sentiment[rows, None], **{k: v[rows] for k, v in taps.items()}}
+    actual["tap_bert_last_hidden"] = actual["tap_bert_last_hidden"][:, : text.shape[2]]  # the real tokens' states
+    assert_outputs_close(actual, fixture.outputs)
 
 
 # --- MMIM (declare-lab/Multimodal-Infomax) ----------------------------------------------------
 
 
-def _mmim(tmp_path):
+def mmim_model(tmp_path):
     from baselines.mmim import MMIM, official_state_dict
 
     fixture = load_fixture("mmim")
     c, w = fixture.config["model_relevant"], fixture.weights
-    encoder = word_tokenizer_encoder(tmp_path / "bert", _tiny_bert_from_shim(fixture))
+    encoder = word_tokenizer_encoder(tmp_path / "bert", tiny_bert_config_from_shim(fixture))
     model = build_model(
         MMIM,
         DataSpec(text_dim=c["d_tin"], audio_dim=c["d_ain"], vision_dim=c["d_vin"]),
@@ -310,14 +382,14 @@ def _mmim(tmp_path):
     return fixture, model.eval()
 
 
-def _tiny_bert_from_shim(fixture) -> dict:
-    config = _tiny_bert(fixture)
+def tiny_bert_config_from_shim(fixture) -> dict:
+    config = tiny_bert_config(fixture)
     shim = next(s for s in fixture.meta["shims"] if "BertConfig(" in s)
     config["num_attention_heads"] = int(shim.split("num_attention_heads=")[1].split(",")[0])
     return config
 
 
-def _mmim_batch(x: dict, prefix: str = "") -> Batch:
+def mmim_batch(x: dict, prefix: str = "") -> Batch:
     ids, mask = x[f"{prefix}bert_sent"], x[f"{prefix}bert_sent_mask"]
     return make_batch(
         transcripts(ids, mask),
@@ -327,7 +399,7 @@ def _mmim_batch(x: dict, prefix: str = "") -> Batch:
     )
 
 
-def _mmim_terms(model, batch: Batch, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+def mmim_terms(model, batch: Batch, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
     """Predictions, lld, nce and (with labels) H and the entropy samples, from our modules."""
     from baselines.mmim import cpc
 
@@ -346,23 +418,23 @@ def _mmim_terms(model, batch: Batch, labels: torch.Tensor | None) -> dict[str, t
 
 
 def test_mmim_reproduces_the_official_outputs_without_labels(tmp_path):
-    fixture, model = _mmim(tmp_path)
+    fixture, model = mmim_model(tmp_path)
     expected = {k.removeprefix("A_"): v for k, v in fixture.outputs.items() if k.startswith(("A_", "tap_"))}
-    expected.pop("H")  # no labels: the official H is the constant 0.0
-    assert_outputs_close(_mmim_terms(model, _mmim_batch(fixture.inputs), None), expected)
+    assert float(expected.pop("H")) == 0.0  # no labels: the official H is the constant 0 (ours is not computed)
+    assert_outputs_close(mmim_terms(model, mmim_batch(fixture.inputs), None), expected)
 
 
 @pytest.mark.parametrize("variant", ["B", "C"])
 def test_mmim_reproduces_the_official_entropy_with_empty_and_filled_memory(tmp_path, variant):
-    fixture, model = _mmim(tmp_path)
+    fixture, model = mmim_model(tmp_path)
     x, outputs = fixture.inputs, fixture.outputs
     model.memory.clear()
     if variant == "C":  # the memory is the membatch's positive/negative samples
-        _mmim_terms(model, _mmim_batch(x, "membatch_"), x["membatch_y"].view(-1))
+        mmim_terms(model, mmim_batch(x, "membatch_"), x["membatch_y"].view(-1))
         for pair, m in (("tv", "vision"), ("ta", "audio")):
             torch.testing.assert_close(model.memory[m], (outputs[f"C_mem_{pair}_pos"], outputs[f"C_mem_{pair}_neg"]),
                                        rtol=1e-4, atol=1e-5)
-    actual = _mmim_terms(model, _mmim_batch(x), x["y"].view(-1))
+    actual = mmim_terms(model, mmim_batch(x), x["y"].view(-1))
     expected = {k.removeprefix(f"{variant}_"): v for k, v in outputs.items()
                 if k.startswith(f"{variant}_") and not k.startswith("C_mem_")}
     assert_outputs_close(actual, expected)
@@ -377,50 +449,56 @@ ROBERTA_SPECIALS = {0: "<s>", 1: "<pad>", 2: "</s>", 3: "<unk>"}
 SAMPLES_PER_FRAME = 160
 
 
-def _mmml_encoders(fixture, folder: Path) -> tuple[str, str]:
-    """Tiny RoBERTa (with a word-level tokenizer) and Data2VecAudio folders of the fixture's configs."""
+def mmml_encoders(fixture, folder: Path, training: bool = False) -> tuple[str, str]:
+    """Tiny RoBERTa (with a word-level tokenizer) and Data2VecAudio folders of the fixture's
+    configs; ``training``: with every dropout, layer drop and SpecAugment off (the training
+    fixtures' shim)."""
     from transformers import Data2VecAudioConfig, Data2VecAudioModel, RobertaConfig, RobertaModel
 
     c = fixture.config
     roberta = {k: v for k, v in c["tiny_RoBERTa"].items() if k != "others"}
+    data2vec = {k: v for k, v in c["tiny_Data2VecAudio"].items() if k != "others"}
+    if training:
+        roberta |= {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+        data2vec |= {name: 0.0 for name in ("hidden_dropout", "activation_dropout", "attention_dropout", "feat_proj_dropout",
+                                             "final_dropout", "layerdrop")} | {"apply_spec_augment": False}
     text = folder / "roberta"
     text.mkdir(parents=True)
     save_word_tokenizer(text, roberta["vocab_size"], ROBERTA_SPECIALS, "<s>", "</s>", "<pad>", "<unk>")
     RobertaModel(RobertaConfig(**roberta)).save_pretrained(text)
     audio = folder / "data2vec"
-    data2vec = {k: v for k, v in c["tiny_Data2VecAudio"].items() if k != "others"}
     Data2VecAudioModel(Data2VecAudioConfig(**data2vec)).save_pretrained(audio)
     return str(text), str(audio)
 
 
-def _mmml_model(fixture, tmp_path, variant: str, prefix: str):
-    from baselines.mmml import MMML, official_state_dict
-
-    c = fixture.config
-    cme = c["cross_attn_encoder.BertConfig used by CME"]
-    official = {k.removeprefix(prefix): v for k, v in fixture.weights.items() if k.startswith(prefix)}
+def mmml_sizes(fixture, official: dict[str, torch.Tensor], variant: str) -> dict:
+    """Our MMML config fields for the fixture's widths (CME BertConfig and weight shapes)."""
+    cme = fixture.config["cross_attn_encoder.BertConfig used by CME"]
     fused = sorted((k for k in official if k.startswith("fused_output_layers.") and k.endswith(".weight")),
                    key=lambda k: int(k.split(".")[1]))
-    overrides = {}
+    sizes = {"variant": variant, "dim": cme["hidden_size"], "heads": cme["num_attention_heads"],
+             "layers": cme["num_hidden_layers"], "ff_dim": cme["intermediate_size"], "head_hidden": official[fused[-1]].shape[1]}
     if variant == "cme_v3":
         layer = official["text_encoder.layers.0.self_attn.in_proj_weight"]
-        overrides = {"fusion_layers": len({k.split(".")[2] for k in official if k.startswith("text_encoder.layers.")}),
-                     "fusion_ff_dim": official["text_encoder.layers.0.linear1.weight"].shape[0],
-                     "fusion_heads": cme["num_attention_heads"]}
+        sizes |= {"fusion_layers": len({k.split(".")[2] for k in official if k.startswith("text_encoder.layers.")}),
+                  "fusion_ff_dim": official["text_encoder.layers.0.linear1.weight"].shape[0],
+                  "fusion_heads": cme["num_attention_heads"]}
         assert layer.shape[1] == 2 * cme["hidden_size"]
-    text_encoder, audio_encoder = _mmml_encoders(fixture, tmp_path / variant)
-    model = build_model(
-        MMML,
-        DataSpec(text_dim=1, audio_dim=SAMPLES_PER_FRAME, vision_dim=1),
-        text_encoder=text_encoder, audio_encoder=audio_encoder, variant=variant,
-        dim=cme["hidden_size"], heads=cme["num_attention_heads"], layers=cme["num_hidden_layers"],
-        ff_dim=cme["intermediate_size"], head_hidden=official[fused[-1]].shape[1], **overrides,
-    )
+    return sizes
+
+
+def mmml_model(fixture, tmp_path, variant: str, prefix: str):
+    from baselines.mmml import MMML, official_state_dict
+
+    official = {k.removeprefix(prefix): v for k, v in fixture.weights.items() if k.startswith(prefix)}
+    text_encoder, audio_encoder = mmml_encoders(fixture, tmp_path / variant)
+    model = build_model(MMML, DataSpec(text_dim=1, audio_dim=SAMPLES_PER_FRAME, vision_dim=1), text_encoder=text_encoder,
+                        audio_encoder=audio_encoder, **mmml_sizes(fixture, official, variant))
     load_official(model, official_state_dict(official, variant))
     return model.eval()
 
 
-def _mmml_batch(x: dict) -> Batch:
+def mmml_batch(x: dict) -> Batch:
     ids, mask = x["text_inputs"], x["text_mask"]
     waveform, samples = x["audio_inputs"], x["audio_mask"].sum(dim=1)
     assert (samples % SAMPLES_PER_FRAME == 0).all(), "the waveform lengths must fill whole stored frames"
@@ -429,25 +507,48 @@ def _mmml_batch(x: dict) -> Batch:
                       modality(frames, samples // SAMPLES_PER_FRAME), modality(torch.zeros(len(ids), 1, 1)))
 
 
+def mmml_taps(model) -> dict[str, torch.Tensor]:
+    """Hooks recording our MMML's backbone intermediates under the fixture's tap names."""
+    taps = {}
+    model.text.pretrained.register_forward_hook(
+        lambda _module, _inputs, out: taps.__setitem__("tap_T_last_hidden", out.last_hidden_state))
+    for name, tap in (("text", "tap_T_features"), ("audio", "tap_A_features")):
+        model.unimodal_heads[name].register_forward_pre_hook(lambda _module, inputs, tap=tap: taps.__setitem__(tap, inputs[0]))
+
+    def audio(_module, _inputs, out):
+        states, mask = out
+        taps["tap_A_last_hidden_first4"], taps["tap_audio_valid_frames"] = states[:, :4], mask.sum(dim=1)
+
+    model.raw_audio.register_forward_hook(audio)
+    return taps
+
+
 @pytest.mark.parametrize(
     ("folder", "variant", "prefix"),
     [("mmml", "cc", "cc."), ("mmml", "cme_v1", "cme_v1v2."), ("mmml", "cme_v2", "cme_v1v2."),
      ("mmml_cme_v3", "cme_v3", "cme_v3.")],
 )
 def test_mmml_reproduces_the_official_outputs(tmp_path, folder, variant, prefix):
+    """The three heads of every variant, and the backbones' taps (text states and pooled vector,
+    valid audio frames, audio states and their mean) with the weights they were recorded with:
+    ``cc``'s in ``mmml/``, ``cme_v3``'s in ``mmml_cme_v3/``."""
     fixture = load_fixture(folder)
-    model = _mmml_model(fixture, tmp_path, variant, prefix)
+    model = mmml_model(fixture, tmp_path, variant, prefix)
+    taps = mmml_taps(model)
     with torch.no_grad():
-        out = model(_mmml_batch(fixture.inputs))
+        out = model(mmml_batch(fixture.inputs))
     actual = {"M": out.sentiment[:, None], "T": out.aux["unimodal"]["text"][:, None],
               "A": out.aux["unimodal"]["audio"][:, None]}
     expected = {k.removeprefix(f"{variant}_"): v for k, v in fixture.outputs.items() if k.startswith(f"{variant}_")}
+    if variant in ("cc", "cme_v3"):
+        actual |= taps
+        expected |= {k: v for k, v in fixture.outputs.items() if k.startswith("tap_")}
     assert_outputs_close(actual, expected)
 
 
 def test_mmml_freezes_the_audio_feature_encoder_as_the_official_trainer(tmp_path):
     fixture = load_fixture("mmml_cme_v3")
-    model = _mmml_model(fixture, tmp_path, "cme_v3", "cme_v3.")
+    model = mmml_model(fixture, tmp_path, "cme_v3", "cme_v3.")
     audio = model.raw_audio.model
     assert not any(p.requires_grad for p in audio.feature_extractor.parameters())
     assert all(p.requires_grad for p in audio.encoder.parameters())
