@@ -161,3 +161,44 @@ def submit(
     print_results(paths, as_json, typer.echo)
     if not as_json:
         typer.echo(f"records: {space.records}; `msa-bench leaderboard --workspace {space.root}` renders the board")
+
+
+@app.command()
+def verify(
+    targets: list[Path] = typer.Argument(..., help="Record files (seedN.json) or entry folders (<records>/<dataset>/<name>)."),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    dataset_option: Optional[list[str]] = typer.Option(None, "--dataset-option", help=DATASET_OPTION_HELP),
+    workspace: Optional[Path] = typer.Option(None, help=WORKSPACE_HELP),
+    threads: Optional[int] = typer.Option(None, help="Re-run with this many torch threads instead of the record's (to measure the effect)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Re-run recorded seeds through the sandbox and compare their predictions with the records."""
+    import json
+
+    from msa_bench.harness.verify import verify_record
+    from msa_bench.records.workspace import Workspace
+
+    records = []
+    for target in targets:
+        found = sorted(target.glob("seed*.json")) if target.is_dir() else [target]
+        if not found:
+            from msa_bench.util.errors import MissingFileError
+
+            raise MissingFileError(f"{target}: no record (seed*.json) to verify")
+        records += found
+    space = Workspace.resolve(workspace)
+    on_interrupt(f"verification entries written so far are beside their records; checkpoints in {space.runs}")
+    options = key_values(dataset_option, "--dataset-option")
+    outcomes = [
+        verify_record(path, data_dir=data_dir, dataset_options=options, run_root=space.runs, threads=threads,
+                      echo=partial(typer.echo, err=True))
+        for path in records
+    ]
+    if as_json:
+        typer.echo(json.dumps([{**o.entry, "path": str(o.path)} for o in outcomes], indent=2, sort_keys=True))
+    else:
+        for outcome in outcomes:
+            detail = "" if outcome.result == "identical" else f" (largest difference {outcome.max_abs_difference:.3g})"
+            typer.echo(f"{outcome.record}: {outcome.result}{detail}; wrote {outcome.path}")
+    if any(o.result != "identical" for o in outcomes):
+        raise typer.Exit(1)

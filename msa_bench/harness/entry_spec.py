@@ -21,7 +21,7 @@ from msa_bench.models import MSAModel, get_model_class, model_names
 from msa_bench.records.names import check_entry_name, check_not_reserved
 from msa_bench.records.record import config_hash
 from msa_bench.records.seal import canonical_json, code_identity
-from msa_bench.util.errors import UserError
+from msa_bench.util.errors import ConfigError, SubmissionRejected
 from msa_bench.worker.configs import model_name_of, resolve_configs, schedule_name
 
 MODELS_LIBRARY = Path(__file__).resolve().parents[1] / "models"
@@ -71,7 +71,10 @@ def entry_name(base: str, track: str, variant: str | None) -> str:
 def builtin_spec(name: str, dataset_name: str, model_overrides: dict | None, train_overrides: dict | None, track: str, variant: str | None) -> EntrySpec:
     """The entry of a built-in model: configs from its ``default_configs`` plus overrides."""
     model_class = get_model_class(name)
-    model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
+    try:
+        model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
+    except (TypeError, ValueError) as err:  # a misspelt or mistyped option, before anything runs
+        raise ConfigError(f"the model or train options of {name}: {err}") from None
     full_name = check_entry_name(entry_name(name, track, variant))
     config_paths = tuple(_existing_paths(dataclasses.asdict(model_config)))
     return EntrySpec(
@@ -97,10 +100,10 @@ def submission_spec(
 
     path, sep, attribute = model.rpartition(":")
     if not sep or not path.endswith(".py"):
-        raise UserError(f"--model must be 'path/to/file.py:ClassName', got {model!r}")
+        raise SubmissionRejected(f"--model must be 'path/to/file.py:ClassName' (or a built-in model's name), got {model!r}")
     source = Path(path).resolve()
     if not source.is_file():
-        raise UserError(f"{source}: no such file (from --model {model!r})")
+        raise SubmissionRejected(f"{source}: no such file (from --model {model!r})")
     folder = source.parent
     worker_model = f"{source}:{attribute}"
     config_paths = tuple(_existing_paths(model_overrides or {}))
@@ -114,7 +117,7 @@ def submission_spec(
     for file in described["modules"]:
         resolved = Path(file).resolve()
         if not resolved.is_relative_to(folder) or not resolved.is_file():
-            raise UserError(f"{model}: the worker reported a module outside the submission's folder: {file}")
+            raise SubmissionRejected(f"{model}: the worker reported a module outside the submission's folder: {file}")
         files[resolved.relative_to(folder).as_posix()] = resolved
     code = code_identity("submission", files, f"msa_bench {__version__}", f"{source.relative_to(folder).as_posix()}:{attribute}")
     return EntrySpec(

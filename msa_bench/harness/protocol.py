@@ -27,6 +27,7 @@ from msa_bench.harness.entry_spec import EntrySpec, builtin_spec, is_builtin, su
 from msa_bench.harness.robustness import TRACKS
 from msa_bench.harness.training import DEFAULT_SEEDS, TrainedRun, dataset_fingerprint, make_record, run_config, run_identity
 from msa_bench.inputs.normalization import resolve_mode
+from msa_bench.records.record import config_hash
 from msa_bench.records.store import EntryStage
 from msa_bench.scoring.metrics import bootstrap_ci, compute_metrics
 from msa_bench.util.errors import SubmissionRejected, UserError
@@ -93,6 +94,12 @@ def prepare_entry(
     return spec
 
 
+def record_config(spec: EntrySpec, data: datasets.DatasetDict, dataset_name: str, nproc: int = 1) -> dict:
+    """The ``config`` every record of this entry carries (what its config hash covers)."""
+    config = {**run_config(spec.model_config, spec.train_config, spec.schedule, data), "track": spec.track, "dataset": dataset_name}
+    return {**config, "distributed": {"nproc": nproc}} if nproc > 1 else config
+
+
 def stage_seed(
     spec: EntrySpec,
     data: datasets.DatasetDict,
@@ -108,7 +115,7 @@ def stage_seed(
     nproc: int = 1,
 ) -> Path:
     """Train and score one seed of a prepared entry across the boundary; stage its record."""
-    run = _run_seed(spec, data, dataset_name, seed, run_identity(data, spec.code["hash"]), robustness_levels, run_root,
+    run = run_seed(spec, data, dataset_name, seed, run_identity(data, spec.code["hash"]), robustness_levels, run_root,
                     device, threads, progress, nproc)
     return EntryStage(records_dir, dataset_name, spec.name).add(make_record(run, spec.paper_results, spec.code), run.test_predictions)
 
@@ -154,6 +161,8 @@ def run_protocol(
     spec = prepare_entry(model, dataset_name, data, records_dir, model_overrides=model_overrides, train_overrides=train_overrides,
                          track=track, variant=variant, data_dir=data_dir)
     stage = EntryStage(records_dir, dataset_name, spec.name)
+    identity = ("full", spec.name, config_hash(record_config(spec, data, dataset_name, nproc)), spec.code["hash"])
+    stage.check("full", identity, set(seeds), replace=replace)  # refused before anything is trained
     levels = None if not robustness else (LEVELS if robustness_levels is None else tuple(robustness_levels))
     for index, seed in enumerate(seeds, start=1):
         if progress:
@@ -181,7 +190,8 @@ def run_folder(run_root: str | Path, dataset_name: str, spec: EntrySpec, identit
     return Path(run_root) / dataset_name / spec.name / spec.run_folder_key(identity) / f"seed{seed}"
 
 
-def _run_seed(spec: EntrySpec, data, dataset_name, seed, identity, levels, run_root, device, threads, progress, nproc) -> TrainedRun:
+def run_seed(spec: EntrySpec, data, dataset_name, seed, identity, levels, run_root, device, threads, progress, nproc) -> TrainedRun:
+    """One seed of an entry across the boundary, as a :class:`TrainedRun` (nothing staged)."""
     threads = threads or torch.get_num_threads()
     normalize = resolve_mode(spec.train_config["normalize"], dataset_name)
     with tempfile.TemporaryDirectory(prefix="msa_bench_run_") as scratch:
@@ -193,13 +203,12 @@ def _run_seed(spec: EntrySpec, data, dataset_name, seed, identity, levels, run_r
             progress=progress, readable=spec.readable, nproc=nproc,
         )
     trained = result.trained
-    config = {**run_config(spec.model_config, spec.train_config, spec.schedule, data), "track": spec.track}
     return TrainedRun(
         model_name=spec.name,
         dataset_name=dataset_name,
         seed=seed,
         device=device,
-        config={**config, **({"distributed": {"nproc": nproc}} if nproc > 1 else {})},
+        config=record_config(spec, data, dataset_name, nproc),
         test_predictions=result.predictions,
         metrics=compute_metrics(result.predictions),
         ci=bootstrap_ci(result.predictions),

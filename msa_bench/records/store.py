@@ -102,6 +102,20 @@ class EntryStage:
     def staged(self) -> list[Path]:
         return sorted(self.folder.glob("seed*.json"))
 
+    def check(self, kind: str, identity: tuple, seeds: set[int], *, replace: bool) -> list[Path]:
+        """The records that committing seeds ``seeds`` of ``identity`` would move aside; refuses
+        (before anything is trained, when called first) what cannot be committed without ``replace``."""
+        _refuse_other_kind(self.records_dir, self.name, kind)
+        entry = self.records_dir / self.dataset / self.name
+        clashing = [path for path in sorted(entry.glob("seed*.json")) if _clashes(path, identity, seeds)]
+        if clashing and not replace:
+            raise RecordConflict(
+                f"{entry}: the name {self.name!r} already holds {len(clashing)} record(s) of another model code, "
+                "config or the same seed; nothing was changed. Choose another name, or pass --replace to move "
+                "those records aside (they are kept, never deleted)"
+            )
+        return clashing
+
     def commit(self, *, replace: bool = False, echo: Callable[[str], None] = print) -> list[Path]:
         """Move every staged seed into the records (see the module docstring); their new paths."""
         staged = [load_record(path) for path in self.staged()]
@@ -114,17 +128,10 @@ class EntryStage:
         _refuse_copied_seeds(self.staged(), staged)
         entry = self.records_dir / self.dataset / self.name
         with records_lock(self.records_dir):
-            _refuse_other_kind(self.records_dir, staged[0])
-            seeds = {record.seed for record in staged}
-            clashing = [
-                path for path in sorted(entry.glob("seed*.json")) if _clashes(path, identity, seeds)
-            ]
-            if clashing and not replace:
-                raise RecordConflict(
-                    f"{entry}: the name {self.name!r} already holds {len(clashing)} record(s) of another model code, "
-                    "config or the same seed; nothing was changed. Choose another name, or pass --replace to move "
-                    f"those records aside. The new records are staged in {self.folder}"
-                )
+            try:
+                clashing = self.check(staged[0].kind, identity, {record.seed for record in staged}, replace=replace)
+            except RecordConflict as err:
+                raise RecordConflict(f"{err}. The new records are staged in {self.folder}") from None
             if clashing:
                 moved_to = self._set_aside(entry, clashing)
                 echo(f"{self.name}: {len(clashing)} earlier record(s) moved aside to {moved_to}")
@@ -163,16 +170,16 @@ def _clashes(path: Path, identity: tuple, seeds: set[int]) -> bool:
     return record.entry_identity() != identity or record.seed in seeds
 
 
-def _refuse_other_kind(records_dir: Path, record: ResultRecord) -> None:
-    for path in sorted(records_dir.glob(f"*/{record.model}/seed*.json")):
+def _refuse_other_kind(records_dir: Path, name: str, kind: str) -> None:
+    for path in sorted(records_dir.glob(f"*/{name}/seed*.json")):
         try:
             other = load_record(path)
         except (OSError, ValueError):
             continue
-        if other.kind != record.kind:
+        if other.kind != kind:
             raise RecordConflict(
-                f"{path.parent}: the name {record.model!r} already holds {other.kind} records, so "
-                f"{record.kind} records cannot use it; choose another name"
+                f"{path.parent}: the name {name!r} already holds {other.kind} records, so "
+                f"{kind} records cannot use it; choose another name"
             )
 
 

@@ -76,10 +76,12 @@ class Trainer:
         seed: int,
         device: torch.device,
         run_dir: Path | None = None,
+        identity: dict | None = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = True,
     ) -> None:
         self.model = model.to(device)
+        self.run_identity = dict(identity or {})
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.config = config
         self.train_split = train
@@ -187,10 +189,13 @@ class Trainer:
     # ---- checkpoints
 
     def _identity(self) -> dict:
+        """What a checkpoint must match to be resumed: the configs, the seed and the caller's
+        identity of the run (dataset fingerprint, feature dimensions, model code)."""
         return {
             "train": dataclasses.asdict(self.config),
             "model": dataclasses.asdict(self.model.config),
             "seed": self.seed,
+            **self.run_identity,
         }
 
     def _save_checkpoint(self) -> None:
