@@ -324,6 +324,23 @@ def truncated_pickle(tmp_path, monkeypatch) -> Case:
     return Case(["info", "mosi", "--data-dir", data], names=("aligned_50.pkl", "not a readable pickle"))
 
 
+class ObjectArrayShorterThanItsShape:
+    """Pickles as an object array whose shape says 89 elements and whose list holds 3: what a
+    flipped byte in a pickled ``id`` array's shape gives (numpy itself reads past the list)."""
+
+    def __reduce__(self):
+        return np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), (1, (89,), np.dtype(object), False, ["a$_$1", "a$_$2", "b$_$1"])
+
+
+def pickle_with_a_lying_array(tmp_path, monkeypatch) -> Case:
+    data = mmsa_pickle_folder(tmp_path / "mosi")
+    with open(data / "aligned_50.pkl", "rb") as handle:
+        parts = pickle.load(handle)  # written by this test
+    parts["test"]["id"] = ObjectArrayShorterThanItsShape()
+    write_pickle(data / "aligned_50.pkl", parts)
+    return Case(["info", "mosi", "--data-dir", data], names=("aligned_50.pkl", "an object array of shape (89,) holds 3 elements"))
+
+
 def damaged_cache_entry(cut: Callable[[bytes], bytes]) -> Callable[[Path, pytest.MonkeyPatch], Case]:
     def make(tmp_path, monkeypatch) -> Case:
         data = clip_folder(tmp_path / "clips")
@@ -406,6 +423,7 @@ FAULTS = [
     Fault("dangling-symlink", "a dangling symlink is skipped without an errors.csv row", dangling_symlink),
     Fault("csd-second-half-zeroed", "141-155 lines, no file named", csd_second_half_zeroed),
     Fault("truncated-pickle", "a pickle cut short", truncated_pickle),
+    Fault("pickle-object-array-shorter-than-its-shape", "a corrupt pickle crashed the process (numpy reads past the list)", pickle_with_a_lying_array),
     Fault("cache-npz-truncated", "a truncated cache .npz: BadZipFile, 113 lines", damaged_cache_entry(lambda b: b[: len(b) // 2])),
     Fault("cache-npz-empty", "an empty cache .npz: a bare 'Aborted.'", damaged_cache_entry(lambda b: b"")),
     Fault("misspelt-dataset-option", "TypeError ... unexpected keyword, 39-103 lines", misspelt_dataset_option),

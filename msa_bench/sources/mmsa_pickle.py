@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import codecs
 import collections
+import math
 import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +29,40 @@ SPLIT_KEYS: dict[str, str] = {"train": "train", "validation": "valid", "test": "
 ID_SEPARATOR = "$_$"
 REQUIRED_KEYS = ("id", "regression_labels")
 
+class _CheckedArray(np.ndarray):
+    """What the restricted unpickler builds arrays as. numpy's own ``__setstate__`` checks the
+    bytes of a numeric array but not the length of an object array's element list, and reads past
+    a list shorter than the shape says (a crash, not an error, on a corrupt pickle)."""
+
+    def __setstate__(self, state):
+        shape, dtype, data = state[-4], state[-3], state[-1]
+        if isinstance(dtype, np.dtype) and dtype.hasobject and (not isinstance(data, list) or len(data) != math.prod(shape)):
+            raise ValueError(f"an object array of shape {shape} holds {len(data)} elements")
+        super().__setstate__(state)
+
+
+def _reconstruct(subtype, shape, dtype) -> np.ndarray:
+    """numpy's ``_reconstruct`` (the first step of unpickling an array), making a :class:`_CheckedArray`."""
+    return np.ndarray.__new__(_CheckedArray, shape, dtype)
+
+
+def _plain(value: object) -> object:
+    """``value`` with every :class:`_CheckedArray` in its dicts, lists and tuples as an ndarray."""
+    if isinstance(value, _CheckedArray):
+        return value.view(np.ndarray)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value
+
+
 _NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric", "numpy._core.numeric")
 #: Everything a pickle of numpy arrays and builtin containers needs, and nothing else.
 ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    **{(module, "_reconstruct"): np._core.multiarray._reconstruct for module in _NUMPY_CORE[:2]},
+    **{(module, "_reconstruct"): _reconstruct for module in _NUMPY_CORE[:2]},
     **{(module, "scalar"): np._core.multiarray.scalar for module in _NUMPY_CORE[:2]},
     **{(module, "_frombuffer"): np._core.numeric._frombuffer for module in _NUMPY_CORE[2:]},
     ("_codecs", "encode"): codecs.encode,
@@ -69,10 +98,10 @@ def restricted_load(path: str | Path) -> object:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            return RestrictedUnpickler(handle, path).load()
+            return _plain(RestrictedUnpickler(handle, path).load())
     except SourceFileError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as err:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError) as err:
         raise SourceFileError(path, f"not a readable pickle (truncated or corrupt?): {type(err).__name__}: {err}") from None
     except OSError as err:
         raise SourceFileError(path, f"cannot be read ({err.strerror or err})") from None
@@ -88,7 +117,7 @@ def _check_lengths(path: Path, split: str, part: dict) -> None:
 
 
 #: What reading an array of the wrong shape or type raises (a pickle of another layout).
-LAYOUT_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+LAYOUT_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError)
 
 
 class MMSAPickle:
