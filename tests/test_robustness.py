@@ -1,5 +1,5 @@
 """The robustness sweep: on a model trained on synthetic data, on every registered model's text
-path, on text-only MOSI transcripts, and its place in the protocol (record first, resumable)."""
+path, on text-only MOSI transcripts, conditions that cannot apply, and resuming."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from msa_bench.inputs.batching import collate
 from msa_bench.inputs.corruption import PROTOCOLS, missing, unk_token
 from msa_bench.models import DataSpec, build_config, get_model_class, model_names
 from msa_bench.harness.protocol import run_protocol
-from msa_bench.records.record import load_predictions, load_record
+from msa_bench.records.record import load_record
 from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc
-from msa_bench.harness.robustness import RobustnessSweep, evaluate_robustness
+from msa_bench.harness.robustness import evaluate_robustness, not_applicable_modalities
 from msa_bench.worker.train_config import TrainConfig
 from msa_bench.harness.training import train_and_evaluate
 
@@ -156,7 +156,7 @@ def test_encoder_path_model_on_mosi_transcripts_goes_through_the_full_sweep(shar
     model_class = get_model_class("self_mm")
     config = build_config(model_class, {**model_class.default_configs["test"]["model"], "text_encoder": tiny_bert})
     model = model_class(config, DataSpec.from_dataset(dataset))
-    sweep = RobustnessSweep(model, dataset["test"], dataset["train"], seed=1).run()
+    sweep = evaluate_robustness(model, dataset["test"], dataset["train"], seed=1)
     assert set(sweep["skipped"]) == {"modality audio", "modality vision"}
     assert sorted(sweep["noise"]) == ["text"]  # words drawn from the training transcripts
     for protocol in PROTOCOLS:
@@ -168,28 +168,36 @@ def test_encoder_path_model_on_mosi_transcripts_goes_through_the_full_sweep(shar
     assert sweep["protocols"]["announced"]["modality_drop"]["text"]["mae"] != sweep["clean"]["mae"]
 
 
-def test_a_failing_sweep_keeps_the_finished_record_and_predictions(synthetic_small, tmp_path, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr("msa_bench.harness.robustness.evaluate_robustness", broken)
-    with pytest.raises(RuntimeError, match="robustness sweep .* failed after the record"):
-        run_protocol("audio_only", "synthetic", [5], train_overrides={"max_epochs": 1}, records_dir=tmp_path, dataset=synthetic_small, progress=False)
-    path = tmp_path / "synthetic" / "audio_only" / "seed5.json"
-    record = load_record(path)
-    assert record.robustness == {} and record.metrics["mae"] > 0 and len(load_predictions(path)) == len(synthetic_small["test"])
+def test_text_of_fixed_prompts_is_not_applicable_and_never_swept(synthetic_small):
+    """RAVDESS's text is one of two statements: its robustness conditions would measure nothing."""
+    prompts = ("kids are talking by the door", "dogs are sitting by the door")
+    fixed = datasets.DatasetDict({
+        name: split.map(lambda row, k: {"text": prompts[k % 2], "text_features": None}, with_indices=True)
+        for name, split in synthetic_small.items()
+    })
+    reasons = not_applicable_modalities(fixed)
+    assert list(reasons) == ["text"] and "2 fixed sentences" in reasons["text"]
+    assert not_applicable_modalities(synthetic_small) == {}
+    model_class = get_model_class("lf_dnn")
+    model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), DataSpec.from_dataset(fixed))
+    sweep = evaluate_robustness(model, fixed["test"], fixed["train"], seed=1, levels=QUICK_LEVELS, not_applicable=reasons)
+    assert sweep["skipped"]["modality text"] == reasons["text"]
+    assert "text" not in sweep["noise"]
+    for protocol in PROTOCOLS:
+        assert sorted(sweep["protocols"][protocol]["missing_rate"]) == ["all", "audio", "vision"]
+        assert all("text" not in condition for condition in sweep["protocols"][protocol]["modality_drop"])
 
 
 def test_sweep_resumes_from_its_progress_file(synthetic_small, tmp_path, monkeypatch):
     model_class = get_model_class("lf_dnn")
     model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), DataSpec.from_dataset(synthetic_small))
-    progress = tmp_path / "progress.json"
+    progress = tmp_path / "progress"
     first = evaluate_robustness(model, synthetic_small["test"], synthetic_small["train"], seed=3, levels=QUICK_LEVELS, progress=progress)
 
     def no_more_predictions(*args, **kwargs):
         raise AssertionError("a resumed sweep evaluated a finished condition again")
 
-    monkeypatch.setattr("msa_bench.harness.robustness.predict", no_more_predictions)
+    monkeypatch.setattr("msa_bench.worker.sweep.predictions_of", no_more_predictions)
     again = evaluate_robustness(model, synthetic_small["test"], synthetic_small["train"], seed=3, levels=QUICK_LEVELS, progress=progress)
     assert _same(first, again)
 

@@ -1,4 +1,4 @@
-"""One training run on two CPU processes (torchrun, DDP with gloo), checked against one process."""
+"""One training run on two CPU processes (torchrun, DDP with gloo) inside the training worker."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from msa_bench.scoring.metrics import compute_metrics
+from msa_bench.harness.protocol import run_protocol
+from msa_bench.harness.training import test_predictions
 from msa_bench.models import DataSpec, get_model_class
-from msa_bench.worker.configs import resolve_configs
-from msa_bench.records.record import load_predictions, load_records, record_files
+from msa_bench.records.record import load_predictions, load_record
 from msa_bench.scale.data import DatasetSource
-from msa_bench.scale.ddp import DistributedJob, launch, shard_bounds, training_shard
-from msa_bench.worker.evaluation import predictions_of
-from msa_bench.inputs.loader import eval_batches
+from msa_bench.worker.configs import resolve_configs
+from msa_bench.worker.ddp import training_shard
 
 SCHEDULE = {"max_epochs": 2, "patience": 2, "batch_size": 16}
 
@@ -25,66 +24,38 @@ def source(tmp_path_factory):
     return source
 
 
-def ddp_job(source, tmp_path, name: str) -> DistributedJob:
-    return DistributedJob(
-        "lf_dnn", source, (1111,), str(tmp_path / name / "records"), robustness=False,
-        run_root=str(tmp_path / name / "runs"), train_overrides=SCHEDULE,
-    )
+def ddp_run(source, folder, model="lf_dnn"):
+    [path] = run_protocol(model, "synthetic", [1111], train_overrides=SCHEDULE, records_dir=folder / "records", dataset=source.load(),
+                          robustness=False, run_root=folder / "runs", progress=False, nproc=2)
+    return path
 
 
 @pytest.fixture(scope="module")
 def two_process_run(source, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
-    job = ddp_job(source, folder, "first")
-    launch(job, 2)
-    return job, folder
+    return ddp_run(source, folder), folder
 
 
-def best_model_of(job: DistributedJob, source: DatasetSource):
-    """The best weights rank 0 kept, loaded into a fresh single-process model."""
-    model_class = get_model_class(job.model)
-    model_config, _ = resolve_configs(model_class, "synthetic", None, job.train_overrides)
-    model = model_class(model_config, DataSpec.from_dataset(source.load()))
-    checkpoint = torch.load(f"{job.run_root}/synthetic/lf_dnn/seed1111/rank0/checkpoint.pt", weights_only=True)
-    model.load_state_dict({k.removeprefix("module."): v for k, v in checkpoint["best_model"].items()})
-    return model
-
-
-def test_two_process_test_metrics_equal_one_process_over_the_same_test_set(two_process_run, source):
-    job, _ = two_process_run
-    [record] = load_records(job.records_dir)
-    gathered = load_predictions(record_files(job.records_dir)[0])
-    test = source.load()["test"]
-    per_rank_batch = SCHEDULE["batch_size"] // 2
-    sizes = {stop - start for start, stop in (shard_bounds(len(test), per_rank_batch, rank, 2) for rank in (0, 1))}
-    assert len(sizes) == 2  # unequal shards: a padded sampler would have duplicated examples here
-    assert gathered["id"].tolist() == test["id"] and gathered["id"].is_unique  # every test example exactly once
-    alone = predictions_of(best_model_of(job, source), eval_batches(test, per_rank_batch), torch.device("cpu"))
-    pd.testing.assert_frame_equal(gathered, alone)
-    assert record.metrics == pytest.approx(compute_metrics(alone), nan_ok=True, rel=0, abs=0)
-    assert record.config["distributed"] == {"nproc": 2, "backend": "gloo"}
+def test_two_processes_train_in_the_worker_and_the_selected_weights_are_scored(two_process_run, source):
+    path, folder = two_process_run
+    record = load_record(path)
+    assert record.config["distributed"] == {"nproc": 2} and record.isolation == "sandbox"
     assert record.config["train"]["batch_size"] == SCHEDULE["batch_size"]  # the global batch is recorded
+    [weights] = (folder / "runs").rglob("trained_model.pt")
+    model_class = get_model_class("lf_dnn")
+    model_config, _ = resolve_configs(model_class, "synthetic", None, SCHEDULE)
+    model = model_class(model_config, DataSpec.from_dataset(source.load()))
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    alone = test_predictions(model.eval(), source.load()["test"], torch.device("cpu"))
+    pd.testing.assert_frame_equal(load_predictions(path), alone)
+    assert {p.parent.name for p in (folder / "runs").rglob("checkpoint.pt")} == {"rank0", "rank1"}
 
 
 @pytest.mark.slow
-def test_a_two_process_run_is_reproducible(two_process_run, source):
-    from msa_bench.records.record import current_git_commit
-
-    job, folder = two_process_run
-    commit = current_git_commit()
-    again = ddp_job(source, folder, "second")
-    launch(again, 2)
-    [first], [second] = load_records(job.records_dir), load_records(again.records_dir)
-    moved = ("git_commit",) if current_git_commit() != commit else ()  # another commit landed meanwhile
-    assert {k: v for k, v in second.identity().items() if k not in moved} == {k: v for k, v in first.identity().items() if k not in moved}
-
-
-def test_shards_cover_each_example_once():
-    for n, batch, world in [(74, 8, 2), (40, 8, 3), (5, 4, 4), (0, 8, 2)]:
-        bounds = [shard_bounds(n, batch, rank, world) for rank in range(world)]
-        covered = [i for start, stop in bounds for i in range(start, stop)]
-        assert covered == list(range(n))
-        assert all(start % batch == 0 for start, stop in bounds if stop > start)
+def test_a_two_process_run_is_reproducible(two_process_run, source, tmp_path):
+    path, _ = two_process_run
+    again = ddp_run(source, tmp_path)
+    pd.testing.assert_frame_equal(load_predictions(path), load_predictions(again))
 
 
 def test_training_shards_are_disjoint_and_equal_sized(synthetic_small):
@@ -96,20 +67,19 @@ def test_training_shards_are_disjoint_and_equal_sized(synthetic_small):
     assert sum(len(s) for s in ids) == len(train)  # padding repeats a shard's own examples only
 
 
-def test_train_command_launches_torchrun_with_the_job(monkeypatch, tmp_path):
+def test_train_command_passes_the_process_count_to_the_protocol(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    import msa_bench.scale.ddp as ddp
+    import msa_bench.harness.protocol as protocol
     from msa_bench.cli import app
 
-    launched = []
-    monkeypatch.setattr(ddp, "launch", lambda job, nproc: launched.append((job, nproc)))
-    args = ["train", "lf_dnn", "--dataset", "synthetic", "--seed", "7", "--nproc-per-node", "2", "--records", str(tmp_path), "--no-robustness"]
+    calls = []
+    monkeypatch.setattr(protocol, "run_protocol", lambda *args, **kwargs: calls.append(kwargs) or [])
+    args = ["train", "lf_dnn", "--dataset", "synthetic", "--seed", "7", "--nproc-per-node", "2", "--workspace", str(tmp_path), "--no-robustness"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    [(job, nproc)] = launched
-    assert nproc == 2 and (job.model, job.source.name, job.seeds, job.records_dir, job.robustness) == ("lf_dnn", "synthetic", (7,), str(tmp_path), False)
-    assert DistributedJob.from_json(job.to_json()) == job
+    [call] = calls
+    assert call["nproc"] == 2 and call["robustness"] is False and call["records_dir"] == tmp_path / "records"
 
 
 CRASH_AT_EPOCH_2 = '''
@@ -117,14 +87,17 @@ import os
 from pathlib import Path
 
 from baselines.lf_dnn import LFDNN
+from msa_bench.models import register_model
 
 
+@register_model("crash_once")
 class CrashOnce(LFDNN):
-    """LF-DNN whose processes die once, in epoch 2, after epoch 1's checkpoints were written."""
+    """LF-DNN whose processes die once, in epoch 2, after epoch 1's checkpoints were written
+    (the marker lives in the worker's scratch folder, the run folder)."""
 
     def on_epoch_end(self, epoch):
         super().on_epoch_end(epoch)
-        marker = Path(os.environ["MSA_BENCH_CRASH_DIR"]) / f"rank{os.environ['RANK']}"
+        marker = Path(f"crashed_rank{os.environ['RANK']}")
         if epoch == 2 and not marker.exists():
             marker.touch()
             os._exit(3)
@@ -132,26 +105,15 @@ class CrashOnce(LFDNN):
 
 
 @pytest.mark.slow
-def test_an_interrupted_two_process_run_resumes_to_the_uninterrupted_result(two_process_run, source, tmp_path, monkeypatch, capfd):
-    job, _ = two_process_run
+def test_an_interrupted_two_process_run_resumes_to_the_uninterrupted_result(two_process_run, source, tmp_path):
+    from msa_bench.harness.protocol import RunFailed
+
+    path, _ = two_process_run
     model_file = tmp_path / "crash_once.py"
     model_file.write_text(CRASH_AT_EPOCH_2)
-    (tmp_path / "markers").mkdir()
-    monkeypatch.setenv("MSA_BENCH_CRASH_DIR", str(tmp_path / "markers"))
-    interrupted = DistributedJob(
-        f"{model_file}:CrashOnce", source, (1111,), str(tmp_path / "records"), robustness=False,
-        run_root=str(tmp_path / "runs"), train_overrides=SCHEDULE,
-    )
-    with pytest.raises(RuntimeError, match="distributed run failed"):
-        launch(interrupted, 2)
-    assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == ["rank0", "rank1"]
-    assert not list((tmp_path / "records").rglob("*.json"))
-    capfd.readouterr()
-    launch(interrupted, 2)  # both ranks resume from their epoch-1 checkpoints
-    assert "after epoch 1" in capfd.readouterr().out  # rank 0 reports where it resumed
-    [resumed], [uninterrupted] = load_records(interrupted.records_dir), load_records(job.records_dir)
-    assert resumed.model == uninterrupted.model and resumed.config_hash == uninterrupted.config_hash
-    assert resumed.metrics == uninterrupted.metrics
-    pd.testing.assert_frame_equal(
-        load_predictions(record_files(interrupted.records_dir)[0]), load_predictions(record_files(job.records_dir)[0])
-    )
+    with pytest.raises(RunFailed, match="train phase"):
+        ddp_run(source, tmp_path, f"{model_file}:CrashOnce")
+    assert len(list((tmp_path / "runs").rglob("crashed_rank*"))) == 2
+    resumed = ddp_run(source, tmp_path, f"{model_file}:CrashOnce")  # both ranks resume from their epoch-1 checkpoints
+    assert load_record(resumed).metrics == load_record(path).metrics
+    pd.testing.assert_frame_equal(load_predictions(resumed), load_predictions(path))

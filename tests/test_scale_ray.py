@@ -101,18 +101,19 @@ from pathlib import Path
 from baselines.lf_dnn import LFDNN
 from msa_bench.models import register_model
 
-MARKER = Path({marker!r})
+#: In the worker's scratch folder (the run folder), which survives the crash.
+MARKER = Path("crashed_once")
 
 
 @register_model("crash_once")
 class CrashOnce(LFDNN):
-    """LF-DNN whose process dies in its first training step while MARKER does not exist."""
+    """LF-DNN whose worker process dies in epoch 2 (after epoch 1's checkpoint) of its first attempt."""
 
-    def forward(self, batch):
-        if self.training and not MARKER.exists():
+    def on_epoch_end(self, epoch):
+        super().on_epoch_end(epoch)
+        if epoch == 2 and not MARKER.exists():
             MARKER.touch()
             os._exit(1)
-        return super().forward(batch)
 '''
 
 
@@ -166,32 +167,37 @@ def same_records(local_dir, ray_dir, ignore=()) -> None:
 def test_ray_sweep_records_and_leaderboard_equal_the_local_engine(ray_instance, source, one_thread, commit_may_change, tmp_path):
     from msa_bench.board.page import render_leaderboard
     from msa_bench.harness.protocol import run_protocol
+    from msa_bench.records.record import load_record, record_files
     from msa_bench.scale.ray_sweep import sweep_on_ray
 
     seeds = (1111, 1112)
     run_protocol("lf_dnn", "synthetic", seeds, train_overrides=SCHEDULE, records_dir=tmp_path / "local", dataset=source.load(), progress=False)
     outcome = sweep_on_ray(["lf_dnn"], source, seeds, tmp_path / "ray", train_overrides=SCHEDULE, echo=lambda line: None)
-    assert not outcome.failed and sorted(outcome.records) == ["lf_dnn seed 1111", "lf_dnn seed 1112"]
+    assert not outcome.failed and sorted(outcome.records) == ["lf_dnn"]
     same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())
+    assert {load_record(p).isolation for p in record_files(tmp_path / "ray")} == {"sandbox"}  # the tasks' models ran in workers
     assert identities(tmp_path / "ray")[("lf_dnn", 1111)]["robustness"]["protocols"]["unannounced"]["modality_drop"]
     pages = {engine: render_leaderboard(tmp_path / engine, tmp_path / f"{engine}_board") for engine in ("local", "ray")}
     for page in ("markdown", "html"):
         assert pages["ray"][page].read_bytes() == pages["local"][page].read_bytes()
 
 
-def test_a_killed_task_is_retried_and_its_record_is_complete(ray_instance, source, one_thread, commit_may_change, tmp_path):
-    from msa_bench.harness.protocol import run_protocol
+def test_a_task_whose_worker_died_is_retried_and_its_record_is_complete(ray_instance, source, one_thread, commit_may_change, tmp_path):
+    from msa_bench.harness.protocol import RunFailed, run_protocol
     from msa_bench.scale.ray_sweep import sweep_on_ray
 
-    marker = tmp_path / "crashed"
     model_file = tmp_path / "crash_once.py"
-    model_file.write_text(CRASH_ONCE.format(marker=str(marker)))
+    model_file.write_text(CRASH_ONCE)
     spec = f"{model_file}:CrashOnce"
-    marker.touch()  # the clean run: no crash
-    run_protocol(spec, "synthetic", (1111,), train_overrides=SCHEDULE, records_dir=tmp_path / "clean", dataset=source.load(), robustness=False, progress=False)
-    marker.unlink()
-    outcome = sweep_on_ray([spec], source, (1111,), tmp_path / "ray", train_overrides=SCHEDULE, robustness=False, echo=lambda line: None)
-    assert marker.exists(), "the first attempt did not reach the crash"
+    schedule = {**SCHEDULE, "max_epochs": 3, "patience": 3}
+    local = dict(train_overrides=schedule, records_dir=tmp_path / "clean", dataset=source.load(), robustness=False, progress=False,
+                 run_root=tmp_path / "clean_runs")
+    with pytest.raises(RunFailed):  # the local engine: the worker dies once, and the same command resumes
+        run_protocol(spec, "synthetic", (1111,), **local)
+    run_protocol(spec, "synthetic", (1111,), **local)
+    outcome = sweep_on_ray([spec], source, (1111,), tmp_path / "ray", train_overrides=schedule, robustness=False,
+                           run_root=tmp_path / "ray_runs", echo=lambda line: None)
+    assert list((tmp_path / "ray_runs").rglob("crashed_once")), "the first attempt did not reach the crash"
     assert not outcome.failed
     same_records(tmp_path / "clean", tmp_path / "ray", commit_may_change())
     written = sorted(p.name for p in (tmp_path / "ray").rglob("*") if p.is_file())
@@ -261,5 +267,5 @@ def test_ray_sweep_runs_the_lnln_track_like_the_local_engine(ray_instance, sourc
                  robustness=False, progress=False, track="lnln")
     outcome = sweep_on_ray(["lf_dnn"], source, (1111,), tmp_path / "ray", train_overrides=SCHEDULE, robustness=False,
                            tracks=("lnln",), echo=lambda line: None)
-    assert not outcome.failed and sorted(outcome.records) == ["lf_dnn+lnln seed 1111"]
+    assert not outcome.failed and sorted(outcome.records) == ["lf_dnn+lnln"]
     same_records(tmp_path / "local", tmp_path / "ray", commit_may_change())

@@ -239,3 +239,36 @@ def test_compiled_training_matches_eager_training(synthetic_small):
     pd.testing.assert_series_equal(
         compiled.test_predictions["sentiment_pred"], eager.test_predictions["sentiment_pred"], atol=1e-4, rtol=0
     )
+
+
+def test_the_boundary_and_this_process_give_the_same_predictions(synthetic_small, tmp_path):
+    """A run across the submission boundary trains and predicts exactly as the same run in this
+    process (the shards keep the training order; the test inputs are predicted in one fixed order)."""
+    from msa_bench.worker.configs import resolve_configs
+
+    [path] = run_protocol("lf_dnn", "synthetic", [1111], {"text_hidden": 8}, SHORT, tmp_path, dataset=synthetic_small,
+                          progress=False, robustness=False, threads=torch.get_num_threads())
+    model_class = get_model_class("lf_dnn")
+    model_config, train_config = resolve_configs(model_class, "synthetic", {"text_hidden": 8}, SHORT)
+    here = train_and_evaluate(model_class, model_config, synthetic_small, train_config, seed=1111, dataset_name="synthetic", progress=False)
+    pd.testing.assert_frame_equal(load_predictions(path), here.test_predictions)
+    assert load_record(path).isolation == "sandbox" and here.isolation == "none"
+
+
+def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(synthetic_small, tmp_path):
+    model_class = get_model_class("lf_dnn")
+    config = build_config(model_class, model_class.default_configs["test"]["model"])
+
+    def trainer(identity):
+        torch.manual_seed(0)
+        model = model_class(config, DataSpec.from_dataset(synthetic_small))
+        return Trainer(model, TrainConfig(**{**SHORT, "max_epochs": 1}), synthetic_small["train"], synthetic_small["validation"],
+                       seed=1, device=torch.device("cpu"), run_dir=tmp_path, identity=identity, progress=False)
+
+    trainer({"dataset_fingerprint": "aaaa", "feature_dims": {"text": 32}}).fit()
+    assert trainer({"dataset_fingerprint": "aaaa", "feature_dims": {"text": 32}}).fit() is not None  # the same run resumes
+    with pytest.raises(ConfigError, match=r"checkpoint.pt: .*differs in: dataset_fingerprint.*Delete the file to start"):
+        trainer({"dataset_fingerprint": "bbbb", "feature_dims": {"text": 32}}).fit()
+    (tmp_path / "checkpoint.pt").write_bytes((tmp_path / "checkpoint.pt").read_bytes()[:100])
+    with pytest.raises(ConfigError, match=r"checkpoint.pt: unreadable checkpoint"):
+        trainer({"dataset_fingerprint": "aaaa", "feature_dims": {"text": 32}}).fit()

@@ -44,7 +44,7 @@ class WorkerRun:
     labels joined), the robustness section (empty when not asked), the training worker's report
     (history, selected epoch, parameters, normalisation, memory) and the isolation level."""
 
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame | None
     robustness: dict
     trained: dict
     isolation: str
@@ -102,8 +102,10 @@ def run_isolated(
     readable: Sequence[Path] = (),
     nproc: int = 1,
     isolation: str | None = None,
+    evaluate: bool = True,
 ) -> WorkerRun:
-    """Train ``model`` (a spec the worker imports) and score it across the boundary (see the module docstring)."""
+    """Train ``model`` (a spec the worker imports) and score it across the boundary (see the module
+    docstring). ``evaluate=False`` stops after training (no test split to score)."""
     isolation = isolation or isolation_level()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +116,9 @@ def run_isolated(
         for split in ("train", "validation"):
             write_shard(dataset[split], folder, split, labels=True)
         _launch(WorkerJob("train", identity=identity, nproc=nproc, **common), folder, run_dir, isolation, readable)
+        if not evaluate:
+            trained = json.loads((layout.outputs_folder(run_dir) / layout.TRAINED_FILE).read_text(encoding="utf-8"))
+            return WorkerRun(None, {}, trained, isolation)
         for split in ("train", "validation"):
             shutil.rmtree(folder / split)
         test_ids = write_shard(dataset["test"], folder, "test", labels=False, order=content_order(dataset["test"]))

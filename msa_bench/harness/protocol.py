@@ -77,11 +77,15 @@ def prepare_entry(
     track: str = "default",
     variant: str | None = None,
     data_dir: str | Path | None = None,
+    dataset_options: dict | None = None,
 ) -> EntrySpec:
-    """Check and describe an entry before any training (a submission in a worker), name it,
-    and start its staging folder (a submission's code archived in it)."""
+    """Check the data and describe an entry before any training (a submission in a worker), name
+    it, and start its staging folder (a submission's code archived in it)."""
+    from msa_bench.loading.trainable import check_trainable
+
     if track not in TRACKS:
         raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
+    check_trainable(data, dataset_name, dataset_options)
     train_overrides = {**TRACKS[track], **(train_overrides or {})}
     if is_builtin(model):
         spec = builtin_spec(model, dataset_name, model_overrides, train_overrides, track, variant)
@@ -159,7 +163,9 @@ def run_protocol(
 
     data = dataset if dataset is not None else load_for_run(dataset_name, data_dir, dataset_options)
     spec = prepare_entry(model, dataset_name, data, records_dir, model_overrides=model_overrides, train_overrides=train_overrides,
-                         track=track, variant=variant, data_dir=data_dir)
+                         track=track, variant=variant, data_dir=data_dir, dataset_options=dataset_options)
+    if not len(data["test"]):
+        return _train_without_test(spec, data, dataset_name, seeds, run_root, device, threads, progress, nproc, echo)
     stage = EntryStage(records_dir, dataset_name, spec.name)
     identity = ("full", spec.name, config_hash(record_config(spec, data, dataset_name, nproc)), spec.code["hash"])
     stage.check("full", identity, set(seeds), replace=replace)  # refused before anything is trained
@@ -173,6 +179,23 @@ def run_protocol(
         except Exception as err:
             raise seed_failure(spec.name, dataset_name, seed, err, stage, records_dir) from err
     return stage.commit(replace=replace, echo=echo)
+
+
+def _train_without_test(spec, data, dataset_name, seeds, run_root, device, threads, progress, nproc, echo) -> list[Path]:
+    """Train and select every seed on a dataset whose test split is empty; report validation only."""
+    identity = run_identity(data, spec.code["hash"])
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="msa_bench_run_") as scratch:
+            run_dir = Path(scratch) if run_root is None else run_folder(run_root, dataset_name, spec, identity, seed)
+            result = run_isolated(
+                spec.model, spec.model_config, spec.train_config, data, dataset_name=dataset_name, seed=seed, run_dir=run_dir,
+                normalize=resolve_mode(spec.train_config["normalize"], dataset_name), identity=identity, device=device,
+                threads=threads or torch.get_num_threads(), progress=progress, readable=spec.readable, nproc=nproc, evaluate=False,
+            )
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(result.trained["validation_metrics"].items()))
+        echo(f"{spec.name} seed {seed}: selected epoch {result.trained['best_epoch']}; validation: {shown}")
+    echo(f"The test split of {dataset_name} is empty: nothing was scored on test and no record was written.")
+    return []
 
 
 def seed_failure(name: str, dataset_name: str, seed: int, err: Exception, stage: EntryStage, records_dir) -> RunFailed:

@@ -68,8 +68,12 @@ def run_units(jobs: dict[str, Callable[[], list[Path]]], resources: Resources = 
     """Run each zero-argument ``job`` (one unit, returning its record paths) as a Ray task."""
     import ray
 
+    from msa_bench.harness.sandbox import WorkerFailed
+
+    # a worker process that died (killed, out of memory) is retried like a lost Ray worker; a
+    # submission refused or a failing config is not
     task = ray.remote(_in_task).options(
-        num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=resources.max_retries, retry_exceptions=False
+        num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=resources.max_retries, retry_exceptions=[WorkerFailed]
     )
     pending = {task.remote(job, resources.num_cpus): label for label, job in jobs.items()}
     outcome = SweepOutcome()
@@ -86,12 +90,15 @@ def run_units(jobs: dict[str, Callable[[], list[Path]]], resources: Resources = 
     return outcome
 
 
-def seed_job(spec, source: DatasetSource, seed: int, *, records_dir: Path, device: str, levels: Sequence[float] | None) -> list[Path]:
+def seed_job(
+    spec, source: DatasetSource, seed: int, *, records_dir: Path, device: str, levels: Sequence[float] | None, run_root: Path | None,
+) -> list[Path]:
     """One seed of a prepared entry (:func:`msa_bench.harness.protocol.stage_seed`): trained across
     the boundary in the task's workers and staged; the driver commits the entry."""
     from msa_bench.harness.protocol import stage_seed
 
-    return [stage_seed(spec, source.load(), source.name, seed, records_dir, robustness_levels=levels, device=device, progress=False)]
+    return [stage_seed(spec, source.load(), source.name, seed, records_dir, robustness_levels=levels, device=device, progress=False,
+                       run_root=run_root)]
 
 
 def sweep_on_ray(
@@ -110,13 +117,15 @@ def sweep_on_ray(
     echo=print,
     tracks: Sequence[str] = ("default",),
     replace: bool = True,
+    run_root: str | Path | None = None,
 ) -> SweepOutcome:
     """Every (model, seed, track) of ``models`` x ``seeds`` x ``tracks`` on ``source`` as its own
     Ray task (labels ``"<entry> seed <seed>"``). Entries are prepared here (a submission described
     in a worker) and committed here when all their seeds succeeded; a failed seed leaves its
     entry staged, uncommitted.
 
-    ``resources`` default: 1 CPU per task, plus 1 GPU on ``device="cuda"``.
+    ``resources`` default: 1 CPU per task, plus 1 GPU on ``device="cuda"``. ``run_root``: run
+    folders on storage every node sees, so a retried task resumes from its checkpoints.
     """
     from msa_bench.harness.protocol import prepare_entry
     from msa_bench.records.store import EntryStage
@@ -133,7 +142,8 @@ def sweep_on_ray(
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
     levels = None if not robustness else (LEVELS if robustness_levels is None else tuple(robustness_levels))
     jobs = {
-        f"{spec.name} seed {s}": partial(seed_job, spec, source, s, records_dir=records_dir, device=device, levels=levels)
+        f"{spec.name} seed {s}": partial(seed_job, spec, source, s, records_dir=records_dir, device=device, levels=levels,
+                                         run_root=None if run_root is None else Path(run_root).resolve())
         for spec in specs for s in seeds
     }
     echo(f"{len(jobs)} run(s) of {len(specs)} entries on {source.name} as Ray tasks")

@@ -31,7 +31,7 @@ from msa_bench.util.errors import SubmissionRejected
 from msa_bench.util.runtime import peak_memory_mb, resolve_device, seed_everything
 from msa_bench.worker import job as layout
 from msa_bench.worker.configs import model_name_of, resolve_configs, schedule_name
-from msa_bench.worker.evaluation import predictions_of
+from msa_bench.worker.evaluation import metrics_of_columns, predict, predictions_of
 from msa_bench.worker.job import WorkerJob
 from msa_bench.worker.sweep import NoiseSource, noise_source_of, sweep_predictions
 from msa_bench.worker.train_config import TrainConfig
@@ -137,8 +137,10 @@ def save_trained(
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     atomic_write(outputs / layout.TRAINED_MODEL, lambda path: torch.save(state, path))
     noise_source_of(model, train_split, job.seed).save(outputs / layout.NOISE_FILE, outputs / layout.VOCABULARY_FILE)
+    validation = metrics_of_columns(predict(model, trainer.validation_batches, trainer.device)[1])
     result = {
         "spec": dataclasses.asdict(model.spec),
+        "validation_metrics": validation,
         "normalization": normalization,
         "history": trainer.state.history,
         "best_epoch": trainer.state.best_epoch,
