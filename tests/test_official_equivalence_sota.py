@@ -449,15 +449,17 @@ ROBERTA_SPECIALS = {0: "<s>", 1: "<pad>", 2: "</s>", 3: "<unk>"}
 SAMPLES_PER_FRAME = 160
 
 
-def mmml_encoders(fixture, folder: Path, training: bool = False) -> tuple[str, str]:
+def mmml_encoders(fixture, folder: Path, training: bool = False, positions: int | None = None) -> tuple[str, str]:
     """Tiny RoBERTa (with a word-level tokenizer) and Data2VecAudio folders of the fixture's
     configs; ``training``: with every dropout, layer drop and SpecAugment off (the training
-    fixtures' shim)."""
+    fixtures' shim); ``positions``: another size of RoBERTa's position table."""
     from transformers import Data2VecAudioConfig, Data2VecAudioModel, RobertaConfig, RobertaModel
 
     c = fixture.config
     roberta = {k: v for k, v in c["tiny_RoBERTa"].items() if k != "others"}
     data2vec = {k: v for k, v in c["tiny_Data2VecAudio"].items() if k != "others"}
+    if positions is not None:
+        roberta["max_position_embeddings"] = positions
     if training:
         roberta |= {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
         data2vec |= {name: 0.0 for name in ("hidden_dropout", "activation_dropout", "attention_dropout", "feat_proj_dropout",
