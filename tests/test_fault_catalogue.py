@@ -380,6 +380,25 @@ def extract_disk_full(tmp_path, monkeypatch) -> Case:
     return Case(extract_args(data, out), names=(f"{out / 'dataset'}: no space left on the device",), check=check)
 
 
+def build_on_a_full_cache_disk(tmp_path, monkeypatch) -> Case:
+    from datasets.arrow_writer import ArrowWriter
+
+    write = ArrowWriter.write_examples_on_file
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ArrowWriter, "write_examples_on_file", disk_full)
+
+    def check(result):
+        assert not list((tmp_path / "cache").rglob("*.arrow"))  # no half-written build to be served
+        monkeypatch.setattr(ArrowWriter, "write_examples_on_file", write)
+        assert msa_bench_cli("info", "synthetic", "--dataset-option", "n_clips=60").exit_code == 0
+
+    names = (f"{tmp_path / 'cache' / 'synthetic'}", "no space left on the device")
+    return Case(["info", "synthetic", "--dataset-option", "n_clips=60"], names=names, check=check)
+
+
 def extract_read_only(tmp_path, monkeypatch) -> Case:
     data = clip_folder(tmp_path / "clips")
     out = tmp_path / "out"
@@ -429,6 +448,7 @@ FAULTS = [
     Fault("misspelt-dataset-option", "TypeError ... unexpected keyword, 39-103 lines", misspelt_dataset_option),
     Fault("extract-disk-full", "every full-disk message says (path unknown)", extract_disk_full),
     Fault("extract-read-only", "read-only errors name no path", extract_read_only),
+    Fault("build-on-a-full-cache-disk", "every full-disk message says (path unknown)", build_on_a_full_cache_disk),
     Fault("extract-bad-data-dir", "extract with a bad --data-dir leaves an empty --out folder", extract_bad_data_dir),
     Fault("extract-nothing-succeeds", "extract exits 0 when 0 of N clips succeed", extract_nothing_succeeds),
 ]

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from datasets.exceptions import DatasetGenerationError
 
 from msa_bench.data.schema import MSAMetadata
 from msa_bench.sources.common import files_under
+from msa_bench.util.atomic import naming
+from msa_bench.util.errors import os_error_message
 from msa_bench.util.hashing import files_digest
 
 
@@ -41,6 +44,20 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
         if self.hash is None and self.config.data_dir is not None:
             self.hash = self.source_fingerprint()
         return super()._build_cache_dir()
+
+    def download_and_prepare(self, *args, **kwargs) -> None:
+        """``datasets``' own, where a full or read-only cache disk names the cache folder
+        (``datasets`` writes the build there and names no file); the half-written build is gone."""
+        try:
+            super().download_and_prepare(*args, **kwargs)
+        except DatasetGenerationError as err:
+            if isinstance(err.__cause__, OSError) and os_error_message(err.__cause__) is not None:
+                raise naming(err.__cause__, Path(self._cache_dir)) from None
+            raise
+        except OSError as err:
+            if os_error_message(err) is not None:
+                raise naming(err, Path(self._cache_dir)) from None
+            raise
 
     def source_files(self) -> dict[str, Path | None]:
         """The files a build of this config reads from ``data_dir``, by role or relative name
