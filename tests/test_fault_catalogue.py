@@ -360,6 +360,20 @@ def damaged_cache_entry(cut: Callable[[bytes], bytes]) -> Callable[[Path, pytest
     return make
 
 
+def damaged_build_cache(tmp_path, monkeypatch) -> Case:
+    data = mmsa_pickle_folder(tmp_path / "mosi")
+    assert msa_bench_cli("info", "mosi", "--data-dir", data).exit_code == 0
+    (arrow,) = (tmp_path / "cache").rglob("*-train.arrow")
+    arrow.write_bytes(arrow.read_bytes()[: arrow.stat().st_size // 2])
+
+    def check(result):
+        served = msa_bench.load_dataset("mosi", data_dir=data)
+        clean = msa_bench.load_dataset("mosi", data_dir=data, cache_dir=tmp_path / "clean")
+        assert_same_features(served, clean)
+
+    return Case(["info", "mosi", "--data-dir", data], exit_code=0, check=check)
+
+
 def misspelt_dataset_option(tmp_path, monkeypatch) -> Case:
     return Case(["info", "synthetic", "--dataset-option", "n_clip=50"], names=("'n_clip'", "did you mean 'n_clips'"))
 
@@ -445,6 +459,7 @@ FAULTS = [
     Fault("pickle-object-array-shorter-than-its-shape", "a corrupt pickle crashed the process (numpy reads past the list)", pickle_with_a_lying_array),
     Fault("cache-npz-truncated", "a truncated cache .npz: BadZipFile, 113 lines", damaged_cache_entry(lambda b: b[: len(b) // 2])),
     Fault("cache-npz-empty", "an empty cache .npz: a bare 'Aborted.'", damaged_cache_entry(lambda b: b"")),
+    Fault("build-cache-arrow-truncated", "corrupt or unreadable cache entries are recomputed", damaged_build_cache),
     Fault("misspelt-dataset-option", "TypeError ... unexpected keyword, 39-103 lines", misspelt_dataset_option),
     Fault("extract-disk-full", "every full-disk message says (path unknown)", extract_disk_full),
     Fault("extract-read-only", "read-only errors name no path", extract_read_only),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import pyarrow as pa
 from datasets.exceptions import DatasetGenerationError
 
 from msa_bench.data.schema import MSAMetadata
@@ -46,8 +47,11 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
         return super()._build_cache_dir()
 
     def download_and_prepare(self, *args, **kwargs) -> None:
-        """``datasets``' own, where a full or read-only cache disk names the cache folder
-        (``datasets`` writes the build there and names no file); the half-written build is gone."""
+        """``datasets``' own, where a cached build that cannot be read whole is built again, and a
+        full or read-only cache disk names the cache folder (``datasets`` writes the build there
+        and names no file); the half-written build is gone."""
+        if self._damaged_build():
+            kwargs["download_mode"] = datasets.DownloadMode.FORCE_REDOWNLOAD
         try:
             super().download_and_prepare(*args, **kwargs)
         except DatasetGenerationError as err:
@@ -58,6 +62,19 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
             if os_error_message(err) is not None:
                 raise naming(err, Path(self._cache_dir)) from None
             raise
+
+    def _damaged_build(self) -> bool:
+        """Whether a cached build is there but cannot be read whole (a file cut short by a full
+        disk or a copy, or removed): its Arrow files' record batches (their headers only, the
+        data stays mapped) must hold every example its info counts."""
+        folder = Path(self._cache_dir)
+        if not (folder / datasets.config.DATASET_INFO_FILENAME).is_file():
+            return False
+        expected = sum(split.num_examples for split in (self.info.splits or {}).values())
+        try:
+            return sum(arrow_rows(path) for path in folder.glob("*.arrow")) != expected
+        except (OSError, pa.ArrowInvalid):
+            return True
 
     def source_files(self) -> dict[str, Path | None]:
         """The files a build of this config reads from ``data_dir``, by role or relative name
@@ -100,6 +117,12 @@ class MSABuilder(datasets.GeneratorBasedBuilder):
         metadata = MSAMetadata.from_info(self.info)
         merged = dataclasses.replace(metadata, report={**metadata.report, **report})
         self.info.description = merged.to_description()
+
+
+def arrow_rows(path: Path) -> int:
+    """The rows of an Arrow stream file, from its record batches read memory-mapped."""
+    with pa.memory_map(str(path)) as source:
+        return sum(batch.num_rows for batch in pa.ipc.open_stream(source))
 
 
 def zero_modalities(features: Mapping[str, np.ndarray | None]) -> list[str]:
