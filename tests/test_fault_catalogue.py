@@ -374,6 +374,21 @@ def damaged_build_cache(tmp_path, monkeypatch) -> Case:
     return Case(["info", "mosi", "--data-dir", data], exit_code=0, check=check)
 
 
+def damaged_on_the_fly_extraction(tmp_path, monkeypatch) -> Case:
+    data = clip_folder(tmp_path / "clips")
+    args = ["info", "mosi", "--data-dir", data, "--dataset-option", "audio=egemaps-lld"]
+    assert msa_bench_cli(*args).exit_code == 0
+    (arrow,) = (tmp_path / "cache" / "msa_bench_extractions").rglob("dataset/train/*.arrow")
+    arrow.write_bytes(arrow.read_bytes()[: arrow.stat().st_size // 2])
+
+    def check(result):
+        served = msa_bench.load_dataset("mosi", data_dir=data, audio="egemaps-lld")
+        clean = msa_bench.load_dataset("mosi", data_dir=data, audio="egemaps-lld", cache_dir=tmp_path / "clean")
+        assert_same_features(served, clean)
+
+    return Case(args, exit_code=0, check=check)
+
+
 def misspelt_dataset_option(tmp_path, monkeypatch) -> Case:
     return Case(["info", "synthetic", "--dataset-option", "n_clip=50"], names=("'n_clip'", "did you mean 'n_clips'"))
 
@@ -460,6 +475,7 @@ FAULTS = [
     Fault("cache-npz-truncated", "a truncated cache .npz: BadZipFile, 113 lines", damaged_cache_entry(lambda b: b[: len(b) // 2])),
     Fault("cache-npz-empty", "an empty cache .npz: a bare 'Aborted.'", damaged_cache_entry(lambda b: b"")),
     Fault("build-cache-arrow-truncated", "corrupt or unreadable cache entries are recomputed", damaged_build_cache),
+    Fault("extraction-cache-arrow-truncated", "corrupt or unreadable cache entries are recomputed", damaged_on_the_fly_extraction),
     Fault("misspelt-dataset-option", "TypeError ... unexpected keyword, 39-103 lines", misspelt_dataset_option),
     Fault("extract-disk-full", "every full-disk message says (path unknown)", extract_disk_full),
     Fault("extract-read-only", "read-only errors name no path", extract_read_only),

@@ -38,9 +38,10 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
-from msa_bench.builders.base import example
+from msa_bench.builders.base import arrow_rows, example
 from msa_bench.features.alignment import average_in_words
 from msa_bench.features.base import Extractor, Failure, build_extractor
 from msa_bench.features.cache import FeatureCache
@@ -485,6 +486,18 @@ def save_extraction(
     }
     write_text(out / MARKER, json.dumps(marker, indent=2, sort_keys=True))
     return ExtractionResult(dataset_dict, errors, summary, out, checks.report)
+
+
+def extraction_readable(out: str | Path) -> bool:
+    """Whether every Arrow file of ``out``'s saved dataset is there and can be read whole (not cut
+    short by a full disk or a copy); a cache folder that is not is extracted again (from its cache)."""
+    try:
+        for state in Path(out, "dataset").glob("*/state.json"):
+            for entry in json.loads(state.read_text(encoding="utf-8"))["_data_files"]:
+                arrow_rows(state.parent / entry["filename"])
+    except (OSError, ValueError, KeyError, pa.ArrowInvalid):
+        return False
+    return True
 
 
 def load_extracted(out: str | Path) -> datasets.DatasetDict:

@@ -202,15 +202,16 @@ def load_extraction(name: str, folder: Path, config: dict) -> datasets.DatasetDi
 def extract_into_cache(name: str, data_dir: Path, cache_dir: str | Path | None, specs: dict[str, str]) -> Path:
     """Extract ``data_dir``'s raw media with ``specs`` into a cache folder keyed by the content of
     what the extraction reads (the clips' transcripts and labels, and the media files when an
-    audio or vision extractor reads them) and the specs (once; later calls find the marked folder)."""
+    audio or vision extractor reads them) and the specs (once; later calls find the marked folder,
+    and extract again, from its per-clip cache, when its saved dataset cannot be read whole)."""
     from msa_bench.features.clips import clips_fingerprint
-    from msa_bench.features.pipeline import extract, list_clips
+    from msa_bench.features.pipeline import extract, extraction_readable, list_clips
 
     root = Path(cache_dir or default_cache_dir() or datasets.config.HF_DATASETS_CACHE) / "msa_bench_extractions"
     clips, _, _ = list_clips(canonical_name(name), data_dir, None, None, None)
     source = clips_fingerprint(clips, read_media=bool({"audio", "vision"} & set(specs)))
     key = hashlib.sha256(json.dumps({"source": source, **specs}, sort_keys=True).encode()).hexdigest()[:16]
     folder = root / f"{canonical_name(name)}-{key}"
-    if extraction_folder(folder) is None:
+    if extraction_folder(folder) is None or not extraction_readable(folder):
         extract(canonical_name(name), data_dir, folder, **specs)
     return folder
