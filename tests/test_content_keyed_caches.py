@@ -114,7 +114,7 @@ def test_an_audio_extraction_changes_its_fingerprint_when_a_clip_changes(clip_fo
 
 
 def test_on_the_fly_extraction_is_served_from_its_cache_when_unread_media_are_touched(clip_folder, tiny_bert, tmp_path, monkeypatch):
-    import msa_bench.features.pipeline as pipeline
+    from msa_bench.features import pipeline
 
     cache = tmp_path / "cache"
     first = msa_bench.load_dataset("mosi", data_dir=clip_folder, cache_dir=cache, text=tiny_bert)

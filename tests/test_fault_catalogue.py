@@ -347,7 +347,7 @@ def damaged_cache_entry(cut: Callable[[bytes], bytes]) -> Callable[[Path, pytest
         out = tmp_path / "out"
         assert msa_bench_cli(*extract_args(data, out)).exit_code == 0
         first = load_extracted(out)
-        entry = sorted((out / "cache").rglob("*.npz"))[0]
+        entry = min((out / "cache").rglob("*.npz"))
         entry.write_bytes(cut(entry.read_bytes()))
 
         def check(result):
