@@ -106,7 +106,10 @@ def table_clips(dataset: str, data_dir: Path, label_file: Path) -> list[Clip]:
     for segment in read_label_table(label_file):
         if segment.start is not None and segment.end is not None:
             stems = [data_dir / "Raw" / segment.video_id, data_dir / "videos" / segment.video_id, data_dir / segment.video_id]
-            window = Window(float(segment.start), float(segment.end))
+            try:
+                window = Window(float(segment.start), float(segment.end))
+            except ValueError as err:
+                raise SourceFileError(label_file, f"segment {segment.id}: {err}") from None
         else:
             stems = [data_dir / "Raw" / segment.video_id / segment.clip_id, data_dir / "clips" / segment.id]
             window = Window()
@@ -139,17 +142,21 @@ def moud_clips(data_dir: Path) -> list[Clip]:
         video_id = table_path.stem
         media = _find_media([data_dir / "videos" / video_id])
         for number, (start, end, text, sentiment) in enumerate(table.itertuples(index=False, name=None)):
-            score = float(sentiment) if sentiment.strip() else None
+            try:
+                score = float(sentiment) if sentiment.strip() else None
+                window = Window(float(start), float(end))
+            except ValueError as err:
+                raise SourceFileError(table_path, f"row {number + 1}: {err}") from None
             clips.append(
                 Clip(
                     dataset="moud",
                     video_id=video_id,
                     clip_id=str(number),
                     media=media,
-                    window=Window(float(start), float(end)),
+                    window=window,
                     text=text,
                     labels=labels_from_sentiment(score),
-                    source_labels={"sentiment": score, "start": float(start), "end": float(end)},
+                    source_labels={"sentiment": score, "start": window.start, "end": window.end},
                 )
             )
     return clips
@@ -187,15 +194,22 @@ def ravdess_clips(data_dir: Path, checks: SourceChecks) -> list[Clip]:
 def read_word_timings(path: str | Path) -> dict[str, list[Word]]:
     """Word timings per clip id from a CSV ``id,word,start,end`` (seconds from the clip start)."""
     path = Path(path)
-    table = pd.read_csv(path, dtype={"id": str, "word": str}, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "word": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
+        raise SourceFileError(path, f"not a readable CSV table ({err})") from None
     missing = {"id", "word", "start", "end"} - set(table.columns)
     if missing:
         raise SourceFileError(path, f"word-timing table needs columns id, word, start, end; missing {sorted(missing)}")
     words: dict[str, list[Word]] = defaultdict(list)
     for clip_id, word, start, end in table[["id", "word", "start", "end"]].itertuples(index=False, name=None):
-        if not float(end) > float(start):
+        try:
+            start, end = float(start), float(end)
+        except ValueError:
+            raise SourceFileError(path, f"clip {clip_id!r}, word {word!r}: start {start!r} or end {end!r} is not a number") from None
+        if not end > start:
             raise SourceFileError(path, f"clip {clip_id!r}, word {word!r}: end {end} is not after start {start}")
-        words[clip_id].append(Word(word, float(start), float(end)))
+        words[clip_id].append(Word(word, start, end))
     return dict(words)
 
 
