@@ -275,20 +275,37 @@ class AdaFNAG(MSAModel):
     }
     fidelity = (
         FidelityRow("forward (BERT states, raw self-attention, LSTMs, two SAG blocks, heads)", "AFN_AG_MSA",
-                    "same layers; official weights load through official_state_dict", "equal"),
-        FidelityRow("AdaFN", "per-feature mean/unbiased variance; other modality's averaged over features; "
-                    "variances mixed; α per direction", "the same (tested on the official train-mode call)", "equal"),
-        FidelityRow("gates", "one scalar per frame from the GRU output", "the same", "equal"),
+                    "same layers; official weights load through official_state_dict", "equal",
+                    test="tests/test_official_equivalence_sota.py::test_adafn_ag_reproduces_the_official_outputs_on_unpadded_rows"),
+        FidelityRow("AdaFN", "per-feature mean/unbiased variance; the other modality's averaged over features; "
+                    "variances mixed; alpha = U(0, 1) / 5 per example and direction",
+                    "the same, in the model's train-mode forward (alpha_draws × alpha_scale 0.2)", "equal",
+                    test="tests/test_official_equivalence_sota.py::test_adafn_restyles_like_the_official_train_mode_call"),
+        FidelityRow("training step with the ULGM update (fixture adafn_ag/)", "Self-MM's loss, label update and Adam "
+                    "groups (BERT 4.5e-5)", "ulgm_loss and our step, with official_padding and the fixture's draws",
+                    "equal", test="tests/test_official_training_sota.py::test_training_step_equals_the_official_trainer"),
+        FidelityRow("gates", "one scalar per frame from the GRU output", "the same", "equal",
+                    test="tests/test_official_equivalence_sota.py::test_adafn_ag_reproduces_the_official_outputs_on_unpadded_rows"),
         FidelityRow("padding", "attention, GRUs, AdaFN statistics and means include padded frames",
-                    "masked out", "deviation", "predictions must not depend on the batch's padded length"),
+                    "masked out (official_padding=True reads them as the official code)", "deviation",
+                    reason="predictions must not depend on the batch's padded length",
+                    effect="none on rows without padding; with official_padding every row of both fixture variants is "
+                           "the official one (tests/test_official_equivalence_sota.py::"
+                           "test_adafn_ag_with_official_padding_reproduces_every_row)"),
         FidelityRow("AdaFN with a missing modality", "not handled", "example left unchanged", "deviation",
-                    "msa_bench datasets may lack a modality"),
+                    reason="msa_bench datasets may lack a modality", effect="none when both modalities are present"),
         FidelityRow("unused modules", "audio_cross_att/video_cross_att, *_self_attention_1 built, never called",
-                    "not built", "deviation", "dead parameters; the mapping drops them"),
-        FidelityRow("optimizer", "Self-MM's groups; MOSI BERT lr 4.5e-5, batch 16 × 4; MOSEI video lr 1e-4",
-                    "the same (weight decays / 4 for averaged accumulation)", "equal"),
+                    "not built", "deviation", reason="dead parameters; the mapping drops them",
+                    effect="none: the official step gives them no gradient and leaves them unchanged (training test)"),
+        FidelityRow("MOSI hyperparameters (BERT lr 4.5e-5, batch 16 × 4)", "config_regression.json afn_ag_msa (mosi)",
+                    "the same values", "equal", test="tests/test_official_schedules.py::test_mosi_schedules_are_the_official_configurations"),
+        FidelityRow("MOSEI hyperparameters (video lr 1e-4)", "config_regression.json afn_ag_msa (mosei)",
+                    "the same values", "equal", test="tests/test_official_schedules.py::test_schedules_transcribed_from_the_official_code"),
+        FidelityRow("gradient accumulation", "sums 4 batches' gradients; L2 decay added once",
+                    "averages them, weight decays / 4", "deviation", reason="as self_mm",
+                    effect="the same Adam step with eps 4e-8 in place of 1e-8"),
         FidelityRow("ULGM label memory", "pre-allocated for the training split", "keyed by example id",
-                    "deviation", "as self_mm"),
+                    "deviation", reason="as self_mm", effect="none from epoch 2, when labels start to move"),
     )
 
     def __init__(self, config: AdaFNAGConfig, spec: DataSpec) -> None:

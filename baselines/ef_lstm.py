@@ -92,14 +92,21 @@ class EFLSTM(MSAModel):
     }
     fidelity = (
         FidelityRow("forward pass (fixture ef_lstm/)", "MMSA EF_LSTM at a94e65d",
-                    "EFLSTM with official weights via official_state_dict", "equal"),
+                    "EFLSTM with official weights via official_state_dict", "equal",
+                    test="tests/test_official_equivalence.py::test_ef_lstm_equals_mmsa"),
+        FidelityRow("training step (fixture ef_lstm/)", "MMSA trainer: Adam (lr 1e-3, L2 5e-3), L1, BatchNorm1d(seq_len) "
+                    "over time steps in train mode", "Optimization from the mosi schedule", "equal",
+                    test="tests/test_official_training.py::test_training_step_equals_the_official_trainer"),
         FidelityRow("time axis", "word-aligned sequences of seq_len steps", "area resampling of real frames to steps",
-                    "deviation", "lets unaligned data in; identity on aligned input of steps frames"),
-        FidelityRow("normalisation", "BatchNorm1d(seq_len) over time steps", "same", "equal"),
-        FidelityRow("LSTM", "num_layers layers, dropout between layers (MOSI 4, MOSEI 2)", "same", "equal"),
-        FidelityRow("presence flags", "none", "off by default; presence_flags=True appends 3 flags per step",
-                    "option", "tells the LSTM which modalities are absent under missing-modality tests"),
-        FidelityRow("MOSI/MOSEI hyperparameters", "config_regression.json ef_lstm", "same values", "equal"),
+                    "deviation", reason="lets unaligned data in",
+                    effect="none on aligned input of steps frames, and repeated or padded frames resample back to it "
+                           "(tests/test_official_equivalence.py::test_ef_lstm_resampling_path_gives_the_official_outputs)"),
+        FidelityRow("presence flags", "none", "none by default; presence_flags=True appends 3 flags per step", "equal",
+                    test="tests/test_official_equivalence.py::test_ef_lstm_equals_mmsa"),
+        FidelityRow("MOSI hyperparameters (4 LSTM layers)", "config_regression.json ef_lstm (mosi)", "same values", "equal",
+                    test="tests/test_official_schedules.py::test_mosi_schedules_are_the_official_configurations"),
+        FidelityRow("MOSEI hyperparameters (2 LSTM layers)", "config_regression.json ef_lstm (mosei)", "same values",
+                    "equal", test="tests/test_official_schedules.py::test_schedules_transcribed_from_the_official_code"),
     )
 
     def __init__(self, config: EFLSTMConfig, spec: DataSpec) -> None:

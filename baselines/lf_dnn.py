@@ -116,11 +116,17 @@ SUBNET_RULES: tuple[tuple[str, str], ...] = (
 SUBNET_FIDELITY: tuple[FidelityRow, ...] = (
     FidelityRow("audio/vision pooling", "mean over the padded sequence (MMSA loader, need_normalized)",
                 "mean over real frames; absent modality -> zero vector", "deviation",
-                "padding must not change a clip's features; identical on unpadded input"),
+                reason="padding must not change a clip's features",
+                effect="none on unpadded input, such as every official fixture's"),
     FidelityRow("text LSTM", "runs over every step, padding included", "reads real tokens only", "deviation",
-                "padding must not enter the recurrence; identical on unpadded input"),
-    FidelityRow("text subnet dropout", "TextSubNet sets dropout 0 for one LSTM layer", "no dropout", "equal"),
+                reason="padding must not enter the recurrence", effect="none on unpadded input, such as every official fixture's"),
 )
+
+#: The official trainer of MMSA's single-task models, and its test.
+MMSA_TRAINING_STEP = "tests/test_official_training.py::test_training_step_equals_the_official_trainer"
+#: Our MOSI / MOSEI schedules against MMSA's config_regression.json.
+MMSA_MOSI_SCHEDULE = "tests/test_official_schedules.py::test_mosi_schedules_are_the_official_configurations"
+MMSA_MOSEI_SCHEDULE = "tests/test_official_schedules.py::test_schedules_transcribed_from_the_official_code"
 
 _TRAIN = {"lr": 1e-3, "batch_size": 32, "select_metric": "mae", "patience": 8, "max_epochs": 40}
 
@@ -153,11 +159,18 @@ class LFDNN(MSAModel):
     }
     fidelity = (
         FidelityRow("forward pass (fixture lf_dnn/)", "MMSA LF_DNN at a94e65d",
-                    "LFDNN with official weights via official_state_dict", "equal"),
+                    "LFDNN with official weights via official_state_dict", "equal",
+                    test="tests/test_official_equivalence.py::test_mmsa_subnetwork_models_equal_mmsa"),
+        FidelityRow("training step (fixture lf_dnn/)", "MMSA trainer: Adam (lr 1e-3, L2 1e-2) over every parameter, L1, "
+                    "BatchNorm in train mode, no clipping", "Optimization from the mosi schedule", "equal",
+                    test=MMSA_TRAINING_STEP),
         *SUBNET_FIDELITY,
         FidelityRow("post-fusion network", "dropout, 2 x (Linear + ReLU), Linear", "dropout, 2 x (Linear + ReLU), task heads",
-                    "equal"),
-        FidelityRow("MOSI/MOSEI hyperparameters", "config_regression.json lf_dnn", "same values", "equal"),
+                    "equal", test="tests/test_official_equivalence.py::test_mmsa_subnetwork_models_equal_mmsa"),
+        FidelityRow("MOSI hyperparameters", "config_regression.json lf_dnn (mosi)", "same values", "equal",
+                    test=MMSA_MOSI_SCHEDULE),
+        FidelityRow("MOSEI hyperparameters", "config_regression.json lf_dnn (mosei)", "same values", "equal",
+                    test=MMSA_MOSEI_SCHEDULE),
     )
 
     def __init__(self, config: LFDNNConfig, spec: DataSpec) -> None:

@@ -29,7 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.lf_dnn import SUBNET_FIDELITY, SUBNET_RULES, SubNet, TextSubNet
+from baselines.lf_dnn import (
+    MMSA_MOSEI_SCHEDULE,
+    MMSA_MOSI_SCHEDULE,
+    MMSA_TRAINING_STEP,
+    SUBNET_FIDELITY,
+    SUBNET_RULES,
+    SubNet,
+    TextSubNet,
+)
 from msa_bench.models import DataSpec, ModelConfig, ModelOutput, MSAModel, TextEncoder, register_model
 from msa_bench.models.fidelity import FidelityRow, rename_official
 
@@ -78,12 +86,19 @@ class LMF(MSAModel):
                  "mae": 0.912, "corr": 0.668, "acc2_has0": 0.764, "f1_has0": 0.757, "acc7": 0.328},
     }
     fidelity = (
-        FidelityRow("forward pass (fixture lmf/)", "MMSA LMF at a94e65d", "LMF with official weights via official_state_dict",
-                    "equal"),
+        FidelityRow("forward pass (fixture lmf/), per-rank fused factors included", "MMSA LMF at a94e65d",
+                    "LMF with official weights via official_state_dict", "equal", test="tests/test_official_equivalence.py::test_lmf_equals_mmsa"),
+        FidelityRow("training step (fixture lmf/)", "MMSA trainer: Adam groups factors (factor_lr) and sub-modules (lr), "
+                    "L2 5e-3; rank weights and fusion bias in no group, so never updated; L1",
+                    "the same groups (parameter_groups), Optimization from the mosi schedule", "equal",
+                    test=MMSA_TRAINING_STEP),
         *SUBNET_FIDELITY,
-        FidelityRow("post-fusion dropout", "constructed, never applied", "not constructed", "equal"),
-        FidelityRow("MOSI/MOSEI hyperparameters", "config_regression.json lmf", "same values", "equal"),
-        FidelityRow("binary metric of paper_results", "y >= 0 over all samples (Has0)", "acc2_has0 / f1_has0", "equal"),
+        FidelityRow("MOSI hyperparameters", "config_regression.json lmf (mosi)", "same values", "equal",
+                    test=MMSA_MOSI_SCHEDULE),
+        FidelityRow("MOSEI hyperparameters", "config_regression.json lmf (mosei)", "same values", "equal",
+                    test=MMSA_MOSEI_SCHEDULE),
+        FidelityRow("binary metric of paper_results", "y >= 0 over all samples (Has0)", "acc2_has0 / f1_has0", "equal",
+                    test="tests/test_official_equivalence.py::test_lmf_paper_numbers_are_has0_as_the_official_evaluation"),
     )
 
     def __init__(self, config: LMFConfig, spec: DataSpec) -> None:

@@ -128,24 +128,34 @@ class MISA(MSAModel):
         "test": {"model": {"hidden": 16, "dropout": 0.1, "transformer_ff": 32}},
     }
     fidelity = (
-        FidelityRow("forward pass and losses (fixture misa/)", "MMSA MISA at a94e65d and its trainer's losses",
-                    "MISA with official weights via official_state_dict", "equal"),
-        FidelityRow("text from precomputed features", "MMSA: BERT token states mean-pooled over the attention mask",
-                    "precomputed token features mean-pooled over the token mask (the encoder output's place)", "equal"),
+        FidelityRow("forward pass and every loss term (fixture misa/)", "MMSA MISA at a94e65d and its trainer's losses",
+                    "MISA with official weights via official_state_dict", "equal",
+                    test="tests/test_official_equivalence.py::test_misa_equals_mmsa_with_its_losses"),
+        FidelityRow("training step (fixture misa/)", "MMSA trainer: MSE + 0.1 diff + 0.3 CMD + 1.0 recon, "
+                    "clip_grad_value_ 0.8, Adam 1e-4", "Optimization with MMSA's loss weights and clipping as overrides",
+                    "equal", test="tests/test_official_training_sota.py::test_training_step_equals_the_official_trainer"),
+        FidelityRow("MOSI schedule", "declare-lab solver: Adam 1e-4, batch 64, clip by value 1.0, patience 7, hidden 128, "
+                    "dropout 0.5, diff 0.3 / sim 1.0 / recon 1.0", "the same values", "equal", test="tests/test_official_schedules.py::test_schedules_transcribed_from_the_official_code"),
+        FidelityRow("MOSEI", "batch 16, BERT layers 0-8 frozen", "batch 16, frozen_text_layers 9", "equal",
+                    test="tests/test_official_schedules.py::test_schedules_transcribed_from_the_official_code"),
+        FidelityRow("LSTM recurrent initialisation", "orthogonal weight_hh (declare-lab solver)", "the same", "equal",
+                    test="tests/test_official_equivalence.py::test_misa_feature_text_path_mean_pools_the_precomputed_features"),
+        FidelityRow("text from precomputed features", "none: BERT states mean-pooled over the attention mask",
+                    "precomputed token features mean-pooled over the token mask (the encoder output's place)", "deviation",
+                    reason="feature-only datasets have no BERT", effect="none with BERT (the MOSI/MOSEI schedules)"),
         FidelityRow("audio/vision lengths", "packed with the TEXT lengths (first len(text) frames)",
-                    "each modality's own real frames", "deviation",
-                    "an official indexing slip; the fixture test feeds masks of the text lengths"),
-        FidelityRow("LSTM recurrent initialisation", "orthogonal weight_hh (declare-lab solver)", "same", "equal"),
-        FidelityRow("gradient clipping", "clip_grad_value_ 1.0 (declare-lab; MMSA 0.8)", "grad_clip_value 1.0", "equal"),
-        FidelityRow("early stopping", "stop after 7 epochs without a better validation loss (patience 6 to -1)",
-                    "patience 7", "equal"),
-        FidelityRow("MOSEI", "batch 16, BERT layers 0-8 frozen", "batch 16, frozen_text_layers 9", "equal"),
-        FidelityRow("unused official modules", "shared-or-private discriminator (no loss), text LayerNorm",
-                    "not built", "deviation", "no effect on predictions or losses"),
-        FidelityRow("learning-rate decay", "x0.5 and reload of the best checkpoint when patience runs out (1 trial)",
-                    "training stops (1 trial: the official run stops there too)", "equal"),
+                    "each modality's own real frames", "deviation", reason="an official indexing slip",
+                    effect="none when audio and vision have the text's length; the fixture tests give masks of the text lengths"),
+        FidelityRow("unused official modules", "shared-or-private discriminator (no loss), text LayerNorm, "
+                    "adversarial discriminator (off with use_cmd_sim)", "not built", "deviation",
+                    reason="no effect on predictions or losses",
+                    effect="none: the official step gives them no gradient and leaves them unchanged, and the "
+                           "discriminator's outputs from our vectors are the official ones"),
+        FidelityRow("learning-rate decay", "x0.5 and reload of the best checkpoint when patience runs out",
+                    "training stops", "deviation", reason="the harness has no reload-and-decay step",
+                    effect="none with the official single trial, which stops there too"),
         FidelityRow("missing modalities", "not handled", "zero shared/private vectors, losses over present rows",
-                    "deviation", "missing-modality evaluation"),
+                    "deviation", reason="missing-modality evaluation", effect="none when every modality is present"),
     )
     #: Accuracies and F1 as fractions, like msa_bench.scoring.metrics (non-negative/negative split: "non0").
     paper_results = {

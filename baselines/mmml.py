@@ -291,24 +291,31 @@ class MMML(MSAModel):
                   "f1_non0": 0.8804, "acc5": 0.5745, "acc7": 0.5477},
     }
     fidelity = (
-        FidelityRow("variants cc, CME v1/v2/v3 (heads, CLS vectors, CME layers, mixing, v3 encoders)",
-                    "rob_d2v_cc / rob_d2v_cme (en_model.py, cross_attn_encoder.py)",
-                    "variant option; official weights load through official_state_dict", "equal"),
-        FidelityRow("cross-attention", "separate text→audio and audio→text modules per layer", "the same", "equal"),
-        FidelityRow("CME sublayers", "dropout 0.3, ReLU feed-forward, LayerNorm eps 1e-12", "the same", "equal"),
-        FidelityRow("heads", "dropout 0.3; fused 2d → d → 512 → 1 (cc: 2d → d → d → 512 → 1)", "the same", "equal"),
-        FidelityRow("encoders", "roberta-base + data2vec-audio-base (no-context setting), CNN frozen, 96 tokens, 6 s",
-                    "the same defaults for MOSI/MOSEI", "equal"),
-        FidelityRow("training", "AdamW (wd 0.01) 5e-6, batch 8, M+T+A L1, early stopping 8", "the same", "equal"),
+        FidelityRow("variants cc, CME v1/v2/v3 (heads, CLS vectors, CME layers, mixing, v3 encoders) and the backbones' "
+                    "taps", "rob_d2v_cc / rob_d2v_cme (en_model.py, cross_attn_encoder.py)",
+                    "variant option; official weights load through official_state_dict", "equal",
+                    test="tests/test_official_equivalence_sota.py::test_mmml_reproduces_the_official_outputs"),
+        FidelityRow("training step (fixtures mmml/, mmml_cme_v1/, mmml_cme_v2/)", "AdamW 5e-6 (weight decay 0.01) over "
+                    "every parameter, L1 of M + T + A, data2vec CNN frozen", "Optimization from the mosi schedule", "equal",
+                    test="tests/test_official_training_sota.py::test_training_step_equals_the_official_trainer"),
+        FidelityRow("frozen audio CNN", "EnRun freezes data2vec's feature extractor", "freeze_audio_feature_encoder=True",
+                    "equal", test="tests/test_official_equivalence_sota.py::test_mmml_freezes_the_audio_feature_encoder_as_the_official_trainer"),
+        FidelityRow("MOSI hyperparameters (dropout 0.3, 5 CME layers, batch 8, early stopping 8)", "EnConfig / run.py",
+                    "the same values", "equal", test="tests/test_official_schedules.py::test_mosi_schedules_are_the_official_configurations"),
+        FidelityRow("inputs and encoders", "roberta-base + data2vec-audio-base, text cut to 96 tokens, audio to 6 s, CME v1",
+                    "the same defaults for MOSI/MOSEI", "equal", test="tests/test_official_schedules.py::test_schedules_transcribed_from_the_official_code"),
         FidelityRow("optimizer lifetime", "re-created every epoch", "created once", "deviation",
-                    "resetting AdamW's moments each epoch is an artefact, not part of the method"),
+                    reason="resetting AdamW's moments each epoch is an artefact, not part of the method",
+                    effect="none in the first epoch (the training test); later epochs keep AdamW's moments"),
         FidelityRow("context", "README's best numbers use neighbouring utterances (context_model.py)", "not implemented",
-                    "deviation", "paper_results are that setting's: an upper reference"),
+                    "deviation", reason="paper_results are that setting's: an upper reference",
+                    effect="the no-context model is expected below the README's numbers"),
         FidelityRow("padding and absent modalities", "padded audio frames masked; no absent modalities",
                     "masked; an absent modality's attention output is zero", "deviation",
-                    "msa_bench datasets may lack a modality"),
-        FidelityRow("feature path", "encoders only", "precomputed features, projected when not dim wide",
-                    "option", "runs on feature-only datasets (audio_encoder=None, text_encoder=None)"),
+                    reason="msa_bench datasets may lack a modality", effect="none when every modality is present"),
+        FidelityRow("feature path", "encoders only", "precomputed features, projected when not dim wide (audio_encoder=None, "
+                    "text_encoder=None)", "deviation", reason="runs on feature-only datasets",
+                    effect="none with the encoders (the MOSI/MOSEI schedules)"),
     )
 
     def __init__(self, config: MMMLConfig, spec: DataSpec) -> None:

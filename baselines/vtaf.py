@@ -51,6 +51,7 @@ from msa_bench.models import (
     register_model,
     task_loss,
 )
+from msa_bench.models.fidelity import FidelityRow
 from msa_bench.models.layers import LSTMEncoder, attend
 from msa_bench.data.schema import POLARITY_CLASSES
 
@@ -90,6 +91,19 @@ class VTAF(MSAModel):
 
     config_class = VTAFConfig
     input_modalities = ("text", "vision")
+    fidelity = (
+        FidelityRow("text encoder (BiLSTM + self-attention), text-queried attention over the frames, add or concat "
+                    "alignment, correlation matrix C = T P^T / sqrt(d) with C_T / C_P, fused heads",
+                    "the MSA survey's description of the visual-text fusion network (no public code)",
+                    "implemented with the choices in the module docstring", "as described"),
+        FidelityRow("image regions", "regions of one image", "a clip's video frames, projected by a linear layer",
+                    "as described"),
+        FidelityRow("sentiment regression head", "polarity classification only",
+                    "a regression head beside the polarity head, sharing the fused features", "deviation",
+                    reason="the benchmark scores continuous sentiment",
+                    effect="the polarity head is unchanged; the loss adds L1 on sentiment"),
+        FidelityRow("audio", "not used", "not used (input_modalities text and vision)", "as described"),
+    )
     default_configs = {
         "mosi": {"model": {}, "train": {**_TRAIN, "batch_size": 32}},
         "mosei": {"model": {}, "train": {**_TRAIN, "batch_size": 64}},

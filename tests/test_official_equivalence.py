@@ -26,13 +26,43 @@ def test_fidelity_documents_are_generated_from_the_models():
     assert not stale, f"run `python -m msa_bench.models.cards` to regenerate: {stale}"
 
 
-def test_fidelity_rows_need_a_known_status_and_a_reason_when_not_equal():
+def test_fidelity_rows_are_of_the_three_kinds():
+    """equal names its test, a deviation its reason (and optionally its effect), as described neither."""
     with pytest.raises(ValueError, match="status"):
-        FidelityRow("x", "a", "b", "close")  # type: ignore[arg-type]
+        FidelityRow("x", "a", "b", "option")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="names the test"):
+        FidelityRow("x", "a", "b", "equal")
+    with pytest.raises(ValueError, match="names the test"):
+        FidelityRow("x", "a", "b", "equal", test="the forward test")
     with pytest.raises(ValueError, match="needs a reason"):
         FidelityRow("x", "a", "b", "deviation")
-    table = fidelity_markdown([FidelityRow("mask", "causal", "a|b", "option", "ours is non-causal")])
-    assert table.splitlines()[2] == "| mask | causal | a\\|b | option (ours is non-causal) |"
+    with pytest.raises(ValueError, match="only a deviation"):
+        FidelityRow("x", "a", "b", "as described", reason="ours")
+    table = fidelity_markdown([
+        FidelityRow("mask", "causal", "a|b", "equal", test="tests/test_x.py::test_mask"),
+        FidelityRow("pad", "none", "masked", "deviation", reason="padding", effect="none unpadded"),
+        FidelityRow("head", "paper", "ours", "as described"),
+    ])
+    assert table.splitlines()[2:] == [
+        "| mask | causal | a\\|b | equal | `tests/test_x.py::test_mask` |",
+        "| pad | none | masked | deviation | padding Effect: none unpadded |",
+        "| head | paper | ours | as described | no official code |",
+    ]
+
+
+def test_every_equal_row_names_an_existing_test():
+    """The test an equal (or as described) row names exists, so a card cannot cite a test that is gone."""
+    from msa_bench.models import model_names
+    from msa_bench.models.cards import ROOT
+
+    missing = []
+    for name in model_names():
+        for row in get_model_class(name).fidelity:
+            if row.test:
+                path = ROOT / row.test_file
+                if not path.is_file() or f"def {row.test_name}(" not in path.read_text():
+                    missing.append(f"{name}: {row.component} -> {row.test}")
+    assert not missing, "fidelity rows name tests that do not exist:\n" + "\n".join(missing)
 
 
 def build_official(name: str, fixture: OfficialFixture, model: dict, dims: list[int] | None = None) -> MSAModel:

@@ -293,3 +293,22 @@ CHECKS = {
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_training_step_equals_the_official_trainer(tmp_path, name):
     CHECKS[name](tmp_path)
+
+
+def test_mmim_plateau_schedule_scales_the_main_optimizer_only():
+    """The official plateau schedule steps the main optimiser; the estimators' keeps its rate."""
+    from msa_bench.models import DataSpec as Spec, build_config
+    from msa_bench.worker.configs import resolve_configs
+    from msa_bench.worker.optimization import Optimization
+
+    model_class = get_model_class("mmim")
+    _, train = resolve_configs(model_class, "mosi", train_overrides={"plateau_patience": 1})
+    model = model_class(build_config(model_class, model_class.default_configs["test"]["model"]), Spec(6, 5, 7))
+    optimization = Optimization(model, train, batches_per_epoch=1)
+    before = [g["lr"] for g in optimization.optimizer.param_groups]
+    for value in (1.0, 2.0, 3.0):  # no better validation loss for more than the patience
+        optimization.scheduler.step(value)
+    after = [g["lr"] for g in optimization.optimizer.param_groups]
+    assert after == pytest.approx([lr * train.plateau_factor for lr in before])
+    (stage,) = optimization.stages
+    assert {g["lr"] for g in optimization.stage_optimizers[stage.name].param_groups} == {model.config.estimator_lr}

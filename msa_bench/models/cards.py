@@ -23,12 +23,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def evidence(row: FidelityRow) -> str:
+    """What backs a row: the test of an equal row, the reason (and effect) of a deviation, the
+    missing official code of a row as described (and its test, if any)."""
+    test = f"`{row.test}`" if row.test else ""
+    if row.status == "equal":
+        return test
+    if row.status == "deviation":
+        return f"{row.reason} Effect: {row.effect}" if row.effect else row.reason
+    return f"no official code; {test}" if test else "no official code"
+
+
 def fidelity_markdown(rows: Iterable[FidelityRow]) -> str:
-    """The rows as a Markdown table: component | official | msa_bench | status (reason)."""
-    lines = ["| component | official | msa_bench | status |", "| --- | --- | --- | --- |"]
+    """The rows as a Markdown table: component | official | msa_bench | status | evidence."""
+    lines = ["| component | official | msa_bench | status | evidence |", "| --- | --- | --- | --- | --- |"]
     for row in rows:
-        status = row.status if not row.reason else f"{row.status} ({row.reason})"
-        lines.append(f"| {_cell(row.component)} | {_cell(row.official)} | {_cell(row.msa_bench)} | {_cell(status)} |")
+        cells = (row.component, row.official, row.msa_bench, row.status, evidence(row))
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -53,16 +64,14 @@ def card_block(models: dict[str, type]) -> str:
 
 
 def summary_block(models: dict[str, type]) -> str:
-    """The models page's per-model summary: row counts per status and the components not equal."""
-    lines = ["| model | card | equal | option | deviation | not equal |", "| --- | --- | --- | --- | --- | --- |"]
+    """The models page's per-model summary: row counts per kind and the components not equal."""
+    header = " | ".join(STATUSES)
+    lines = [f"| model | card | {header} | not equal |", "| --- | --- | " + "--- | " * len(STATUSES) + "--- |"]
     for name, cls in models.items():
-        counts = {status: sum(row.status == status for row in cls.fidelity) for status in STATUSES}
+        counts = " | ".join(str(sum(row.status == status for row in cls.fidelity)) for status in STATUSES)
         others = "; ".join(f"{row.component} ({row.status})" for row in cls.fidelity if row.status != "equal")
         card = f"{_card_name(cls)}.md"
-        lines.append(
-            f"| `{name}` | [{_card_name(cls)}]({card}) | {counts['equal']} | {counts['option']} "
-            f"| {counts['deviation']} | {_cell(others) or '—'} |"
-        )
+        lines.append(f"| `{name}` | [{_card_name(cls)}]({card}) | {counts} | {_cell(others) or '—'} |")
     return "\n".join(lines) + "\n"
 
 
