@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
 from msa_bench.cli.app import app
 
+#: ``msa_bench/models/catalog.json``, read without importing ``msa_bench.models`` (torch).
+CATALOG = Path(__file__).resolve().parents[1] / "models" / "catalog.json"
+
+
+def load_catalog() -> list[dict]:
+    return json.loads(CATALOG.read_text(encoding="utf-8"))
+
 
 @app.command("models")
 def list_models(as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON.")) -> None:
     """List the built-in models: modalities read, tasks, paper and fidelity to the official code."""
-    from msa_bench.models.catalog import load_catalog
-
     rows = load_catalog()
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))

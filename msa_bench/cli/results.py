@@ -11,9 +11,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from msa_bench.records.record import ResultRecord, load_record, summarize
-from msa_bench.records.seal import json_safe
-from msa_bench.scoring.metrics import PRIMARY_METRIC, TASKS, task_metrics
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from msa_bench.records.record import ResultRecord
 
 #: The columns shown per task (the primary metric first); --json carries every metric.
 SHOWN: dict[str, tuple[str, ...]] = {
@@ -24,6 +25,8 @@ SHOWN: dict[str, tuple[str, ...]] = {
 
 
 def _columns(records: Sequence[ResultRecord]) -> list[str]:
+    from msa_bench.scoring.metrics import PRIMARY_METRIC, TASKS, task_metrics
+
     present = {name for record in records for name in record.metrics}
     columns = []
     for task in TASKS:
@@ -38,6 +41,8 @@ def _cell(value: float) -> str:
 
 def results_table(records: Sequence[ResultRecord]) -> str:
     """One text block per entry (dataset, name): its seeds, then mean ± std."""
+    from msa_bench.records.record import summarize
+
     blocks = []
     entries: dict[tuple[str, str], list[ResultRecord]] = {}
     for record in records:
@@ -65,6 +70,8 @@ def results_table(records: Sequence[ResultRecord]) -> str:
 
 def results_json(records: Sequence[ResultRecord], paths: Sequence[Path]) -> str:
     """The same results for scripts: per record its entry, seed, metrics and file."""
+    from msa_bench.records.seal import json_safe
+
     rows = [
         {"dataset": r.dataset, "model": r.model, "seed": r.seed, "isolation": r.isolation, "metrics": r.metrics, "record": str(p)}
         for r, p in zip(records, paths)
@@ -73,6 +80,8 @@ def results_json(records: Sequence[ResultRecord], paths: Sequence[Path]) -> str:
 
 
 def print_results(paths: Sequence[Path], as_json: bool, echo) -> None:
+    from msa_bench.records.record import load_record
+
     records = [load_record(path) for path in paths]
     if as_json:
         echo(results_json(records, paths))

@@ -65,7 +65,8 @@ def _launch(job: WorkerJob, input_dir: Path, scratch: Path, isolation: str, read
         report = json.loads(error.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         report = {"message": f"the worker exited with status {code} without a report (its output is above)", "user_error": False}
-    message = f"{job.model}, {job.phase} phase (run folder {scratch}): {report.get('message', '')}"
+    where = "" if job.phase == "describe" else f" (run folder {scratch})"
+    message = f"{job.model}, {job.phase} phase{where}: {report.get('message', '')}"
     raise (SubmissionRejected if report.get("user_error") else WorkerFailed)(message)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 
 from msa_bench import __version__
-from msa_bench.models import MSAModel, get_model_class, model_names
+from msa_bench.models import MSAModel, builtin_model_names, get_model_class
 from msa_bench.records.names import check_entry_name, check_not_reserved
 from msa_bench.records.record import config_hash
 from msa_bench.records.seal import canonical_json, code_identity
@@ -60,8 +60,8 @@ def builtin_code(model_class: type[MSAModel]) -> dict:
 
 def is_builtin(model: str | type[MSAModel]) -> bool:
     if isinstance(model, str):
-        return ":" not in model and model in model_names()
-    return model.__module__.startswith("baselines.") and model_name_of(model) in model_names()
+        return ":" not in model and model in builtin_model_names()
+    return model.__module__.startswith("baselines.") and model_name_of(model) in builtin_model_names()
 
 
 def entry_name(base: str, track: str, variant: str | None) -> str:
@@ -112,7 +112,7 @@ def submission_spec(
         readable=(folder, *config_paths),
     )
     name = check_entry_name(entry_name(described["name"], track, variant))
-    check_not_reserved(name, model_names())
+    check_not_reserved(name, builtin_model_names())
     files = {}
     for file in described["modules"]:
         resolved = Path(file).resolve()

@@ -19,7 +19,7 @@ import torch
 
 from msa_bench.harness.protocol import guarded_run, run_protocol
 from msa_bench.harness.robustness import TRACKS
-from msa_bench.models import get_model_class, model_names
+from msa_bench.models import builtin_model_names, get_model_class
 from msa_bench.scale.data import DatasetSource
 from msa_bench.util.errors import UserError
 
@@ -82,7 +82,7 @@ def run_main(
     """
     from msa_bench.scoring.robustness import QUICK_LEVELS
 
-    names = list(models) if models else model_names()
+    names = list(models) if models else builtin_model_names()
     for name in names:
         get_model_class(name)  # unknown names fail before any work
     unknown = sorted(set(tracks) - set(TRACKS))

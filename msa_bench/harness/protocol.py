@@ -13,6 +13,7 @@ finished seeds are staged.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -46,16 +47,30 @@ def load_for_run(dataset_name: str, data_dir: str | Path | None, options: dict |
 
 
 def check_readable(paths: Sequence[Path], forbidden: Sequence[Path]) -> None:
-    """A model config may name a local checkpoint for the worker to read, never a folder holding
-    (or inside) records, data or caches."""
+    """The folders a worker may read (the submission's folder, a checkpoint a model config names)
+    never hold, nor lie inside, the records, the data or the caches."""
     for path in paths:
         for root in forbidden:
             root = Path(root).resolve()
             if path == root or path.is_relative_to(root) or root.is_relative_to(path):
                 raise SubmissionRejected(
-                    f"{path}: a model config may name a checkpoint for the worker to read, but this path holds or is "
-                    f"inside {root}, which a model may not read"
+                    f"{path}: the model's worker would read this folder (the submission's folder, or a path its config "
+                    f"names), but it holds or lies inside {root}, which a model may not read; move the submission "
+                    "or the checkpoint to a folder of its own"
                 )
+
+
+def check_writable(*folders: Path) -> None:
+    """Refuse, before any training, a records or run folder that cannot be written (the error
+    names the folder); the folders are created when missing."""
+    for folder in folders:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".msa_bench_write_probe_{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+        finally:
+            probe.unlink(missing_ok=True)
 
 
 def _forbidden(records_dir: Path, data_dir: str | Path | None) -> list[Path]:
@@ -93,6 +108,7 @@ def prepare_entry(
         spec = submission_spec(model, data, dataset_name, model_overrides, train_overrides, track, variant)
     check_readable(spec.readable, _forbidden(Path(records_dir), data_dir))
     stage = EntryStage(records_dir, dataset_name, spec.name)
+    check_writable(Path(records_dir), stage.folder.parent)
     stage.clear()
     stage.add_code(spec.code_files)
     return spec
@@ -164,6 +180,8 @@ def run_protocol(
     data = dataset if dataset is not None else load_for_run(dataset_name, data_dir, dataset_options)
     spec = prepare_entry(model, dataset_name, data, records_dir, model_overrides=model_overrides, train_overrides=train_overrides,
                          track=track, variant=variant, data_dir=data_dir, dataset_options=dataset_options)
+    if run_root is not None:
+        check_writable(Path(run_root))
     if not len(data["test"]):
         return _train_without_test(spec, data, dataset_name, seeds, run_root, device, threads, progress, nproc, echo)
     stage = EntryStage(records_dir, dataset_name, spec.name)

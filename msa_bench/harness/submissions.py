@@ -182,13 +182,13 @@ def submit_predictions(
     """
     from msa_bench.harness.training import dataset_fingerprint
     from msa_bench.loading.load import canonical_name, load_dataset
-    from msa_bench.models import model_names
+    from msa_bench.models import builtin_model_names
     from msa_bench.records.names import check_entry_name, check_not_reserved
     from msa_bench.records.seal import code_identity
 
     path = Path(path)
     dataset = canonical_name(dataset)
-    check_not_reserved(check_entry_name(name), model_names())
+    check_not_reserved(check_entry_name(name), builtin_model_names())
     submission = _read_submission(path)
     data = load_dataset(dataset, data_dir=data_dir, cache_dir=cache_dir, **(dataset_config or {}))
     table = scored_table(submission, labels_of_test_split(data["test"]), source=str(path))

@@ -31,7 +31,7 @@ import pandas as pd
 from msa_bench.harness.entry_spec import EntrySpec, builtin_code
 from msa_bench.harness.protocol import load_for_run, run_seed
 from msa_bench.harness.training import dataset_fingerprint, run_identity
-from msa_bench.models import get_model_class, model_names
+from msa_bench.models import builtin_model_names, get_model_class
 from msa_bench.records.record import ResultRecord, environment, load_predictions, load_record
 from msa_bench.records.seal import code_identity, json_safe
 from msa_bench.records.verification import verification_path
@@ -69,7 +69,7 @@ def _spec(record: ResultRecord, record_file: Path) -> EntrySpec:
         )
     if code["kind"] == "builtin":
         name = code["entry"]
-        if name not in model_names():
+        if name not in builtin_model_names():
             raise CannotVerify(f"{record_file}: the built-in model {name!r} does not exist in this msa_bench")
         current = builtin_code(get_model_class(name))
         if current["hash"] != code["hash"]:

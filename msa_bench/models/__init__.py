@@ -20,7 +20,13 @@ from msa_bench.models.api import (
     task_loss,
 )
 from msa_bench.models.fidelity import FidelityRow
-from msa_bench.models.registry import get_model_class, load_builtin_baselines, model_names, models_without_input
+from msa_bench.models.registry import (
+    builtin_model_names,
+    get_model_class,
+    load_builtin_baselines,
+    model_names,
+    models_without_input,
+)
 from msa_bench.models.text_encoder import TextEncoder, TextEncoding
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "TaskHeads",
     "TrainingStage",
     "build_config",
+    "builtin_model_names",
     "count_parameters",
     "get_model_class",
     "learning_rate_groups",

@@ -4,6 +4,7 @@
 reads, the tasks it predicts itself, its paper, its card and the state of its fidelity to the
 official code. It is generated from the registry (``python -m msa_bench.models.catalog``) and a
 test checks the committed file equals :func:`build_catalog`, so it cannot drift from the code.
+``msa-bench models`` reads the file by its path (importing this package would load torch).
 """
 
 from __future__ import annotations
@@ -42,10 +43,6 @@ def build_catalog() -> list[dict]:
             "fidelity": fidelity_status({row.status for row in model.fidelity}),
         })
     return rows
-
-
-def load_catalog() -> list[dict]:
-    return json.loads(CATALOG.read_text(encoding="utf-8"))
 
 
 def main() -> int:

@@ -40,6 +40,12 @@ def model_names() -> list[str]:
     return MODELS.names()
 
 
+def builtin_model_names() -> list[str]:
+    """The names of this repository's baselines (models a user registers in the same process are not)."""
+    load_builtin_baselines()
+    return [name for name in MODELS.names() if getattr(MODELS.get(name), "__module__", "").startswith("baselines.")]
+
+
 def models_without_input(names: Iterable[str], modalities: Iterable[str]) -> dict[str, str]:
     """The models of ``names`` that read none of a dataset's ``modalities``, each with the reason:
     there they could only predict a constant, so a board leaves them out."""

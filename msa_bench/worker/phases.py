@@ -77,8 +77,8 @@ def describe(job: WorkerJob, data: Path) -> dict:
     """The submission's name, resolved configs, schedule, code files and a passed trial batch."""
     try:
         model_class = get_model_class(job.model)
-    except (ImportError, AttributeError, FileNotFoundError, TypeError, ValueError, SyntaxError) as err:
-        raise SubmissionRejected(f"{job.model}: {err}") from None
+    except Exception as err:  # whatever the submission's import raises, it is refused with it
+        raise SubmissionRejected(f"{job.model} cannot be used: {type(err).__name__}: {err}") from None
     try:
         model_config, train_config = resolve_configs(model_class, job.dataset_name, job.model_config, job.train_config)
     except (TypeError, ValueError, KeyError) as err:
