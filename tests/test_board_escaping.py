@@ -22,6 +22,7 @@ from msa_bench.board.page import render_leaderboard
 from msa_bench.records.record import ResultRecord
 from msa_bench.records.store import write_record
 from msa_bench.scoring.metrics import compute_metrics, predictions_frame
+from record_helpers import code_for
 
 PAYLOAD = (
     "<script>alert(1)</script> [click](javascript:alert(1)) <javascript:alert(2)> a | b | c "
@@ -41,7 +42,7 @@ def _write(records: Path, model: str, seed: int, fingerprint: str = "fp", **fiel
     metrics = compute_metrics(frame)
     record = ResultRecord(
         model=model, dataset="synthetic", seed=seed, kind="full", metrics=metrics, dataset_fingerprint=fingerprint,
-        robustness=fields.pop("robustness", fake_sweep(metrics["acc2_non0"])), **fields,
+        robustness=fields.pop("robustness", fake_sweep(metrics["acc2_non0"])), code=fields.pop("code", code_for(model)), **fields,
     )
     return write_record(record, frame, records)
 

@@ -20,6 +20,7 @@ from msa_bench.board.page import render_leaderboard
 from msa_bench.records.record import ResultRecord
 from msa_bench.records.store import write_record
 from msa_bench.scoring.metrics import compute_metrics, predictions_frame
+from record_helpers import code_for
 
 #: Names as long as the real boards' (variants, tracks), the reference model among them.
 MODELS = [
@@ -61,6 +62,7 @@ def board(tmp_path_factory) -> dict[str, Path]:
             config = {"reference": True} if reference else {"model": {"missing_rate": 0.5}, "train": {"missing_modality_rate": 0.3 if k % 5 == 0 else 0.0}}
             record = ResultRecord(
                 model=model, dataset="synthetic", seed=seed, kind="full", metrics=metrics, config=config,
+                code=code_for(model, reference=reference),
                 robustness={} if reference else fake_sweep(metrics["acc2_non0"], slope=0.05 + 0.02 * k),
                 paper_results={"source": "Someone et al., a venue 2023", "mae": 0.9} if model == "tfn" else {},
                 environment={"cpu": "AMD EPYC 7B13 64-Core Processor", "threads": 1, "torch": "2.14.1+cu130"},

@@ -23,6 +23,7 @@ from msa_bench.harness.training import dataset_fingerprint
 from msa_bench.records.record import ResultRecord, predictions_path
 from msa_bench.records.store import staging_root, write_record
 from msa_bench.scoring.metrics import compute_metrics
+from record_helpers import code_for
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def write(records: Path, model: str, table: pd.DataFrame, seed: int, fingerprint
         warnings.simplefilter("ignore")  # undefined metrics of degenerate tables
         metrics = compute_metrics(table)
     fields = {"kind": "full", "config": {"train": {}}, "robustness": fake_sweep(metrics["acc2_non0"]), **fields}
+    fields.setdefault("code", code_for(model, fields.get("kind", "full"), reference=bool(fields.get("config", {}).get("reference"))))
     record = ResultRecord(model=model, dataset="synthetic", seed=seed, metrics=metrics, dataset_fingerprint=fingerprint, **fields)
     return write_record(record, table, records)
 

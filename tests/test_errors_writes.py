@@ -15,8 +15,11 @@ import pytest
 from msa_bench import load_dataset
 from msa_bench.util.atomic import atomic_dir, write_text
 from msa_bench.scoring.metrics import compute_metrics
-from msa_bench.records.record import RecordConflict, ResultRecord, load_record, load_records, predictions_path, save_record
+from msa_bench.records.record import ResultRecord, load_record, load_records, predictions_path
+from msa_bench.records.names import NameRefused
+from msa_bench.records.store import RecordConflict, save_record
 from msa_bench.harness.submissions import SubmissionError, labels_of_test_split, submit_predictions
+from record_helpers import code_for
 
 
 
@@ -28,7 +31,7 @@ def predictions_file(labels: pd.DataFrame, path, shift: float = 0.0):
 
 def record_of(labels: pd.DataFrame, model: str, kind: str) -> tuple[ResultRecord, pd.DataFrame]:
     table = labels.assign(sentiment_pred=labels["sentiment_true"].fillna(0.0))
-    return ResultRecord(model=model, dataset="synthetic", seed=0, kind=kind, metrics=compute_metrics(table)), table
+    return ResultRecord(model=model, dataset="synthetic", seed=0, kind=kind, metrics=compute_metrics(table), code=code_for(model, kind)), table
 
 
 @pytest.fixture
@@ -67,7 +70,7 @@ def test_a_predictions_submission_cannot_take_a_built_in_or_trained_name(synthet
     submit = lambda name: submit_predictions(  # noqa: E731
         submission, "synthetic", name, records, **synthetic_source
     )
-    with pytest.raises(SubmissionError, match="'tfn' is a built-in model's name"):
+    with pytest.raises(NameRefused, match="'tfn' is reserved"):
         submit("tfn")
     save_record(*record_of(synthetic_small_labels, "my_trained", "full"), records)
     with pytest.raises(SubmissionError, match="'my_trained' already holds full records"):
@@ -100,23 +103,19 @@ def test_two_simultaneous_same_name_submissions_one_accepted_one_refused(tmp_pat
     cache = tmp_path / "cache"
     labels = labels_of_test_split(load_dataset("synthetic", cache_dir=cache)["test"])  # built once, read by both
     env = {**os.environ, "MSA_BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
-    records = tmp_path / "records"
+    records = tmp_path / "space" / "records"
     runs = []
     for k in range(2):
         path = predictions_file(labels, tmp_path / f"p{k}.parquet", shift=0.1 * (k + 1))
         command = [sys.executable, "-c", CHILD, "submit", "--predictions", str(path), "--dataset", "synthetic"]
-        command += ["--name", "same", "--records", str(records)]
+        command += ["--name", "same", "--workspace", str(tmp_path / "space")]
         runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outcomes = [(run.wait(timeout=300), run.stdout.read() + run.stderr.read()) for run in runs]
     accepted = [k for k, (code, _) in enumerate(outcomes) if code == 0]
-    refused = [k for k, (code, output) in enumerate(outcomes) if code == 2 and "already exists" in output]
+    refused = [k for k, (code, output) in enumerate(outcomes) if code == 2 and "already holds 1 record" in output]
     assert len(accepted) == 1 and len(refused) == 1, outcomes
-    assert "added" in outcomes[accepted[0]][1]
+    assert "records:" in outcomes[accepted[0]][1]
     (record,) = load_records(records)
-    winner = tmp_path / f"p{accepted[0]}.parquet"
-    import hashlib
-
-    assert record.config["predictions_sha256"] == hashlib.sha256(winner.read_bytes()).hexdigest()
     assert load_record(records / "synthetic" / "same" / "seed0.json").metrics["mae"] == pytest.approx(0.1 * (accepted[0] + 1))
     assert not list(records.rglob("*.tmp"))
     assert np.isfinite(record.metrics["mae"])

@@ -232,4 +232,4 @@ def test_a_failed_seed_commits_nothing_and_says_where_the_finished_seeds_are(sma
         run_protocol("lf_dnn", "synthetic", (1111, 1112), train_overrides={"max_epochs": 1}, records_dir=tmp_path / "records",
                      dataset=small_data, progress=False, robustness=False)
     assert not (tmp_path / "records").exists() or not list((tmp_path / "records").rglob("seed*.json"))
-    assert list((tmp_path / "records-staging" / "synthetic" / "lf_dnn").glob("seed1111.json"))
+    assert list((tmp_path / "records-staging" / "synthetic" / "lf_dnn").rglob("seed1111.json"))

@@ -14,6 +14,7 @@ from msa_bench.records.record import ResultRecord
 from msa_bench.records.store import write_record
 from msa_bench.scoring.metrics import compute_metrics, predictions_frame
 from msa_bench.scoring.robustness import LEVELS, QUICK_LEVELS, auilc, grid_name
+from record_helpers import code_for
 
 DROPS = ("text", "audio", "vision", "text+audio", "text+vision", "audio+vision", "text+audio+vision")
 IDS = [f"video{i // 10}_{i % 10}" for i in range(80)]
@@ -51,7 +52,7 @@ def _write(records, model, slope, levels=LEVELS, track="default", train=None, se
     record = ResultRecord(
         model=model, dataset="synthetic", seed=seed, kind="full", metrics=metrics,
         robustness=fake_sweep(metrics["acc2_non0"], slope, levels),
-        config={"track": track, "train": train or {"missing_modality_rate": 0.0}},
+        config={"track": track, "train": train or {"missing_modality_rate": 0.0}}, code=code_for(model),
     )
     write_record(record, frame, records)
 
@@ -126,7 +127,7 @@ def test_skipped_conditions_are_reported(tmp_path):
     frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH)
     record = ResultRecord(
         model="text_only", dataset="mosi", seed=1, kind="full", metrics=compute_metrics(frame),
-        robustness=fake_sweep(0.8, modalities=("text",)), config={"train": {}},
+        robustness=fake_sweep(0.8, modalities=("text",)), config={"train": {}}, code=code_for("text_only"),
     )
     write_record(record, frame, tmp_path / "records")
     markdown = render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=50)["markdown"].read_text()
@@ -144,7 +145,8 @@ def test_a_condition_listed_as_skipped_is_neither_a_column_nor_a_curve(tmp_path)
     sweep = fake_sweep(0.8, modalities=("text", "audio"))
     sweep["skipped"]["noise text"] = "the training split has no text tokens to draw replacements from"
     del sweep["noise"]["text"]
-    write_record(ResultRecord(model="aware", dataset="synthetic", seed=1, kind="full", metrics=compute_metrics(frame), robustness=sweep), frame, records)
+    write_record(ResultRecord(model="aware", dataset="synthetic", seed=1, kind="full", metrics=compute_metrics(frame), robustness=sweep,
+                              code=code_for("aware")), frame, records)
     paths = render_leaderboard(records, tmp_path / "out", n_resamples=50)
     markdown, html = (paths[kind].read_text() for kind in ("markdown", "html"))
     robustness = markdown.split("### Robustness")[1]

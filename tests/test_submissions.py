@@ -10,6 +10,7 @@ from msa_bench.scoring.metrics import compute_metrics
 from msa_bench.records.record import load_predictions, load_records
 from msa_bench.data.schema import EKMAN_EMOTIONS
 from msa_bench.harness.submissions import SubmissionError, submit_predictions
+from msa_bench.records.names import NameRefused
 
 
 
@@ -43,7 +44,8 @@ def test_a_valid_submission_becomes_a_predictions_only_record(synthetic_small_la
     assert table["id"].tolist() == synthetic_small_labels["id"].tolist()  # rows follow the test split, not the file
     assert record.metrics == compute_metrics(table)
     assert set(record.ci) == set(record.metrics) and record.metrics["mae"] == pytest.approx(0.4, abs=0.1)
-    assert record.dataset_fingerprint and len(record.config["predictions_sha256"]) == 64
+    assert record.dataset_fingerprint and len(record.predictions_sha256) == 64 and record.code["kind"] == "predictions"
+    assert record.config == {"dataset": "synthetic", "dataset_config": {"n_clips": 300}}  # the seeds of one name share it
     pd.testing.assert_series_equal(table["sentiment_true"], synthetic_small_labels["sentiment_true"])
 
 
@@ -97,12 +99,12 @@ def test_unreadable_files_names_and_resubmissions_are_rejected(synthetic_small_l
         submit(garbage, tmp_path, synthetic_source)
     with pytest.raises(SubmissionError, match="absent.parquet: no such file"):
         submit(tmp_path / "absent.parquet", tmp_path, synthetic_source)
-    with pytest.raises(SubmissionError, match="name must be a name"):
+    with pytest.raises(NameRefused, match="the name '../escape' is refused"):
         submit(submission(synthetic_small_labels), tmp_path, synthetic_source, name="../escape")
     assert not (tmp_path / "records").exists()
     submit(submission(synthetic_small_labels), tmp_path, synthetic_source)
     before = snapshot(tmp_path / "records")
-    with pytest.raises(SubmissionError, match="already exists"):
+    with pytest.raises(SubmissionError, match="already holds 1 record.*--replace"):
         submit(submission(synthetic_small_labels), tmp_path, synthetic_source)
     assert snapshot(tmp_path / "records") == before
     submit(submission(synthetic_small_labels), tmp_path, synthetic_source, seed=1)  # another run of the same model
@@ -117,7 +119,7 @@ def test_submit_command_rejects_with_the_reason(tmp_path):
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"not parquet")
     runner = CliRunner()
-    common = ["submit", "--dataset", "synthetic", "--records", str(tmp_path / "records")]
+    common = ["submit", "--dataset", "synthetic", "--workspace", str(tmp_path)]
     result = runner.invoke(app, [*common, "--predictions", str(garbage), "--name", "mine"])
     assert result.exit_code == 2 and "error: " in result.output and "not a readable parquet file" in result.output
     assert "Traceback" not in result.output
@@ -135,7 +137,7 @@ def test_submit_command_passes_dataset_options_to_the_builder(synthetic_small_la
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "submission.parquet"
     submission(synthetic_small_labels).to_parquet(path, index=False)
-    common = ["submit", "--dataset", "synthetic", "--records", str(tmp_path / "records"), "--predictions", str(path), "--name", "mine"]
+    common = ["submit", "--dataset", "synthetic", "--workspace", str(tmp_path), "--predictions", str(path), "--name", "mine"]
     result = CliRunner().invoke(app, common)  # the default synthetic set has other test ids
     assert result.exit_code == 2 and "have no prediction" in result.output and not (tmp_path / "records").exists()
     result = CliRunner().invoke(app, [*common, "--dataset-option", "n_clips=300"])

@@ -44,7 +44,7 @@ from msa_bench.models import get_model_class, model_names, models_without_input
 from msa_bench.worker.configs import resolve_configs
 from msa_bench.harness.protocol import guarded_run, run_protocol
 from msa_bench.harness.reference import make_reference_record
-from msa_bench.records.record import save_record
+from msa_bench.records.store import save_record
 from msa_bench.scoring.robustness import QUICK_LEVELS
 from msa_bench.harness.training import DEFAULT_SEEDS
 

@@ -21,6 +21,7 @@ import pandas as pd
 from msa_bench.board.entries import (
     Board,
     Entry,
+    LeaderboardError,
     board_anchor,
     features_of,
     is_builtin,
@@ -29,6 +30,8 @@ from msa_bench.board.entries import (
 from msa_bench.board.load import CheckedRecord, check_record
 from msa_bench.board.refusals import Refusal, attempt
 from msa_bench.records.record import record_files, summarize
+from msa_bench.records.store import predictions_digest
+from msa_bench.records.verification import is_verified
 from msa_bench.scoring.metrics import confusion_matrix, seed_bootstrap_scores
 
 
@@ -157,6 +160,12 @@ def build_entry(group: list[CheckedRecord], n_resamples: int, seed: int) -> Entr
     included. Checks of a whole entry go here: what raises refuses the entry (:func:`attempt`)."""
     model = group[0].record.model
     tables = [i.predictions for i in group]
+    if group[0].record.kind == "full" and not group[0].record.config.get("reference"):
+        first_seed: dict[str, int] = {}
+        for item in group:
+            seen = first_seed.setdefault(predictions_digest(item.predictions), item.record.seed)
+            if seen != item.record.seed:
+                raise LeaderboardError(f"seeds {seen} and {item.record.seed} have identical predictions: a copied seed")
     return Entry(
         model=model,
         kind=group[0].record.kind,
@@ -167,6 +176,7 @@ def build_entry(group: list[CheckedRecord], n_resamples: int, seed: int) -> Entr
         card=model_card(model),
         builtin=is_builtin(model),
         confusion=_pooled_confusion(tables),
+        verified=all(is_verified(item.path, item.record) for item in group),
     )
 
 

@@ -36,6 +36,7 @@ class Entry:
     card: str | None = None  # the model card with its fidelity table, relative to the repository root
     builtin: bool = False  # a model of this repository's baselines (re-run by the maintainers)
     confusion: np.ndarray | None = None  # categorical emotion counts over all seeds (true x predicted)
+    verified: bool = False  # every seed re-run identically by msa-bench verify since its last change
 
     @property
     def paper(self) -> dict:
@@ -119,11 +120,20 @@ def is_builtin(entry_name: str) -> bool:
 SUBMITTED_CODE = "submitted code"
 
 
+#: Tag of an entry every seed of which ``msa-bench verify`` re-ran identically since its last change.
+VERIFIED = "re-run ✓"
+#: What a record's isolation says, when the model did not run in the sandbox.
+ISOLATION_TAGS = {"process": "not sandboxed (plain process)", "none": "not isolated (in-process run)"}
+
+
 def entry_tags(entry: Entry) -> list[str]:
     if entry.predictions_only:
         tags = ["predictions only"]
     else:
         tags = [] if entry.builtin or entry.reference else [SUBMITTED_CODE]
+        isolation = {r.isolation for r in entry.records} - {"sandbox"}
+        tags += [ISOLATION_TAGS.get(level, level) for level in sorted(isolation) if not entry.reference]
+    tags += [VERIFIED] if entry.verified else []
     return tags + training_tags(entry.records[0].config, entry.model)
 
 

@@ -26,6 +26,9 @@ from msa_bench.records.record import (
     load_record,
     predictions_path,
 )
+from msa_bench.models import builtin_model_names
+from msa_bench.records.names import base_name
+from msa_bench.records.seal import seal_problem
 from msa_bench.scoring.metrics import compute_metrics
 
 #: Stored metrics may differ from those recomputed from the predictions by float rounding only.
@@ -60,6 +63,14 @@ def check_record(
             raise LeaderboardError(f"its {field} is a {type(getattr(record, field)).__name__}, not a JSON object")
     if not isinstance(record.dataset_fingerprint, str):
         raise LeaderboardError(f"its dataset_fingerprint is {record.dataset_fingerprint!r}, not text")
+    problem = seal_problem(path, record)
+    if problem:
+        raise LeaderboardError(problem)
+    reserved = base_name(record.model) in builtin_model_names()
+    if reserved and record.code.get("kind") not in ("builtin",) and not record.config.get("reference"):
+        raise LeaderboardError(f"{record.model!r} uses the reserved name of a built-in model, but its code is not the built-in model's")
+    if record.code.get("kind") == "builtin" and record.code.get("entry") != base_name(record.model):
+        raise LeaderboardError(f"its code is the built-in model {record.code.get('entry')!r}, not {base_name(record.model)!r}")
     predictions = _read_predictions(path)
     for column in predictions.columns:
         if pd.api.types.is_float_dtype(predictions[column]):

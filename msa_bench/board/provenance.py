@@ -25,8 +25,10 @@ def provenance_rows(members: list[Entry]) -> list[list[str]]:
             ", ".join(str(r.training.get("epochs", "—")) for r in records),
             ", ".join(commits) + (" (dirty tree)" if dirty else ""),
             where or "—",
+            ", ".join(sorted({str(r.isolation) for r in records})),
+            "✓" if entry.verified else "—",
         ])
     return rows
 
 
-PROVENANCE_HEADER = ["model", "seeds", "schedule", "epochs trained (per seed)", "commit", "where"]
+PROVENANCE_HEADER = ["model", "seeds", "schedule", "epochs trained (per seed)", "commit", "where", "isolation", "re-run"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,8 @@ class EntrySpec:
     code_files: dict[str, Path] = field(default_factory=dict)
     readable: tuple[Path, ...] = ()
     paper_results: dict = field(default_factory=dict)
+    #: This run's staging folder (:class:`~msa_bench.records.store.EntryStage` token).
+    stage_token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def run_folder_key(self, identity: dict) -> str:
         """A short hash of everything that identifies this entry's runs besides the seed."""

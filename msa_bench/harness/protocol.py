@@ -107,7 +107,7 @@ def prepare_entry(
     else:
         spec = submission_spec(model, data, dataset_name, model_overrides, train_overrides, track, variant)
     check_readable(spec.readable, _forbidden(Path(records_dir), data_dir))
-    stage = EntryStage(records_dir, dataset_name, spec.name)
+    stage = EntryStage(records_dir, dataset_name, spec.name, spec.stage_token)
     check_writable(Path(records_dir), stage.folder.parent)
     stage.clear()
     stage.add_code(spec.code_files)
@@ -137,7 +137,7 @@ def stage_seed(
     """Train and score one seed of a prepared entry across the boundary; stage its record."""
     run = run_seed(spec, data, dataset_name, seed, run_identity(data, spec.code["hash"]), robustness_levels, run_root,
                     device, threads, progress, nproc)
-    return EntryStage(records_dir, dataset_name, spec.name).add(make_record(run, spec.paper_results, spec.code), run.test_predictions)
+    return EntryStage(records_dir, dataset_name, spec.name, spec.stage_token).add(make_record(run, spec.paper_results, spec.code), run.test_predictions)
 
 
 def run_protocol(
@@ -184,7 +184,7 @@ def run_protocol(
         check_writable(Path(run_root))
     if not len(data["test"]):
         return _train_without_test(spec, data, dataset_name, seeds, run_root, device, threads, progress, nproc, echo)
-    stage = EntryStage(records_dir, dataset_name, spec.name)
+    stage = EntryStage(records_dir, dataset_name, spec.name, spec.stage_token)
     identity = ("full", spec.name, config_hash(record_config(spec, data, dataset_name, nproc)), spec.code["hash"])
     stage.check("full", identity, set(seeds), replace=replace)  # refused before anything is trained
     levels = None if not robustness else (LEVELS if robustness_levels is None else tuple(robustness_levels))

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,8 +63,11 @@ def records_lock(records_dir: str | Path) -> FileLock:
 def write_record(record: ResultRecord, predictions: pd.DataFrame, folder: str | Path) -> Path:
     """Write ``predictions`` and the record sealed over them into ``folder`` (the records layout):
     predictions first, then the record, each atomically. Returns the record's path."""
+    return _write_pair(record, predictions, record_path(folder, record.dataset, record.model, record.seed))
+
+
+def _write_pair(record: ResultRecord, predictions: pd.DataFrame, path: Path) -> Path:
     validate_predictions(predictions, source=f"predictions of {record.model} on {record.dataset}")
-    path = record_path(folder, record.dataset, record.model, record.seed)
     table = stage(predictions_path(path), lambda tmp: predictions.to_parquet(tmp, index=False))
     try:
         sealed = dataclasses.replace(record, predictions_sha256=file_sha256(table)).sealed()
@@ -77,20 +81,30 @@ def write_record(record: ResultRecord, predictions: pd.DataFrame, folder: str | 
 
 
 class EntryStage:
-    """The staged seeds of one entry (``dataset``, ``name``) of the records folder ``records_dir``."""
+    """The staged seeds of one entry (``dataset``, ``name``) of the records folder ``records_dir``.
 
-    def __init__(self, records_dir: str | Path, dataset: str, name: str) -> None:
+    ``token`` names this run's staging folder (``<records>-staging/<dataset>/<name>/<token>``), so
+    two runs of one name never share one; a new token is drawn when none is given (a run whose
+    seeds are staged by other processes passes its token to them)."""
+
+    def __init__(self, records_dir: str | Path, dataset: str, name: str, token: str | None = None) -> None:
         self.records_dir = Path(records_dir)
         self.dataset, self.name = dataset, name
-        self.folder = staging_root(records_dir) / dataset / name
+        self.token = token or uuid.uuid4().hex[:12]
+        self.folder = staging_root(records_dir) / dataset / name / self.token
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        for empty in (self.folder.parent, self.folder.parent.parent):
+            try:
+                empty.rmdir()
+            except OSError:
+                break
 
     def add(self, record: ResultRecord, predictions: pd.DataFrame) -> Path:
         if (record.dataset, record.model) != (self.dataset, self.name):
             raise ValueError(f"a record of {record.dataset}/{record.model} cannot be staged as {self.dataset}/{self.name}")
-        return write_record(record, predictions, staging_root(self.records_dir))
+        return _write_pair(record, predictions, self.folder / f"seed{record.seed}.json")
 
     def add_code(self, files: Mapping[str, Path]) -> None:
         """Archive a submission's code files (name in the record -> file) with the entry."""
@@ -137,7 +151,7 @@ class EntryStage:
                 echo(f"{self.name}: {len(clashing)} earlier record(s) moved aside to {moved_to}")
             written = []
             for record in staged:
-                source = record_path(staging_root(self.records_dir), self.dataset, self.name, record.seed)
+                source = self.folder / f"seed{record.seed}.json"
                 target = record_path(self.records_dir, self.dataset, self.name, record.seed)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(predictions_path(source), predictions_path(target))
@@ -206,7 +220,6 @@ def _refuse_copied_seeds(paths: list[Path], records: list[ResultRecord]) -> None
 def save_record(record: ResultRecord, predictions: pd.DataFrame, records_dir: str | Path, *, replace: bool = False) -> Path:
     """Stage one record and commit it as its entry's only new seed; its path in the records."""
     entry = EntryStage(records_dir, record.dataset, record.model)
-    entry.clear()
     entry.add(record, predictions)
     [path] = entry.commit(replace=replace)
     return path

@@ -152,7 +152,7 @@ def sweep_on_ray(
     for spec in specs:
         if any(label.rsplit(" seed ", 1)[0] == spec.name for label in outcome.failed):
             continue
-        committed.records[spec.name] = EntryStage(records_dir, source.name, spec.name).commit(replace=replace, echo=echo)
+        committed.records[spec.name] = EntryStage(records_dir, source.name, spec.name, spec.stage_token).commit(replace=replace, echo=echo)
     return committed
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from msa_bench.scoring.metrics import bootstrap_ci, predictions_frame
 from msa_bench.data.schema import EKMAN_EMOTIONS
+from record_helpers import code_for
 
 N_TEST = 686  # CMU-MOSI's standard test split
 
@@ -42,14 +43,15 @@ def test_render_leaderboard_6_models_5_seeds(benchmark, tables, tmp_path):
     """The leaderboard of `msa-bench run`'s size: 6 models x 5 seeds, all three tasks, 686 rows."""
     from msa_bench.board.page import render_leaderboard
     from msa_bench.scoring.metrics import compute_metrics
-    from msa_bench.records.record import ResultRecord, save_record
+    from msa_bench.records.record import ResultRecord
+    from msa_bench.records.store import save_record
 
     rng = np.random.default_rng(1)
     table = tables["all_tasks"]
     for model in ("text_only", "audio_only", "vision_only", "ef_lstm", "lf_dnn", "tfn"):
         for seed in range(1111, 1116):
             run = table.assign(sentiment_pred=table["sentiment_true"] + rng.normal(0, 1, len(table)))
-            record = ResultRecord(model=model, dataset="synthetic", seed=seed, kind="full", metrics=compute_metrics(run))
+            record = ResultRecord(model=model, dataset="synthetic", seed=seed, kind="full", metrics=compute_metrics(run), code=code_for(model))
             save_record(record, run, tmp_path / "records")
     paths = benchmark.pedantic(render_leaderboard, args=(tmp_path / "records", tmp_path / "out"), rounds=3)
     assert paths["html"].is_file()
