@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_board_refusals import fingerprint, predicted, refused, write  # noqa: F401 (the fixture)
+from test_board_refusals import predicted, refused, write
 
 from msa_bench.records.record import config_hash, predictions_path
 from msa_bench.records.seal import code_identity, file_sha256, record_hash
 from record_helpers import code_for
 
 PAYLOAD = "from msa_bench.models import MSAModel\n"
+
+
+@pytest.fixture(scope="module")
+def fingerprint(synthetic_small) -> str:
+    from msa_bench.harness.training import dataset_fingerprint
+
+    return dataset_fingerprint(synthetic_small)
 
 
 def reseal(path: Path, **changes) -> None:
