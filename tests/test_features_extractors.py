@@ -175,3 +175,18 @@ def test_transformer_extractors_move_to_cuda(models, speech):
         assert next(extractor.model.parameters()).device.type == "cuda"
         np.testing.assert_allclose(extractor.extract(batch)[0], cpu, atol=1e-3)
     assert torch.cuda.is_available()
+
+
+def test_a_local_checkpoint_is_named_by_content_not_path(tmp_path):
+    """Feature-set names enter every record's config: the same checkpoint in two places is one name."""
+    from msa_bench.features.checkpoints import checkpoint_identity
+
+    for place in ("a", "b"):
+        (tmp_path / place / "model").mkdir(parents=True)
+        (tmp_path / place / "model" / "weights.bin").write_bytes(b"same weights")
+    first, second = (checkpoint_identity(str(tmp_path / place / "model")) for place in ("a", "b"))
+    assert first == second and str(tmp_path) not in first and first.startswith("model (sha256:")
+    (tmp_path / "b" / "model" / "weights.bin").write_bytes(b"other weights")
+    checkpoint_identity.cache_clear()
+    assert checkpoint_identity(str(tmp_path / "b" / "model")) != first
+    assert checkpoint_identity("bert-base-uncased") == "bert-base-uncased"

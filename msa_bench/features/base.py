@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from msa_bench.features.checkpoints import checkpoint_identity
 from msa_bench.util.errors import UserError
 from msa_bench.util.registry import Registry
 
@@ -142,7 +143,9 @@ class TransformersExtractor(Extractor):
 
     @property
     def name(self) -> str:
-        return f"{self.name_prefix}:{self.config.checkpoint}@{self.config.layer}"
+        """``<prefix>:<checkpoint>@<layer>``, a local checkpoint named by its package or folder and
+        content hash (:func:`~msa_bench.features.checkpoints.checkpoint_identity`), never its path."""
+        return f"{self.name_prefix}:{checkpoint_identity(self.config.checkpoint)}@{self.config.layer}"
 
     @property
     def dim(self) -> int:
