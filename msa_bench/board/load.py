@@ -28,7 +28,7 @@ from msa_bench.records.record import (
 )
 from msa_bench.models import builtin_model_names
 from msa_bench.records.names import base_name
-from msa_bench.records.seal import seal_problem
+from msa_bench.records.integrity import seal_problem
 from msa_bench.scoring.metrics import compute_metrics
 
 #: Stored metrics may differ from those recomputed from the predictions by float rounding only.

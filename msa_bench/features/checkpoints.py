@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import re
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -51,3 +52,35 @@ def checkpoint_identity(checkpoint: str) -> str:
     shipped = _distribution_of(folder)
     where = f"{shipped[0]}=={shipped[1]}/{shipped[2]}" if shipped else folder.name
     return f"{where} (sha256:{_content_hash(folder)})"
+
+
+_SHIPPED = re.compile(r"(?P<dist>[A-Za-z0-9_.-]+)==(?P<version>[^/\s]+)/(?P<path>\S+) \(sha256:(?P<hash>[0-9a-f]{12})\)")
+
+
+def portable_config(config: dict) -> dict:
+    """``config`` with every value naming a local checkpoint folder replaced by its
+    :func:`checkpoint_identity` (what a record stores)."""
+    return {k: checkpoint_identity(v) if isinstance(v, str) and Path(v).expanduser().is_dir() else v for k, v in config.items()}
+
+
+def local_config(config: dict) -> dict:
+    """The inverse of :func:`portable_config` for checkpoints shipped by installed packages: each
+    ``package==version/path (sha256:...)`` value becomes the folder here, checked against the
+    version and the content hash (a :class:`~msa_bench.util.errors.UserError` says what differs)."""
+    from msa_bench.util.errors import UserError
+
+    resolved = dict(config)
+    for key, value in config.items():
+        match = _SHIPPED.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            continue
+        try:
+            installed = importlib.metadata.version(match["dist"])
+        except importlib.metadata.PackageNotFoundError:
+            raise UserError(f"{key}: the checkpoint {value!r} needs the package {match['dist']}=={match['version']}; install it") from None
+        distribution = importlib.metadata.distribution(match["dist"])
+        folder = Path(distribution.locate_file(match["path"])).resolve()
+        if installed != match["version"] or not folder.is_dir() or _content_hash(folder) != match["hash"]:
+            raise UserError(f"{key}: the checkpoint {value!r} is not what is installed ({match['dist']} {installed} at {folder})")
+        resolved[key] = str(folder)
+    return resolved

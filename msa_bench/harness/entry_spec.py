@@ -18,6 +18,7 @@ from pathlib import Path
 import datasets
 
 from msa_bench import __version__
+from msa_bench.features.checkpoints import portable_config
 from msa_bench.models import MSAModel, builtin_model_names, get_model_class
 from msa_bench.records.names import check_entry_name, check_not_reserved
 from msa_bench.records.record import config_hash
@@ -50,7 +51,7 @@ class EntrySpec:
 
     def run_folder_key(self, identity: dict) -> str:
         """A short hash of everything that identifies this entry's runs besides the seed."""
-        configs = config_hash({"model": self.model_config, "train": self.train_config})
+        configs = config_hash({"model": portable_config(self.model_config), "train": self.train_config})
         return hashlib.sha256(canonical_json({**identity, "configs": configs, "name": self.name}).encode()).hexdigest()[:12]
 
 

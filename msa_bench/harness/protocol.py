@@ -23,6 +23,7 @@ import datasets
 import torch
 import yaml
 
+from msa_bench.features.checkpoints import portable_config
 from msa_bench.harness.boundary import run_isolated
 from msa_bench.harness.entry_spec import EntrySpec, builtin_spec, is_builtin, submission_spec
 from msa_bench.harness.robustness import TRACKS
@@ -116,7 +117,8 @@ def prepare_entry(
 
 def record_config(spec: EntrySpec, data: datasets.DatasetDict, dataset_name: str, nproc: int = 1) -> dict:
     """The ``config`` every record of this entry carries (what its config hash covers)."""
-    config = {**run_config(spec.model_config, spec.train_config, spec.schedule, data), "track": spec.track, "dataset": dataset_name}
+    model_config = portable_config(spec.model_config)  # checkpoints by package and content, never a path
+    config = {**run_config(model_config, spec.train_config, spec.schedule, data), "track": spec.track, "dataset": dataset_name}
     return {**config, "distributed": {"nproc": nproc}} if nproc > 1 else config
 
 

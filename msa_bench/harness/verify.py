@@ -28,6 +28,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from msa_bench.features.checkpoints import local_config
 from msa_bench.harness.entry_spec import EntrySpec, builtin_code
 from msa_bench.harness.protocol import load_for_run, run_seed
 from msa_bench.harness.training import dataset_fingerprint, run_identity
@@ -92,7 +93,7 @@ def _spec(record: ResultRecord, record_file: Path) -> EntrySpec:
         model, readable = f"{(folder / entry_file).resolve()}:{attribute}", (folder.resolve(),)
     return EntrySpec(
         model=model, name=record.model, track=record.config.get("track", "default"), builtin=code["kind"] == "builtin",
-        model_config=record.config["model"], train_config=record.config["train"], schedule=record.config.get("schedule", ""),
+        model_config=local_config(record.config["model"]), train_config=record.config["train"], schedule=record.config.get("schedule", ""),
         code=code, code_files=files, readable=readable,
     )
 
