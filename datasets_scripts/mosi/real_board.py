@@ -18,9 +18,12 @@ quick robustness grid), each model's ``"mosi"`` schedule with the overrides belo
 Reference: StandardScaler + Ridge on mean-pooled MiniLM token embeddings, alpha chosen on the dev
 fold's MAE, scored on the same test ids by the same scorer; tagged ``reference``.
 
-    python datasets_scripts/mosi/real_board.py --data-dir ../shared/data/mosi --features runs/mosi-minilm \\
-        --records leaderboard/real/records [--models text_only ...] [--fine-tune self_mm ...] [--seeds 1111 ...] \\
-        [--render /tmp/board]
+    python datasets_scripts/mosi/real_board.py --data-dir MOSI --workspace leaderboard/real \\
+        [--models text_only ...] [--fine-tune self_mm ...] [--seeds 1111 ...]
+
+The workspace (:mod:`msa_bench.records.workspace`) gets the records, the run folders (an
+interrupted board resumes), the extraction (``<workspace>/extractions/mosi-minilm``) and the
+rendered pages.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from baselines.mmml import OFFICIAL_SIZES
 from msa_bench.features import extract
 from msa_bench.loading.load import load_dataset
 from msa_bench.scoring.metrics import predictions_frame
-from msa_bench.models import get_model_class, model_names, models_without_input
+from msa_bench.models import builtin_model_names, get_model_class, models_without_input
+from msa_bench.records.workspace import Workspace
 from msa_bench.worker.configs import resolve_configs
 from msa_bench.harness.protocol import guarded_run, run_protocol
 from msa_bench.harness.reference import make_reference_record
@@ -130,41 +134,41 @@ def reference_record(board: datasets.DatasetDict):
     table = predictions_frame(ids, sentiment_true=y_test, sentiment_pred=fitted(best).predict(x_test))
     model = {"pipeline": "mean-pooled MiniLM token features + StandardScaler + Ridge", "alpha": best,
              "alpha_grid": list(ALPHAS), "selected_on": "validation mae", "validation_mae": {str(a): m for a, m in dev_mae.items()}}
-    return make_reference_record(REFERENCE, DATASET, board, table, model, time.perf_counter() - began), table
+    return make_reference_record(REFERENCE, DATASET, board, table, model, time.perf_counter() - began, script=__file__), table
 
 
-def run_entry(name: str, board, seeds, records: Path, fine_tuned: bool) -> list[Path]:
+def run_entry(name: str, board, seeds, workspace: Workspace, fine_tuned: bool) -> list[Path]:
     """One board entry, all seeds; the records name the entry ``<model>`` or ``<model>+minilm-ft``
     (fine-tuned entries without the robustness sweep)."""
     return run_protocol(
         name, DATASET, seeds,
         model_overrides=fine_tune_overrides(name) if fine_tuned else frozen_overrides(name),
         train_overrides={**(FINE_TUNE_TRAIN if fine_tuned else FROZEN_TRAIN), **ENTRY_TRAIN.get((name, fine_tuned), {})},
-        records_dir=records, dataset=board, robustness_levels=QUICK_LEVELS, progress=False,
+        records_dir=workspace.records, dataset=board, robustness_levels=QUICK_LEVELS, progress=False, run_root=workspace.runs,
         # each sweep point re-encodes the test fold with the fine-tuned encoder: 118 s per seed for self_mm here
-        robustness=not fine_tuned, variant=VARIANT if fine_tuned else None,
+        robustness=not fine_tuned, variant=VARIANT if fine_tuned else None, echo=lambda line: None,
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="folder with MOSI's label.csv")
-    parser.add_argument("--features", type=Path, default=Path("runs/mosi-minilm"), help="MiniLM extraction folder (made once)")
-    parser.add_argument("--records", type=Path, default=Path("leaderboard/real/records"))
+    parser.add_argument("--workspace", type=Path, required=True, help="records, run folders, extraction and pages (the committed board: leaderboard/real)")
     parser.add_argument("--models", nargs="*", default=None, help="frozen entries (default: every model that reads text)")
     parser.add_argument("--fine-tune", nargs="*", default=list(FINE_TUNED), help=f"fine-tuned entries (default: {' '.join(FINE_TUNED)})")
     parser.add_argument("--seeds", nargs="*", type=int, default=list(DEFAULT_SEEDS))
     parser.add_argument("--no-reference", action="store_true", help="skip the ridge row")
-    parser.add_argument("--render", type=Path, default=None, help="render the records into this folder at the end")
     args = parser.parse_args()
 
-    extract(DATASET, args.data_dir, args.features, text=minilm_path(), workers=0)
-    board = load_dataset(DATASET, data_dir=args.features)
+    workspace = Workspace.resolve(args.workspace)
+    features = workspace.root / "extractions" / "mosi-minilm"
+    extract(DATASET, args.data_dir, features, text=minilm_path(), workers=0)
+    board = load_dataset(DATASET, data_dir=features)
     if not args.no_reference:
         record, table = reference_record(board)
-        save_record(record, table, args.records)
+        save_record(record, table, workspace.records, replace=True)
         print(f"  {REFERENCE}: non0 Acc-2 {record.metrics['acc2_non0']:.4f} in {record.wall_time_s:.1f} s")
-    names = model_names() if args.models is None else args.models
+    names = builtin_model_names() if args.models is None else args.models
     left_out = models_without_input([*names, *args.fine_tune], MODALITIES)
     for name, reason in left_out.items():
         print(f"  {name}: left out ({reason})")
@@ -173,13 +177,13 @@ def main() -> None:
     failed = []
     for name, fine_tuned in runs:
         entry = f"{name}+{VARIANT}" if fine_tuned else name
-        paths, outcome = guarded_run(lambda: run_entry(name, board, args.seeds, args.records, fine_tuned))
+        paths, outcome = guarded_run(lambda: run_entry(name, board, args.seeds, workspace, fine_tuned))
         failed.extend([] if paths else [entry])
         print(f"  {entry}: {outcome}", flush=True)
-    if args.render is not None:
-        from msa_bench.board.page import render_leaderboard
+    from msa_bench.board.page import render_leaderboard
 
-        print(f"rendered: {render_leaderboard(args.records, args.render, datasets_by_name={DATASET: board})['markdown']}")
+    rendered = render_leaderboard(workspace.records, workspace.root, datasets_by_name={DATASET: board})
+    print(f"rendered: {rendered['markdown']} ({len(rendered.refused)} refused)")
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")
 
