@@ -137,15 +137,19 @@ class LMF(MSAModel):
 
     def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """MMSA's groups: the modality factors at ``factor_lr``, the subnetworks (and heads) at
-        ``lr``; the rank weights and fusion bias are in no group, so they keep their initial
-        values, as in the official trainer (``list(model.parameters())[:3]`` and ``[5:]``)."""
-        fixed = {id(self.rank_weights), id(self.fusion_bias)}
+        ``lr`` (the official ``list(model.parameters())[:3]`` and ``[5:]``)."""
+        fixed = {id(p) for p in self.untrained_parameters()}
         factors = list(self.factors.parameters())
         others = [p for p in self.parameters() if id(p) not in fixed | {id(f) for f in factors} and p.requires_grad]
         return [
             {"params": factors, "lr": self.config.factor_lr, "weight_decay": weight_decay},
             {"params": others, "lr": lr, "weight_decay": weight_decay},
         ]
+
+    def untrained_parameters(self) -> list[nn.Parameter]:
+        """The rank weights and fusion bias: in no official optimizer group, so they keep their
+        initial values (``list(model.parameters())[3:5]``)."""
+        return [self.rank_weights, self.fusion_bias]
 
 
 

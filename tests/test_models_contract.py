@@ -267,18 +267,21 @@ def test_fine_tuned_text_path(name, tiny_bert):
     assert torch.isfinite(output.sentiment).all()
     model.compute_loss(output, random_targets()).backward()
     assert_finite_gradients(model)
-    groups = model.parameter_groups(1e-3, 0.0)
-    grouped = [id(p) for g in groups for p in g["params"]]
+    assert_every_trainable_parameter_once(model)
+
+
+def assert_every_trainable_parameter_once(model) -> None:
+    """Each trainable parameter is in exactly one optimizer group (the main ones or a training
+    stage's) or listed by ``untrained_parameters`` (in none on purpose)."""
+    groups = [*model.parameter_groups(1e-3, 1e-4), *(g for stage in model.training_stages() for g in stage.parameter_groups)]
+    grouped = [id(p) for g in groups for p in g["params"]] + [id(p) for p in model.untrained_parameters()]
     assert len(grouped) == len(set(grouped)), "a parameter is in two groups"
     assert set(grouped) == {id(p) for p in model.parameters() if p.requires_grad}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_parameter_groups_cover_every_trainable_parameter_once(name):
-    model = build(name)
-    grouped = [id(p) for g in model.parameter_groups(1e-3, 1e-4) for p in g["params"]]
-    assert len(grouped) == len(set(grouped))
-    assert set(grouped) == {id(p) for p in model.parameters() if p.requires_grad}
+    assert_every_trainable_parameter_once(build(name))
 
 
 @pytest.mark.gpu

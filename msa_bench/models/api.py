@@ -158,8 +158,8 @@ class MSAModel(nn.Module):
     Subclasses set ``config_class`` and implement ``forward``. Optional overrides:
     ``compute_loss`` (multi-loss models; it receives labels, ``forward`` never does; a model
     with several terms records them, unweighted, in ``output.aux["losses"]``),
-    ``parameter_groups`` (per-group learning rates and weight decays; a parameter in no group is
-    never updated), ``training_stages`` (extra passes per epoch with their own optimizers, see
+    ``parameter_groups`` (per-group learning rates and weight decays; a parameter left out on
+    purpose is listed by ``untrained_parameters``), ``training_stages`` (extra passes per epoch with their own optimizers, see
     :class:`TrainingStage`), ``on_epoch_end`` (per-epoch state updates, e.g. Self-MM's label
     generation), and ``training_state`` / ``load_training_state`` for state a model keeps
     outside its parameters (label memories, counters), so that a resumed run is exact. Class
@@ -222,6 +222,13 @@ class MSAModel(nn.Module):
     def training_stages(self) -> tuple[TrainingStage, ...]:
         """Extra passes run before the main pass of every epoch (none by default)."""
         return ()
+
+    def untrained_parameters(self) -> list[nn.Parameter]:
+        """Trainable parameters no optimizer group holds on purpose (an official trainer that
+        never steps them): they get gradients (which count in norm clipping) and keep their
+        values. Every other trainable parameter is in exactly one group of
+        :meth:`parameter_groups` or of a :meth:`training_stages` stage."""
+        return []
 
     def enter_stage(self, name: str) -> None:
         """Called by the trainer as each pass begins (``name``: :data:`MAIN_STAGE` or a stage's)."""
