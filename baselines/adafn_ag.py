@@ -332,12 +332,14 @@ class AdaFNAG(MSAModel):
         self.ulgm = ULGM(MODALITIES)
         self.completed_epochs = 0
 
-    def normalize(self, batch, masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def normalize(self, batch, masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Audio and vision frames, AdaFN-restyled in training mode (unchanged in eval mode) with
-        statistics over the frames of ``masks``, one alpha draw per example and direction."""
+        statistics over the frames of ``masks`` (default: the real ones), one alpha draw per
+        example and direction."""
         audio, vision = batch.audio, batch.vision
         if not self.training:
             return {"audio": audio.features, "vision": vision.features}
+        masks = {"audio": frame_mask(audio), "vision": frame_mask(vision)} if masks is None else masks
         alpha = self.alpha_draws(len(batch), audio.features.device) * self.config.alpha_scale
         return {
             "audio": adaptive_feature_normalization(audio.features, masks["audio"], vision.features, masks["vision"], alpha[0]),
