@@ -94,7 +94,7 @@ MUTATIONS: tuple[Mutation, ...] = (
        "1 appended instead of prepended"),
     _m("lmf", "lmf", "fused = factor_output if fused is None else fused * factor_output",
        "fused = factor_output if fused is None else fused + factor_output", "factors summed, not multiplied"),
-    _m("lmf", "lmf", "        fixed = {id(self.rank_weights), id(self.fusion_bias)}", "        fixed = {id(self.fusion_bias)}",
+    _m("lmf", "lmf", "        return [self.rank_weights, self.fusion_bias]", "        return [self.fusion_bias]",
        "rank weights trained (not in the official groups)"),
     _m("lmf", "lmf", '{"params": factors, "lr": self.config.factor_lr, "weight_decay": weight_decay},',
        '{"params": factors, "lr": self.config.factor_lr, "weight_decay": 0.0},', "no weight decay on the factors"),
