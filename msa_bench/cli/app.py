@@ -13,7 +13,7 @@ from contextvars import ContextVar
 import typer
 from typer.core import TyperGroup
 
-from msa_bench.util.errors import UserError, os_error_message, paragraph
+from msa_bench.util.errors import ConfigError, UserError, os_error_message, paragraph
 
 
 #: ``--data-dir`` of the commands that read a dataset.
@@ -75,7 +75,7 @@ def key_values(pairs: list[str] | None, option: str) -> dict[str, object]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint=option)
+            raise ConfigError(f"{option}: expected key=value, got {pair!r}")
         try:
             options[key] = json.loads(value)
         except ValueError:

@@ -178,12 +178,12 @@ def verify(
     from msa_bench.harness.verify import verify_record
     from msa_bench.records.workspace import Workspace
 
+    from msa_bench.util.errors import MissingFileError
+
     records = []
     for target in targets:
-        found = sorted(target.glob("seed*.json")) if target.is_dir() else [target]
+        found = sorted(target.glob("seed*.json")) if target.is_dir() else [target] if target.is_file() else []
         if not found:
-            from msa_bench.util.errors import MissingFileError
-
             raise MissingFileError(f"{target}: no record (seed*.json) to verify")
         records += found
     space = Workspace.resolve(workspace)

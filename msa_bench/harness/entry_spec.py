@@ -75,6 +75,8 @@ def entry_name(base: str, track: str, variant: str | None) -> str:
 def builtin_spec(name: str, dataset_name: str, model_overrides: dict | None, train_overrides: dict | None, track: str, variant: str | None) -> EntrySpec:
     """The entry of a built-in model: configs from its ``default_configs`` plus overrides."""
     model_class = get_model_class(name)
+    if not is_builtin(model_class):
+        raise SubmissionRejected(f"{name!r} is not one of msa_bench's baselines: submit it as --model path/to/file.py:ClassName")
     try:
         model_config, train_config = resolve_configs(model_class, dataset_name, model_overrides, train_overrides)
     except (TypeError, ValueError) as err:  # a misspelt or mistyped option, before anything runs

@@ -25,7 +25,7 @@ import yaml
 
 from msa_bench.features.checkpoints import portable_config
 from msa_bench.harness.boundary import run_isolated
-from msa_bench.harness.entry_spec import EntrySpec, builtin_spec, is_builtin, submission_spec
+from msa_bench.harness.entry_spec import EntrySpec, builtin_spec, submission_spec
 from msa_bench.harness.robustness import TRACKS
 from msa_bench.harness.training import DEFAULT_SEEDS, TrainedRun, dataset_fingerprint, make_record, run_config, run_identity
 from msa_bench.inputs.normalization import resolve_mode
@@ -103,7 +103,7 @@ def prepare_entry(
         raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
     check_trainable(data, dataset_name, dataset_options)
     train_overrides = {**TRACKS[track], **(train_overrides or {})}
-    if is_builtin(model):
+    if ":" not in model:  # a built-in model's name (an unknown one is refused with the close names)
         spec = builtin_spec(model, dataset_name, model_overrides, train_overrides, track, variant)
     else:
         spec = submission_spec(model, data, dataset_name, model_overrides, train_overrides, track, variant)

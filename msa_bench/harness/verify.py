@@ -125,7 +125,10 @@ def verify_record(
     """Re-run one recorded seed and write its verification entry (see the module docstring).
     ``threads``: another torch thread count than the record's (to measure its effect)."""
     record_file = Path(record_file)
-    record = load_record(record_file)
+    try:
+        record = load_record(record_file)
+    except ValueError as err:
+        raise CannotVerify(f"{err}; only a sealed record can be verified") from None
     spec = _spec(record, record_file)
     data = data if data is not None else load_for_run(record.dataset, data_dir, dataset_options)
     if dataset_fingerprint(data) != record.dataset_fingerprint:
