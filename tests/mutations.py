@@ -339,7 +339,7 @@ def mutated(mutation: Mutation) -> Iterator[None]:
     real = api.register_model
     api.register_model = package.register_model = _register_nothing  # the classes stay registered as they are
     try:
-        exec(code, fresh)
+        exec(code, fresh)  # noqa: S102 - the mutated module, compiled from our own source
     finally:
         api.register_model = package.register_model = real
     functions: list = []
@@ -438,7 +438,7 @@ def is_caught(mutation: Mutation, model_checks: dict[str, list[Callable[[Path], 
                 check(folder)
             except pytest.skip.Exception:
                 raise
-            except (pytest.fail.Exception, Exception) as failure:  # any failure of a check catches the mutation
+            except (pytest.fail.Exception, Exception) as failure:  # noqa: BLE001 - any failure of a check catches the mutation
                 return f"{getattr(check, '__name__', 'check')}: {type(failure).__name__}"
             finally:
                 shutil.rmtree(folder, ignore_errors=True)

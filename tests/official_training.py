@@ -139,16 +139,14 @@ def update_rules(optimization, names: Mapping[str, str]) -> dict[str, UpdateRule
 
 
 def _effective_gradients(outputs: Mapping[str, torch.Tensor], prefix: str, clip_norm: float | None,
-                         clip_value: float | None) -> tuple[dict[str, torch.Tensor], float]:
-    """The official first gradients as the optimizer receives them (clipped) and the factor
-    norm clipping scales them (and their noise) by."""
+                         clip_value: float | None) -> dict[str, torch.Tensor]:
+    """The official first gradients as the optimizer receives them (clipped)."""
     grads = {k.removeprefix(f"{prefix}grad."): v.double() for k, v in outputs.items() if k.startswith(f"{prefix}grad.")}
     scale = 1.0
     if clip_norm is not None:
         total = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads.values()])))
         scale = min(1.0, clip_norm / (total + 1e-6))
-    clipped = {k: (g * scale if clip_value is None else g.clamp(-clip_value, clip_value)) for k, g in grads.items()}
-    return clipped, scale
+    return {k: (g * scale if clip_value is None else g.clamp(-clip_value, clip_value)) for k, g in grads.items()}
 
 
 def _state_tolerance(fixture: TrainFixture, group: str) -> tuple[float, set[str]]:
@@ -174,7 +172,7 @@ def training_problems(
     msa_bench does not build."""
     outputs = {k: v for k, v in fixture.outputs.items() if k.startswith(prefix)}
     study = fixture.meta["reproducibility"]["float64_rerun_vs_float32"]
-    gradients, scale = _effective_gradients(outputs, prefix, clip_norm, clip_value)
+    gradients = _effective_gradients(outputs, prefix, clip_norm, clip_value)
     relative_noise = 2 * study[f"{prefix}grad.*"]["max_abs_diff_over_max_abs_value"]
     problems = []
     for name in dropped:

@@ -168,8 +168,8 @@ TRANSCRIBED = {
                                       "text_dropout": 0.0, "audio_dropout": 0.0, "vision_dropout": 0.0}.items()}
        for name, where in (("self_mm", "MMSA config_regression.json at a94e65d, self_mm"),
                            ("adafn_ag", "Myid9606/AdaFN-AG config/config_regression.json at c4b8487, afn_ag_msa"))},
-    ("mmim", "mosei"): {"estimator_batch_fraction": (0.5, "declare-lab/Multimodal-Infomax src/solver.py: MOSEI stage 0 "
-                                                           "stops at i_batch / len(loader) >= 0.5")},
+    ("mmim", "mosei"): {"estimator_batch_fraction": (0.5, ("declare-lab/Multimodal-Infomax src/solver.py: MOSEI stage 0 "
+                                                            "stops at i_batch / len(loader) >= 0.5"))},
     ("mmml", "mosi"): {"text_max_tokens": (96, "zehuiwu/MMML utils/data_loader.py Dataset_mosi: tokenizer max_length=96"),
                        "max_audio_seconds": (6.0, "utils/data_loader.py: feature_extractor max_length=96000 at 16 kHz"),
                        "weight_decay": (0.01, "utils/en_train.py: AdamW(model.parameters(), lr) with torch's default 0.01"),
@@ -189,8 +189,13 @@ def test_mmml_cuts_text_at_96_tokens_and_audio_at_6_seconds(tmp_path):
     """The official data loader's limits as the model applies them: a 120-word transcript gives 96
     token states, 7 s of audio give the encoder's frames of 6 s."""
     import torch
-    from test_official_equivalence_sota import make_batch, mmml_encoders, modality, text_placeholder
     from official_fixtures import load_fixture
+    from test_official_equivalence_sota import (
+        make_batch,
+        mmml_encoders,
+        modality,
+        text_placeholder,
+    )
 
     from msa_bench.models import DataSpec, build_config
 
@@ -207,7 +212,7 @@ def test_mmml_cuts_text_at_96_tokens_and_audio_at_6_seconds(tmp_path):
     batch = make_batch([" ".join(f"w{5 + i % 90}" for i in range(120))], text_placeholder(1, 1), modality(waveform),
                        modality(torch.zeros(1, 1, 1)))
     with torch.no_grad():
-        states, mask = model.raw_audio(batch.audio.features, batch.audio.mask)
+        _, mask = model.raw_audio(batch.audio.features, batch.audio.mask)
     expected_frames = int(model.raw_audio.model._get_feat_extract_output_lengths(torch.tensor(6 * 16_000)))
     assert int(mask.sum()) == expected_frames
     assert model.text(batch).states.shape[1] == 96

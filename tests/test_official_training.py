@@ -21,12 +21,12 @@ from official_fixtures import fixture_batch
 from official_training import (
     TRAIN_FIXTURES,
     TrainFixture,
+    UpdateRule,
     compare_steps,
     load_train_fixture,
     official_step,
     prediction,
     sentiment_targets,
-    UpdateRule,
     training_problems,
 )
 

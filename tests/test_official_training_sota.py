@@ -300,7 +300,8 @@ def test_training_step_equals_the_official_trainer(tmp_path, name):
 
 def test_mmim_plateau_schedule_scales_the_main_optimizer_only():
     """The official plateau schedule steps the main optimiser; the estimators' keeps its rate."""
-    from msa_bench.models import DataSpec as Spec, build_config
+    from msa_bench.models import DataSpec as Spec
+    from msa_bench.models import build_config
     from msa_bench.worker.configs import resolve_configs
     from msa_bench.worker.optimization import Optimization
 
