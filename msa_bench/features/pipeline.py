@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,10 +202,16 @@ def run_modality(
         else:
             results[clip.id] = cached
     bar = tqdm(total=len(todo), desc=f"{extractor.modality}: {extractor.name}", unit="clip", disable=not progress)
+    # Cache writes (each flushed to disk) go to one thread, so they overlap the extraction instead
+    # of adding to it: ~5 ms per Whisper clip on CPU, as long as the encoding itself on a GPU.
+    writer = ThreadPoolExecutor(1, thread_name_prefix="feature-cache")
+    writes: list[Future] = []
 
     def record(clip: Clip, result: Result) -> None:
+        while writes and writes[0].done():
+            writes.pop(0).result()  # a failed write (e.g. a full disk) stops the run at the next clip
         if not isinstance(result, Failure):
-            cache.put(clip, *result)
+            writes.append(writer.submit(cache.put, clip, *result))
         results[clip.id] = result
         bar.update(1)
 
@@ -223,7 +229,10 @@ def run_modality(
             for batch, inputs in _prefetched_inputs(decode_pool, extractor.modality, todo, fps, batch_size):
                 for clip, result in zip(batch, extract_batch(extractor, inputs)):
                     record(clip, result)
+        for write in writes:
+            write.result()
     finally:
+        writer.shutdown(wait=True)  # what was extracted is in the cache, even after Ctrl-C
         bar.close()
     return results
 
