@@ -68,11 +68,11 @@ def model_file(tmp_path: Path) -> str:
 
 
 def test_invalid_submissions(tmp_path):
-    common = ["submit", "--dataset", "synthetic", "--records", tmp_path / "records"]
+    common = ["submit", "--dataset", "synthetic", "--workspace", tmp_path]
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"not parquet")
     fails_cleanly([*common, "--predictions", garbage, "--name", "mine"], "garbage.parquet: not a readable parquet file")
-    fails_cleanly([*common, "--predictions", garbage, "--name", "tfn"], "'tfn' is a built-in model's name")
+    fails_cleanly([*common, "--predictions", garbage, "--name", "tfn"], "'tfn' is reserved")
     config = tmp_path / "config.yaml"
     config.write_text("train:\n  lr: abc\n", encoding="utf-8")
     fails_cleanly([*common, "--model", model_file(tmp_path), "--config", config], "config.yaml", "train.lr: expected a number, got 'abc'")
@@ -105,12 +105,16 @@ def test_os_errors_name_the_path(tmp_path, monkeypatch, code, advice):
     assert [p.name for p in out.rglob("*") if p.is_file()] == []
 
 
-def test_checkpoint_of_another_config(tmp_path):
-    args = ["train", "lf_dnn", "--dataset", "synthetic", "--seed", "1", "--no-robustness", "--run-dir", tmp_path / "runs"]
-    args += ["--records", tmp_path / "records"]
-    first = CliRunner().invoke(app, [str(a) for a in [*args, "--train-option", "max_epochs=1"]])
-    assert first.exit_code == 0, first.output
-    fails_cleanly([*args, "--train-option", "max_epochs=2"], "checkpoint.pt", "another config or seed", "--run-dir")
+def test_a_run_on_other_data_never_resumes_the_checkpoint_of_another(tmp_path):
+    """Training on 400 synthetic clips after 300 in one workspace: its run folder is keyed by the
+    data, so it trains from scratch (issue #27: it used to resume the other run and train nothing)."""
+    space = tmp_path / "space"
+    args = ["train", "lf_dnn", "--dataset", "synthetic", "--seed", "1", "--no-robustness", "--workspace", space, "--train-option", "max_epochs=1"]
+    for clips in (300, 400):
+        result = CliRunner().invoke(app, [str(a) for a in [*args, "--dataset-option", f"n_clips={clips}"]])
+        assert result.exit_code == 0, result.output
+        assert "resumed" not in result.output
+    assert len({p.parents[1] for p in (space / "runs").rglob("checkpoint.pt")}) == 2  # one run folder per data
 
 
 def mosi_sdk(root: Path) -> Path:

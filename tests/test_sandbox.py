@@ -119,3 +119,27 @@ def test_without_bubblewrap_workers_are_plain_processes_after_one_warning(synthe
     finally:
         sandbox.sandbox_available.cache_clear()
         sandbox.isolation_level.cache_clear()
+
+
+@needs_sandbox
+def test_a_submission_folder_holding_the_workspace_is_readable_but_the_workspace_inside_is_hidden(tmp_path):
+    from msa_bench.harness.sandbox import ReadAccess
+    from msa_bench.util.errors import SubmissionRejected
+
+    folder = tmp_path / "project"
+    (folder / "msa_bench_runs" / "records").mkdir(parents=True)
+    (folder / "my_model.py").write_text("# the submission\n")
+    (folder / "msa_bench_runs" / "records" / "seed1.predictions.parquet").write_bytes(b"labels")
+    access = ReadAccess.confined([folder], [folder / "msa_bench_runs"])
+    assert access.hidden == ((folder / "msa_bench_runs").resolve(),)
+    input_dir, scratch = tmp_path / "input", tmp_path / "scratch"
+    input_dir.mkdir()
+    scratch.mkdir()
+    command, env = worker_command(input_dir, scratch, isolation="sandbox", threads=1, access=access)
+    targets = {"files": [str(folder / "my_model.py"), str(folder / "msa_bench_runs" / "records" / "seed1.predictions.parquet")],
+               "folders": [str(folder / "msa_bench_runs" / "records")], "sockets": []}
+    result = _run_probe(command, env, targets, scratch, (SCRATCH_MOUNT, INPUT_MOUNT))
+    assert result["opened"] == {targets["files"][0]: True, targets["files"][1]: False}
+    assert result["exists"] == {targets["folders"][0]: False}
+    with pytest.raises(SubmissionRejected, match="lies inside"):
+        ReadAccess.confined([folder / "msa_bench_runs" / "records"], [folder / "msa_bench_runs"])

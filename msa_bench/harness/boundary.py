@@ -29,7 +29,7 @@ import datasets
 import pandas as pd
 
 from msa_bench.harness.robustness import assemble, condition_scores, not_applicable_modalities
-from msa_bench.harness.sandbox import WorkerFailed, isolation_level, run_worker, worker_command
+from msa_bench.harness.sandbox import ReadAccess, WorkerFailed, isolation_level, run_worker, worker_command
 from msa_bench.harness.shards import ID_PREFIX, content_order, write_shard
 from msa_bench.harness.submissions import labels_of_test_split, prediction_columns, scored_table
 from msa_bench.models import DataSpec
@@ -50,12 +50,12 @@ class WorkerRun:
     isolation: str
 
 
-def _launch(job: WorkerJob, input_dir: Path, scratch: Path, isolation: str, readable: Sequence[Path]) -> None:
+def _launch(job: WorkerJob, input_dir: Path, scratch: Path, isolation: str, access: ReadAccess) -> None:
     job.write(input_dir)
     launcher = ("torch.distributed.run", "--standalone", f"--nproc-per-node={job.nproc}") if job.nproc > 1 else ()
     command, env = worker_command(
         input_dir, scratch, isolation=isolation, threads=job.threads, cuda=job.device.startswith("cuda"),
-        readable=readable, launcher=launcher,
+        access=access, launcher=launcher,
     )
     code = run_worker(command, env, cwd=scratch)
     if code == 0:
@@ -71,7 +71,7 @@ def _launch(job: WorkerJob, input_dir: Path, scratch: Path, isolation: str, read
 
 
 def describe_submission(
-    model: str, overrides: Mapping[str, dict], dataset: datasets.DatasetDict, dataset_name: str, *, readable: Sequence[Path] = (),
+    model: str, overrides: Mapping[str, dict], dataset: datasets.DatasetDict, dataset_name: str, *, access: ReadAccess = ReadAccess(),
 ) -> dict:
     """Import a submission in a worker: its name, resolved configs, schedule and code files,
     after one training batch forward and backward. Nothing of it runs in this process."""
@@ -81,7 +81,7 @@ def describe_submission(
         write_shard(dataset["train"].select(range(min(32, len(dataset["train"])))), folder, "train", labels=True)
         job = WorkerJob("describe", model, dataset_name, model_config=dict(overrides.get("model") or {}),
                         train_config=dict(overrides.get("train") or {}), progress=False)
-        _launch(job, folder, scratch, isolation, readable)
+        _launch(job, folder, scratch, isolation, access)
         return json.loads((layout.outputs_folder(scratch) / layout.DESCRIPTION_FILE).read_text(encoding="utf-8"))
 
 
@@ -100,7 +100,7 @@ def run_isolated(
     threads: int = 1,
     robustness_levels: Sequence[float] | None = None,
     progress: bool = True,
-    readable: Sequence[Path] = (),
+    access: ReadAccess = ReadAccess(),
     nproc: int = 1,
     isolation: str | None = None,
     evaluate: bool = True,
@@ -116,7 +116,7 @@ def run_isolated(
         folder = Path(input_dir)
         for split in ("train", "validation"):
             write_shard(dataset[split], folder, split, labels=True)
-        _launch(WorkerJob("train", identity=identity, nproc=nproc, **common), folder, run_dir, isolation, readable)
+        _launch(WorkerJob("train", identity=identity, nproc=nproc, **common), folder, run_dir, isolation, access)
         if not evaluate:
             trained = json.loads((layout.outputs_folder(run_dir) / layout.TRAINED_FILE).read_text(encoding="utf-8"))
             return WorkerRun(None, {}, trained, isolation)
@@ -126,7 +126,7 @@ def run_isolated(
         sweep = None
         if robustness_levels is not None:
             sweep = {"levels": list(robustness_levels), "not_applicable": not_applicable_modalities(dataset)}
-        _launch(WorkerJob("evaluate", robustness=sweep, **common), folder, run_dir, isolation, readable)
+        _launch(WorkerJob("evaluate", robustness=sweep, **common), folder, run_dir, isolation, access)
     outputs = layout.outputs_folder(run_dir)
     tasks = DataSpec.from_dataset(dataset).tasks
     labels = labels_of_test_split(dataset["test"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import datasets
 
 from msa_bench import __version__
 from msa_bench.features.checkpoints import portable_config
+from msa_bench.harness.sandbox import ReadAccess
 from msa_bench.models import MSAModel, builtin_model_names, get_model_class
 from msa_bench.records.names import check_entry_name, check_not_reserved
 from msa_bench.records.record import config_hash
@@ -32,8 +34,8 @@ MODELS_LIBRARY = Path(__file__).resolve().parents[1] / "models"
 @dataclass(frozen=True)
 class EntrySpec:
     """``model``: what the worker imports; ``code``: the record's code section; ``code_files``:
-    files to archive with a submission's records (name in the record -> file); ``readable``:
-    folders the worker may read besides the packages."""
+    files to archive with a submission's records (name in the record -> file); ``access``:
+    folders the worker may read besides the packages (with records, data and caches inside them hidden)."""
 
     model: str
     name: str
@@ -44,7 +46,7 @@ class EntrySpec:
     schedule: str
     code: dict
     code_files: dict[str, Path] = field(default_factory=dict)
-    readable: tuple[Path, ...] = ()
+    access: ReadAccess = ReadAccess()
     paper_results: dict = field(default_factory=dict)
     #: This run's staging folder (:class:`~msa_bench.records.store.EntryStage` token).
     stage_token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -72,7 +74,10 @@ def entry_name(base: str, track: str, variant: str | None) -> str:
     return base + ("" if track == "default" else f"+{track}") + (f"+{variant}" if variant else "")
 
 
-def builtin_spec(name: str, dataset_name: str, model_overrides: dict | None, train_overrides: dict | None, track: str, variant: str | None) -> EntrySpec:
+def builtin_spec(
+    name: str, dataset_name: str, model_overrides: dict | None, train_overrides: dict | None, track: str, variant: str | None,
+    forbidden: Sequence[Path] = (),
+) -> EntrySpec:
     """The entry of a built-in model: configs from its ``default_configs`` plus overrides."""
     model_class = get_model_class(name)
     if not is_builtin(model_class):
@@ -92,14 +97,14 @@ def builtin_spec(name: str, dataset_name: str, model_overrides: dict | None, tra
         train_config=dataclasses.asdict(train_config),
         schedule=schedule_name(model_class, dataset_name, model_overrides, train_overrides),
         code=builtin_code(model_class),
-        readable=config_paths,
+        access=ReadAccess.confined(config_paths, forbidden),
         paper_results=model_class.paper_results.get(dataset_name) or {},
     )
 
 
 def submission_spec(
     model: str, dataset: datasets.DatasetDict, dataset_name: str, model_overrides: dict | None, train_overrides: dict | None,
-    track: str, variant: str | None,
+    track: str, variant: str | None, forbidden: Sequence[Path] = (),
 ) -> EntrySpec:
     """The entry of a submitted model, described by a worker (nothing of it runs here)."""
     from msa_bench.harness.boundary import describe_submission
@@ -112,10 +117,9 @@ def submission_spec(
         raise SubmissionRejected(f"{source}: no such file (from --model {model!r})")
     folder = source.parent
     worker_model = f"{source}:{attribute}"
-    config_paths = tuple(_existing_paths(model_overrides or {}))
+    access = ReadAccess.confined((folder, *_existing_paths(model_overrides or {})), forbidden)
     described = describe_submission(
-        worker_model, {"model": model_overrides or {}, "train": {**(train_overrides or {})}}, dataset, dataset_name,
-        readable=(folder, *config_paths),
+        worker_model, {"model": model_overrides or {}, "train": {**(train_overrides or {})}}, dataset, dataset_name, access=access,
     )
     name = check_entry_name(entry_name(described["name"], track, variant))
     check_not_reserved(name, builtin_model_names())
@@ -136,7 +140,7 @@ def submission_spec(
         schedule=described["schedule"],
         code=code,
         code_files=files,
-        readable=(folder, *config_paths),
+        access=access,
     )
 
 

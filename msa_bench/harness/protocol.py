@@ -29,6 +29,7 @@ from msa_bench.harness.entry_spec import EntrySpec, builtin_spec, submission_spe
 from msa_bench.harness.robustness import TRACKS
 from msa_bench.harness.training import DEFAULT_SEEDS, TrainedRun, dataset_fingerprint, make_record, run_config, run_identity
 from msa_bench.inputs.normalization import resolve_mode
+from msa_bench.worker.train_config import TrainConfig
 from msa_bench.records.record import config_hash
 from msa_bench.records.store import EntryStage
 from msa_bench.scoring.metrics import bootstrap_ci, compute_metrics
@@ -45,20 +46,6 @@ def load_for_run(dataset_name: str, data_dir: str | Path | None, options: dict |
     from msa_bench.loading.load import load_dataset
 
     return load_dataset(dataset_name, data_dir=data_dir, **(options or {}))
-
-
-def check_readable(paths: Sequence[Path], forbidden: Sequence[Path]) -> None:
-    """The folders a worker may read (the submission's folder, a checkpoint a model config names)
-    never hold, nor lie inside, the records, the data or the caches."""
-    for path in paths:
-        for root in forbidden:
-            root = Path(root).resolve()
-            if path == root or path.is_relative_to(root) or root.is_relative_to(path):
-                raise SubmissionRejected(
-                    f"{path}: the model's worker would read this folder (the submission's folder, or a path its config "
-                    f"names), but it holds or lies inside {root}, which a model may not read; move the submission "
-                    "or the checkpoint to a folder of its own"
-                )
 
 
 def check_writable(*folders: Path) -> None:
@@ -103,11 +90,11 @@ def prepare_entry(
         raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
     check_trainable(data, dataset_name, dataset_options)
     train_overrides = {**TRACKS[track], **(train_overrides or {})}
+    forbidden = _forbidden(Path(records_dir), data_dir)
     if ":" not in model:  # a built-in model's name (an unknown one is refused with the close names)
-        spec = builtin_spec(model, dataset_name, model_overrides, train_overrides, track, variant)
+        spec = builtin_spec(model, dataset_name, model_overrides, train_overrides, track, variant, forbidden)
     else:
-        spec = submission_spec(model, data, dataset_name, model_overrides, train_overrides, track, variant)
-    check_readable(spec.readable, _forbidden(Path(records_dir), data_dir))
+        spec = submission_spec(model, data, dataset_name, model_overrides, train_overrides, track, variant, forbidden)
     stage = EntryStage(records_dir, dataset_name, spec.name, spec.stage_token)
     check_writable(Path(records_dir), stage.folder.parent)
     stage.clear()
@@ -210,7 +197,7 @@ def _train_without_test(spec, data, dataset_name, seeds, run_root, device, threa
             result = run_isolated(
                 spec.model, spec.model_config, spec.train_config, data, dataset_name=dataset_name, seed=seed, run_dir=run_dir,
                 normalize=resolve_mode(spec.train_config["normalize"], dataset_name), identity=identity, device=device,
-                threads=threads or torch.get_num_threads(), progress=progress, readable=spec.readable, nproc=nproc, evaluate=False,
+                threads=threads or torch.get_num_threads(), progress=progress, access=spec.access, nproc=nproc, evaluate=False,
             )
         shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(result.trained["validation_metrics"].items()))
         echo(f"{spec.name} seed {seed}: selected epoch {result.trained['best_epoch']}; validation: {shown}")
@@ -243,7 +230,7 @@ def run_seed(spec: EntrySpec, data, dataset_name, seed, identity, levels, run_ro
         result = run_isolated(
             spec.model, spec.model_config, spec.train_config, data, dataset_name=dataset_name, seed=seed, run_dir=run_dir,
             normalize=normalize, identity=identity, device=device, threads=threads, robustness_levels=levels,
-            progress=progress, readable=spec.readable, nproc=nproc,
+            progress=progress, access=spec.access, nproc=nproc,
         )
     trained = result.trained
     return TrainedRun(
@@ -315,6 +302,10 @@ def submit_model(
     if ":" not in model_spec or not model_spec.rpartition(":")[0].endswith(".py"):
         raise SubmissionRejected(f"--model must be 'path/to/file.py:ClassName', got {model_spec!r}")
     config = read_submission_config(config_path)
+    try:
+        TrainConfig.from_dict(config["train"])
+    except (TypeError, ValueError) as err:
+        raise SubmissionRejected(f"{config_path}: {err}") from None
     return run_protocol(
         model_spec, dataset, seeds, config["model"], config["train"], records_dir, device, robustness=True,
         robustness_levels=robustness_levels, data_dir=data_dir, dataset_options=dataset_options, progress=progress,

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 #: ``"sandbox"``: bubblewrap; ``"process"``: a plain worker process (fallback);
@@ -37,6 +38,35 @@ _SYSTEM = ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "
 
 class WorkerFailed(RuntimeError):
     """A worker process ended without finishing its phase."""
+
+
+@dataclass(frozen=True)
+class ReadAccess:
+    """Folders a worker may read besides the packages (a submission's folder, a checkpoint its
+    config names), and folders inside them it may not (hidden under an empty tmpfs)."""
+
+    readable: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()
+
+    @classmethod
+    def confined(cls, paths: Iterable[Path], forbidden: Iterable[Path]) -> ReadAccess:
+        """Access to ``paths`` with every ``forbidden`` folder (records, data, caches) inside them
+        hidden; a path inside (or equal to) a forbidden folder is refused."""
+        from msa_bench.util.errors import SubmissionRejected
+
+        readable = tuple(sorted({Path(p).resolve() for p in paths}))
+        roots = [Path(root).resolve() for root in forbidden]
+        hidden = set()
+        for path in readable:
+            for root in roots:
+                if path == root or path.is_relative_to(root):
+                    raise SubmissionRejected(
+                        f"{path}: the model's worker would read this folder (the submission's folder, or a path its "
+                        f"config names), but it lies inside {root}, which a model may not read; move it to a folder of its own"
+                    )
+                if root.is_relative_to(path) and root.exists():
+                    hidden.add(root)
+        return cls(readable, tuple(sorted(hidden)))
 
 
 @functools.cache
@@ -130,12 +160,13 @@ def worker_command(
     isolation: str,
     threads: int,
     cuda: bool = False,
-    readable: Iterable[Path] = (),
+    access: ReadAccess = ReadAccess(),
     launcher: Sequence[str] = (),
 ) -> tuple[list[str], dict[str, str] | None]:
     """The command (and environment) starting ``python -m msa_bench.worker`` on the two folders.
 
-    ``readable``: more folders the worker may read (the submission's folder, local checkpoints).
+    ``access``: more folders the worker may read (the submission's folder, local checkpoints),
+    with the records, data and caches inside them hidden.
     ``launcher``: a Python module and its arguments to start instead of the worker directly
     (``torch.distributed.run`` for multi-process training); the worker module comes after it.
     """
@@ -145,8 +176,10 @@ def worker_command(
         return [*python, str(input_dir), str(scratch)], env
     command = _bwrap_base()
     command += ["--dev-bind", "/dev", "/dev", "--ro-bind-try", "/sys", "/sys"] if cuda else ["--dev", "/dev"]
-    for folder in [*model_cache_folders(), *readable]:
+    for folder in [*model_cache_folders(), *access.readable]:
         command += ["--ro-bind", str(folder), str(folder)]
+    for folder in access.hidden:
+        command += ["--tmpfs", str(folder)]
     command += ["--ro-bind", str(input_dir), INPUT_MOUNT, "--bind", str(scratch), SCRATCH_MOUNT, "--chdir", SCRATCH_MOUNT]
     for key, value in _environment(threads, SCRATCH_MOUNT).items():
         command += ["--setenv", key, value]

@@ -31,6 +31,7 @@ import pandas as pd
 from msa_bench.features.checkpoints import local_config
 from msa_bench.harness.entry_spec import EntrySpec, builtin_code
 from msa_bench.harness.protocol import load_for_run, run_seed
+from msa_bench.harness.sandbox import ReadAccess
 from msa_bench.harness.training import dataset_fingerprint, run_identity
 from msa_bench.models import builtin_model_names, get_model_class
 from msa_bench.records.record import ResultRecord, environment, load_predictions, load_record
@@ -79,7 +80,7 @@ def _spec(record: ResultRecord, record_file: Path) -> EntrySpec:
                 f"{record_file}: the code of {name} changed since this record ({', '.join(changed)} differ); check out "
                 f"commit {record.git_commit or 'of the record'} to verify it"
             )
-        model, readable, files = name, (), {}
+        model, access, files = name, ReadAccess(), {}
     else:
         folder = record_file.parent / CODE_FOLDER
         files = {name: folder / name for name in code["files"]}
@@ -90,11 +91,11 @@ def _spec(record: ResultRecord, record_file: Path) -> EntrySpec:
         if archived["hash"] != code["hash"]:
             raise CannotVerify(f"{record_file}: the archived code in {folder} does not match the record's code hash")
         entry_file, _, attribute = code["entry"].rpartition(":")
-        model, readable = f"{(folder / entry_file).resolve()}:{attribute}", (folder.resolve(),)
+        model, access = f"{(folder / entry_file).resolve()}:{attribute}", ReadAccess((folder.resolve(),))  # the archive alone
     return EntrySpec(
         model=model, name=record.model, track=record.config.get("track", "default"), builtin=code["kind"] == "builtin",
         model_config=local_config(record.config["model"]), train_config=record.config["train"], schedule=record.config.get("schedule", ""),
-        code=code, code_files=files, readable=readable,
+        code=code, code_files=files, access=access,
     )
 
 
