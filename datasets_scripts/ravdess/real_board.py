@@ -167,7 +167,7 @@ def run_feature_set(feature_set: FeatureSet, args) -> tuple[object, list[str]]:
     if feature_set.reference_audio is not None:
         data = board_dataset(args.data_dir, extraction_folder(args.extractions, feature_set.reference_audio, None), feature_set.reference_audio)
     record, table = reference_record(feature_set, board, data)
-    save_record(record, table, args.records)
+    save_record(record, table, args.records, replace=True)  # a re-run replaces its reference row (the old one is kept aside)
     print(f"  {feature_set.reference}: emotion UA {record.metrics['emotion_ua']:.4f} in {record.wall_time_s:.1f} s")
     if args.no_models:
         return board, []

@@ -96,6 +96,10 @@ class TorchEncoder:
         self.n_mels = encoder.config.num_mel_bins
         self.max_frames = encoder.config.max_source_positions * CONV_STRIDE
 
+    def to(self, device: str) -> None:
+        self.encoder.to(device)
+        self.device = device
+
     @classmethod
     def load(cls, model: str, device: str) -> TorchEncoder:
         from transformers import WhisperModel
@@ -165,9 +169,13 @@ class WhisperEncoder(Extractor):
         return CONV_STRIDE * self.log_mel_extractor.hop_length / SAMPLE_RATE
 
     def to(self, device: str) -> WhisperEncoder:
-        if device != self.device:
-            self.backend = self._load(device if self.config.backend == "ctranslate2" else resolve_device(device))
-            self.device = device
+        if device == self.device:
+            return self
+        if self.config.backend == "transformers":
+            self.backend.to(resolve_device(device))
+        else:  # a CTranslate2 model is placed when it is loaded
+            self.backend = self._load(device)
+        self.device = device
         return self
 
     def _load(self, device: str):
@@ -197,7 +205,7 @@ class WhisperEncoder(Extractor):
     def extract(self, batch: Sequence[np.ndarray]) -> list[Output]:
         """``batch``: 16 kHz mono float32 waveforms."""
         too_short = self.log_mel_extractor.n_fft
-        outputs: list[Output] = [Failure(f"audio too short for Whisper ({w.size} samples)") for w in batch]
+        outputs: list[Output] = [Failure(f"audio too short for Whisper ({w.size} samples; one 25 ms window is {too_short})") for w in batch]
         pieces: list[tuple[int, np.ndarray]] = []  # (clip index, log-mel of at most 30 s)
         for index, waveform in enumerate(batch):
             if waveform.size >= too_short:
