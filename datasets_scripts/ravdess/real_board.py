@@ -28,8 +28,10 @@ Models: each model's ``"ravdess"`` schedule through ``msa-bench run``'s protocol
 normalisation fitted on the training actors, validation-only selection, one test evaluation, the
 quick robustness grid).
 
-    python datasets_scripts/ravdess/real_board.py --data-dir ../shared/data/ravdess \\
-        --extractions runs/ravdess --records leaderboard/real/records --out leaderboard/real
+    python datasets_scripts/ravdess/real_board.py --data-dir RAVDESS --workspace leaderboard/real
+
+The workspace (:mod:`msa_bench.records.workspace`) gets the records, the run folders (an
+interrupted board resumes), the extractions (``<workspace>/extractions/ravdess``) and the pages.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ from msa_bench.harness.protocol import guarded_run, run_protocol
 from msa_bench.harness.reference import make_reference_record
 from msa_bench.harness.training import DEFAULT_SEEDS
 from msa_bench.loading.load import load_dataset
-from msa_bench.models import model_names, models_without_input
+from msa_bench.models import builtin_model_names, models_without_input
 from msa_bench.records.record import ResultRecord
 from msa_bench.records.store import save_record
+from msa_bench.records.workspace import Workspace
 from msa_bench.scoring.metrics import emotion_class_metrics, predictions_frame
 from msa_bench.scoring.robustness import QUICK_LEVELS
 
@@ -132,7 +135,8 @@ def reference_record(feature_set: FeatureSet, board, data) -> tuple[ResultRecord
     model = {"pipeline": "StandardScaler + LogisticRegression(max_iter=5000)", "features": feature_set.summary_description,
              "C": best, "C_grid": list(C_GRID), "selected_on": "validation emotion_ua",
              "validation_ua": {str(c): v for c, v in validation_ua.items()}}
-    record = make_reference_record(feature_set.reference, DATASET, board, table, model, time.perf_counter() - began, data=data)
+    record = make_reference_record(feature_set.reference, DATASET, board, table, model, time.perf_counter() - began, data=data,
+                                   script=__file__)
     return record, table
 
 
@@ -142,7 +146,7 @@ def dataset_modalities(split) -> tuple[str, ...]:
     return tuple(m for m in MODALITIES if any(columns[f"{m}_features"]))
 
 
-def train_models(names: list[str], seeds: list[int], board, records: Path, variant: str | None) -> list[str]:
+def train_models(names: list[str], seeds: list[int], board, workspace: Workspace, variant: str | None) -> list[str]:
     """``msa-bench run``'s protocol for each model on ``board`` in this process (one model's
     failure does not stop the others); returns the entries that failed."""
     failed = []
@@ -150,8 +154,8 @@ def train_models(names: list[str], seeds: list[int], board, records: Path, varia
     for name in names:
         entry = name if variant is None else f"{name}+{variant}"
         paths, outcome = guarded_run(
-            lambda: run_protocol(name, DATASET, seeds, records_dir=records, dataset=board, progress=False,
-                                 robustness_levels=QUICK_LEVELS, variant=variant)
+            lambda: run_protocol(name, DATASET, seeds, records_dir=workspace.records, dataset=board, progress=False,
+                                 robustness_levels=QUICK_LEVELS, variant=variant, run_root=workspace.runs, echo=lambda line: None)
         )
         failed.extend([] if paths else [entry])
         print(f"  {entry}: {outcome}", flush=True)
@@ -161,31 +165,31 @@ def train_models(names: list[str], seeds: list[int], board, records: Path, varia
 def run_feature_set(feature_set: FeatureSet, args) -> tuple[object, list[str]]:
     """The reference row and every audio-reading model on one feature set; returns the board
     dataset and the entries that failed."""
-    folder = extraction_folder(args.extractions, feature_set.audio, feature_set.pool_ms)
+    workspace = Workspace.resolve(args.workspace)
+    extractions = workspace.root / "extractions" / DATASET
+    folder = extraction_folder(extractions, feature_set.audio, feature_set.pool_ms)
     board = board_dataset(args.data_dir, folder, feature_set.audio, feature_set.pool_ms)
     data = board
     if feature_set.reference_audio is not None:
-        data = board_dataset(args.data_dir, extraction_folder(args.extractions, feature_set.reference_audio, None), feature_set.reference_audio)
+        data = board_dataset(args.data_dir, extraction_folder(extractions, feature_set.reference_audio, None), feature_set.reference_audio)
     record, table = reference_record(feature_set, board, data)
-    save_record(record, table, args.records, replace=True)  # a re-run replaces its reference row (the old one is kept aside)
+    save_record(record, table, workspace.records, replace=True)  # a re-run replaces its reference row (the old one is kept aside)
     print(f"  {feature_set.reference}: emotion UA {record.metrics['emotion_ua']:.4f} in {record.wall_time_s:.1f} s")
     if args.no_models:
         return board, []
     modalities = dataset_modalities(board["train"])
-    names = args.models or model_names()
+    names = args.models or builtin_model_names()
     left_out = models_without_input(names, modalities)
     for name, reason in left_out.items():
         print(f"  {name}: left out ({reason})")
     models = [n for n in names if n not in left_out]
-    return board, train_models(models, args.seeds, board, args.records, feature_set.variant)
+    return board, train_models(models, args.seeds, board, workspace, feature_set.variant)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="RAVDESS Actor_XX folders")
-    parser.add_argument("--extractions", type=Path, default=Path("runs/ravdess"), help="extraction folders (made once, resumable)")
-    parser.add_argument("--records", type=Path, default=Path("leaderboard/real/records"))
-    parser.add_argument("--out", type=Path, default=Path("leaderboard/real"))
+    parser.add_argument("--workspace", type=Path, required=True, help="records, run folders, extractions and pages (the committed board: leaderboard/real)")
     parser.add_argument("--feature-sets", nargs="*", choices=sorted(FEATURE_SETS), default=sorted(FEATURE_SETS))
     parser.add_argument("--models", nargs="*", default=None, help="default: every registered model that reads audio")
     parser.add_argument("--seeds", nargs="*", type=int, default=list(DEFAULT_SEEDS))
@@ -197,7 +201,8 @@ def main() -> None:
         print(f"feature set {name}:")
         board, failed_here = run_feature_set(FEATURE_SETS[name], args)
         failed += failed_here
-    pages = render_leaderboard(args.records, args.out, datasets_by_name={DATASET: board})
+    workspace = Workspace.resolve(args.workspace)
+    pages = render_leaderboard(workspace.records, workspace.root, datasets_by_name={DATASET: board})
     print(f"done in {time.perf_counter() - started:.0f} s; leaderboard: {pages['markdown']}")
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")
