@@ -216,13 +216,19 @@ def pickle_replaced_same_size_and_time(tmp_path, monkeypatch) -> Case:
 
 def media_replaced_for_extract(tmp_path, monkeypatch) -> Case:
     data = tmp_path / "clips"
-    long = tone(data / "Raw" / "v" / "0.wav", 220, seconds=75)  # 2.4 MB: more than its first and last MiB
+    (data / "Raw" / "v").mkdir(parents=True)
+    t = np.arange(20 * 16000) / 16000
+    stereo = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], axis=1).astype(np.float32) * 0.3
+    long = data / "Raw" / "v" / "0.wav"
+    soundfile.write(long, stereo, 16000, subtype="FLOAT")  # 2.56 MB: more than its first and last MiB
     (data / "label.csv").write_text(MMSA_HEADER + "v,0,words,1.0,1,1,1,Positive,train\n")
     assert msa_bench_cli(*extract_args(data, tmp_path / "out")).exit_code == 0
-    samples, rate = soundfile.read(long, dtype="int16")
-    samples[35 * rate : 40 * rate] //= 4  # quieter in the middle only (bytes 1.12-1.28 MB)
-    soundfile.write(tmp_path / "other.wav", samples, rate)
-    replace_keeping_size_and_time(long, (tmp_path / "other.wav").read_bytes())
+    content = bytearray(long.read_bytes())
+    start = len(content) - stereo.nbytes  # the samples end the file; its header stays as it is
+    assert content[start - 8 : start - 4] == b"data"
+    stereo[9 * 16000 : 10 * 16000] /= 4  # quieter in the middle only (bytes 1.15-1.28 MB)
+    content[start:] = stereo.astype("<f4").tobytes()
+    replace_keeping_size_and_time(long, bytes(content))
 
     def check(result):
         assert "1 recomputed because their media file changed" in result.stdout
