@@ -188,7 +188,7 @@ def test_a_failed_run_leaves_a_partial_entry_that_renders_with_its_seed_count(sy
     rendered = render(records, tmp_path / "out")
     assert rendered.refused == []
     markdown = rendered["markdown"].read_text()
-    row = next(line for line in markdown.splitlines() if line.startswith("| partial *(submitted code)* |"))
+    row = next(line for line in markdown.splitlines() if line.startswith("| partial *(submitted code)*"))
     assert row.split("|")[2].strip() == "2"
     assert "fewer than the protocol's 5 seeds" in markdown and "complete, partial." in markdown
 

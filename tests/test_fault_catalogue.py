@@ -466,7 +466,74 @@ def extract_nothing_succeeds(tmp_path, monkeypatch) -> Case:
     return Case(extract_args(data, out), exit_code=1, names=("none of the 2 clips got any feature", str(out / "errors.csv")), check=check)
 
 
-#: Every case of issue 27 handled by the sources, caches, extraction and atomic writes.
+# ---- the harness's cases: run folders, checkpoints, records ----------------------------------
+TRAIN = ["train", "lf_dnn", "--dataset", "synthetic", "--seed", "1", "--no-robustness", "--train-option", "max_epochs=1"]
+
+
+#: tmpfs mounts of the running test, unmounted after it (:func:`unmount_after_each_test`).
+MOUNTS: list[Path] = []
+
+
+def mount(folder: Path, options: str) -> Path:
+    """A tmpfs at ``folder`` (``ro``, or a tiny ``size=``): a read-only or full disk for real."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs is not permitted here (the test needs root)")
+    MOUNTS.append(folder)
+    return folder
+
+
+def resumed_on_other_data(tmp_path, monkeypatch) -> Case:
+    space = tmp_path / "space"
+    assert msa_bench_cli(*TRAIN, "--workspace", space, "--dataset-option", "n_clips=300").exit_code == 0
+
+    def check(result):
+        assert "resumed" not in result.output  # a run on 400 clips never continues the 300-clip run
+        assert len({p.parents[1] for p in (space / "runs").rglob("checkpoint.pt")}) == 2
+
+    return Case([*TRAIN, "--workspace", space, "--dataset-option", "n_clips=400"], exit_code=0, check=check)
+
+
+def checkpoint_of_another_run(tmp_path, monkeypatch) -> Case:
+    """A checkpoint moved into the run folder of other data (or other feature dimensions)."""
+    space = tmp_path / "space"
+    for clips in (300, 400):
+        assert msa_bench_cli(*TRAIN, "--workspace", space, "--dataset-option", f"n_clips={clips}").exit_code == 0
+    first, second = sorted((space / "runs").rglob("checkpoint.pt"), key=lambda p: p.stat().st_mtime)
+    shutil.copy(first, second)
+    return Case([*TRAIN, "--workspace", space, "--dataset-option", "n_clips=400"],
+                names=(str(second), "differs in: dataset_fingerprint", "Delete the file to start this run fresh"))
+
+
+def truncated_checkpoint(tmp_path, monkeypatch) -> Case:
+    space = tmp_path / "space"
+    assert msa_bench_cli(*TRAIN, "--workspace", space).exit_code == 0
+    [checkpoint] = (space / "runs").rglob("checkpoint.pt")
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    return Case([*TRAIN, "--workspace", space], names=(str(checkpoint), "unreadable checkpoint", "Delete it to start this run fresh"))
+
+
+def checkpoint_on_a_full_disk(tmp_path, monkeypatch) -> Case:
+    space = tmp_path / "space"
+    mount(space / "runs", "size=48k")
+
+    def check(result):
+        assert not list((space / "records").rglob("seed*.json"))  # nothing committed
+
+    return Case([*TRAIN, "--workspace", space], names=("checkpoint.pt", "no space left on the device"), check=check)
+
+
+def read_only_records(tmp_path, monkeypatch) -> Case:
+    space = tmp_path / "space"
+    mount(space / "records", "ro")
+
+    def check(result):
+        assert "epoch 1" not in result.output  # refused before any training
+
+    return Case([*TRAIN, "--workspace", space], names=(str(space / "records"), "the file system is read-only"), check=check)
+
+
+#: Every case of issue 27: sources, caches, extraction, atomic writes, run folders, checkpoints, records.
 FAULTS = [
     Fault("pickle-replaced-same-size-and-time", "a pickle with negated test labels kept the old labels", pickle_replaced_same_size_and_time),
     Fault("media-replaced-for-extract", "a file replaced by another of the same size and mtime serves stale features", media_replaced_for_extract),
@@ -488,12 +555,24 @@ FAULTS = [
     Fault("build-on-a-full-cache-disk", "every full-disk message says (path unknown)", build_on_a_full_cache_disk),
     Fault("extract-bad-data-dir", "extract with a bad --data-dir leaves an empty --out folder", extract_bad_data_dir),
     Fault("extract-nothing-succeeds", "extract exits 0 when 0 of N clips succeed", extract_nothing_succeeds),
+    Fault("resume-on-other-data", "training on 400 clips after 300 with the same --run-dir resumed and trained nothing", resumed_on_other_data),
+    Fault("checkpoint-of-another-run", "a checkpoint with other feature dimensions: size mismatch, 94 lines", checkpoint_of_another_run),
+    Fault("truncated-checkpoint", "a truncated checkpoint.pt (no path)", truncated_checkpoint),
+    Fault("checkpoint-on-a-full-disk", "a checkpoint write on a full disk (160 lines)", checkpoint_on_a_full_disk),
+    Fault("read-only-records-folder", "a read-only records folder is refused only after the whole training", read_only_records),
 ]
 
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MSA_BENCH_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def unmount_after_each_test():
+    yield
+    while MOUNTS:
+        subprocess.run(["umount", "-l", str(MOUNTS.pop())], check=False)
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.name)

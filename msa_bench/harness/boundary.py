@@ -29,7 +29,7 @@ import datasets
 import pandas as pd
 
 from msa_bench.harness.robustness import assemble, condition_scores, not_applicable_modalities
-from msa_bench.harness.sandbox import ReadAccess, WorkerFailed, isolation_level, run_worker, worker_command
+from msa_bench.harness.sandbox import INPUT_MOUNT, SCRATCH_MOUNT, ReadAccess, WorkerFailed, isolation_level, run_worker, worker_command
 from msa_bench.harness.shards import ID_PREFIX, content_order, write_shard
 from msa_bench.harness.submissions import labels_of_test_split, prediction_columns, scored_table
 from msa_bench.models import DataSpec
@@ -66,7 +66,8 @@ def _launch(job: WorkerJob, input_dir: Path, scratch: Path, isolation: str, acce
     except (OSError, ValueError):
         report = {"message": f"the worker exited with status {code} without a report (its output is above)", "user_error": False}
     where = "" if job.phase == "describe" else f" (run folder {scratch})"
-    message = f"{job.model}, {job.phase} phase{where}: {report.get('message', '')}"
+    detail = str(report.get("message", "")).replace(SCRATCH_MOUNT, str(scratch)).replace(INPUT_MOUNT, str(input_dir))
+    message = f"{job.model}, {job.phase} phase{where}: {detail}"
     raise (SubmissionRejected if report.get("user_error") else WorkerFailed)(message)
 
 

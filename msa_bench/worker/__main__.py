@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from msa_bench.util.errors import UserError
+from msa_bench.util.errors import UserError, os_error_message
 from msa_bench.worker import job as layout
 from msa_bench.worker import phases
 
@@ -39,8 +39,9 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # noqa: BLE001 - every failure of model code is reported to the harness
-        user = isinstance(err, UserError)
-        detail = str(err) if user else "".join(traceback.format_exception_only(type(err), err)).strip()
+        fixable = os_error_message(err) if isinstance(err, OSError) else None  # a full or read-only disk
+        user = isinstance(err, UserError) or fixable is not None
+        detail = fixable or (str(err) if user else "".join(traceback.format_exception_only(type(err), err)).strip())
         phases.write_json(outputs / layout.ERROR_FILE, {"type": type(err).__name__, "message": detail, "user_error": user})
         if not user:
             traceback.print_exc()

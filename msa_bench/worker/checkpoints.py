@@ -7,6 +7,7 @@ weights so far, optimizer and scheduler states, early-stopping state and every R
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -20,10 +21,13 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write ``payload`` plus the current RNG states to ``path`` (whole or not at all)."""
+    """Write ``payload`` plus the current RNG states to ``path`` (whole or not at all). The bytes
+    are serialised first and written as a file, so a full or read-only disk is an ``OSError``
+    naming the checkpoint (``torch.save`` to a path raises a bare ``RuntimeError``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**payload, "rng": rng_state()}
-    atomic_write(path, lambda temporary: torch.save(payload, temporary))
+    buffer = io.BytesIO()
+    torch.save({**payload, "rng": rng_state()}, buffer)
+    atomic_write(path, lambda temporary: Path(temporary).write_bytes(buffer.getvalue()))
 
 
 def load_checkpoint(path: Path, identity: dict, device: torch.device) -> dict | None:
