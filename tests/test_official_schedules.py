@@ -128,14 +128,14 @@ def test_mosi_schedules_are_the_official_configurations(name):
 #: Official values no fixture records: (model, dataset) -> our field -> (value, where it is set).
 TRANSCRIBED = {
     ("misa", "mosi"): {
-        "lr": (1e-4, "declare-lab/MISA src/config.py --learning_rate"), "batch_size": (64, "src/config.py --batch_size"),
+        "lr": (1e-4, "declare-lab/MISA src/config.py --learning_rate"), "batch_size": (64, "src/config.py get_config: mosi"),
         "grad_clip_value": (1.0, "src/solver.py clip_grad_value_(..., self.train_config.clip) with --clip 1.0"),
         "patience": (7, "src/solver.py: curr_patience 6 counted down to -1"), "hidden": (128, "src/config.py --hidden_size"),
         "dropout": (0.5, "src/config.py --dropout"), "diff_weight": (0.3, "src/config.py --diff_weight"),
         "sim_weight": (1.0, "src/config.py --sim_weight"), "recon_weight": (1.0, "src/config.py --recon_weight"),
     },
-    ("misa", "mosei"): {"batch_size": (16, "declare-lab/MISA README (MOSEI: batch 16)"),
-                        "frozen_text_layers": (9, "src/models.py: BERT encoder layers 0-8 frozen for MOSEI")},
+    ("misa", "mosei"): {"batch_size": (16, "declare-lab/MISA src/config.py get_config: mosei"),
+                        "frozen_text_layers": (9, "src/solver.py: BERT encoder layers 0-8 frozen for MOSEI")},
     ("mult", "mosi"): {
         "lr": (1e-3, "yaohungt/Multimodal-Transformer main.py --lr"), "batch_size": (24, "main.py --batch_size"),
         "grad_clip": (0.8, "main.py --clip"), "max_epochs": (40, "main.py --num_epochs"), "plateau_patience": (20, "main.py --when"),
