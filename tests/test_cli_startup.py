@@ -28,9 +28,9 @@ def test_the_first_commands_load_nothing_heavy(command, tmp_path):
 
 def test_models_lists_every_built_in_model_from_the_catalogue():
     from msa_bench.cli.models import load_catalog
-    from msa_bench.models import model_names
+    from msa_bench.models import builtin_model_names
     from msa_bench.models.catalog import build_catalog
 
     assert load_catalog() == build_catalog(), "the catalogue is stale: python -m msa_bench.models.catalog"
-    assert [row["name"] for row in load_catalog()] == model_names()
+    assert [row["name"] for row in load_catalog()] == builtin_model_names()
     assert {row["fidelity"] for row in load_catalog()} <= {"proven", "declared deviations", "no official code"}

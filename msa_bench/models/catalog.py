@@ -26,10 +26,10 @@ def fidelity_status(statuses: set[str]) -> str:
 
 def build_catalog() -> list[dict]:
     """One row per registered built-in model, sorted by name."""
-    from msa_bench.models.registry import get_model_class, model_names
+    from msa_bench.models.registry import builtin_model_names, get_model_class
 
     rows = []
-    for name in model_names():
+    for name in builtin_model_names():
         model = get_model_class(name)
         module = sys.modules[model.__module__]
         sources = [str(v["source"]) for v in model.paper_results.values() if v.get("source")]
