@@ -208,7 +208,7 @@ def test_unreadable_files_are_refused(synthetic_small_labels, fingerprint, tmp_p
     assert reasons["synthetic/listed/seed2.json"] == "its dataset_fingerprint is ['not', 'text'], not text"
     assert reasons["synthetic/json/seed2.json"].startswith("unreadable record (not valid JSON")
     assert reasons["synthetic/gone/seed2.json"].startswith("its predictions file cannot be used (no predictions file beside")
-    assert reasons["synthetic/garbage/seed2.json"].startswith("its predictions file cannot be used (unreadable parquet")
+    assert reasons["synthetic/garbage/seed2.json"].startswith("its predictions file is not the one it was sealed with")
     assert board_rows(rendered["markdown"].read_text(), "Sentiment regression") == ["mine"]
 
 

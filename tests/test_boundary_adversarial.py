@@ -79,8 +79,9 @@ def honest(arena, synthetic_small):
     return load_record(records[0])
 
 
-def _in_process(arena, code: str, name: str, dataset) -> float:
+def _in_process(arena, code: str, name: str, dataset, monkeypatch) -> float:
     """The attacker trained and tested in this process (no boundary): its test MAE."""
+    monkeypatch.chdir(arena["root"])  # where its report lands
     path = arena["root"] / f"in_process_{name}.py"
     path.write_text(code, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(f"attack_{name}", path)
@@ -114,7 +115,7 @@ def test_an_attacker_scores_exactly_as_the_honest_model_behind_the_boundary(atta
     dataset = _ids_spell_labels(synthetic_small) if attack == "id_decoding" else synthetic_small
     honest_mae = honest.metrics["mae"] if attack != "id_decoding" else None
     # without the boundary the trick works: the attacker beats the honest model by far
-    assert _in_process(arena, code, attack, dataset) < 0.05
+    assert _in_process(arena, code, attack, dataset, monkeypatch) < 0.05
     before = _snapshot(arena["data"], arena["cache"], arena["workspace"] / "records")
     exit_code, output, records = _submit(arena, monkeypatch, attack, code, dataset)
     assert exit_code == 0, output

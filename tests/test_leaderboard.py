@@ -40,7 +40,7 @@ def write_sentiment(
             robustness=fake_sweep(metrics["acc2_non0"]) if kind == "full" else {},
             config={"noise": noise},
             dataset_fingerprint=fingerprint,
-            code=code_for(model, kind),
+            code=code_for(model, kind), isolation="sandbox" if kind == "full" else "none",
             paper_results=paper or {},
             wall_time_s=float(seed),  # volatile fields must not reach the pages
         )
@@ -54,7 +54,7 @@ def write_emotion(records_dir: Path, model: str, hit_rate: float, ids=IDS) -> No
         ids, emotion_true=labels, emotion_pred=np.where(rng.random(N_TEST) < hit_rate, labels, (labels + 1) % 8)
     )
     write_record(
-        ResultRecord(model=model, dataset="ravdess", seed=1111, kind="full", metrics=compute_metrics(frame), code=code_for(model)),
+        ResultRecord(model=model, dataset="ravdess", seed=1111, kind="full", metrics=compute_metrics(frame), code=code_for(model), isolation="sandbox"),
         frame,
         records_dir,
     )
@@ -112,7 +112,7 @@ def test_provenance_table_names_seeds_schedule_epochs_and_commit(tmp_path):
     records = tmp_path / "records"
     frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH * 0.5)
     record = ResultRecord(
-        model="tfn", dataset="mosi", seed=1111, kind="full", metrics=compute_metrics(frame), git_commit="abcdef1234567890", code=code_for("tfn"),
+        model="tfn", dataset="mosi", seed=1111, kind="full", metrics=compute_metrics(frame), git_commit="abcdef1234567890", code=code_for("tfn"), isolation="sandbox",
         environment={"cpu": "Some CPU", "threads": 2, "torch": "2.14.1", "dirty_tree": True},
         training={"epochs": 7, "best_epoch": 3, "schedule": "mosi"},
     )
@@ -177,7 +177,7 @@ def test_metrics_that_disagree_with_the_predictions_are_refused(tmp_path):
     write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
     frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH + np.random.default_rng(1).normal(0, 0.8, N_TEST))
     metrics = {**compute_metrics(frame), "acc2_non0": 0.99}
-    write_record(ResultRecord(model="mult", dataset="synthetic", seed=1111, kind="full", metrics=metrics, code=code_for("mult")), frame, records)
+    write_record(ResultRecord(model="mult", dataset="synthetic", seed=1111, kind="full", metrics=metrics, code=code_for("mult"), isolation="sandbox"), frame, records)
     rendered = render_leaderboard(records, tmp_path / "out", n_resamples=50)
     reason = refused(rendered)["synthetic/mult/seed1111.json"]
     assert reason.startswith("its metrics disagree with its predictions file (acc2_non0 0.9900 stored")

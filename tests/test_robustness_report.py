@@ -52,7 +52,7 @@ def _write(records, model, slope, levels=LEVELS, track="default", train=None, se
     record = ResultRecord(
         model=model, dataset="synthetic", seed=seed, kind="full", metrics=metrics,
         robustness=fake_sweep(metrics["acc2_non0"], slope, levels),
-        config={"track": track, "train": train or {"missing_modality_rate": 0.0}}, code=code_for(model),
+        config={"track": track, "train": train or {"missing_modality_rate": 0.0}}, code=code_for(model), isolation="sandbox",
     )
     write_record(record, frame, records)
 
@@ -127,7 +127,7 @@ def test_skipped_conditions_are_reported(tmp_path):
     frame = predictions_frame(IDS, sentiment_true=TRUTH, sentiment_pred=TRUTH)
     record = ResultRecord(
         model="text_only", dataset="mosi", seed=1, kind="full", metrics=compute_metrics(frame),
-        robustness=fake_sweep(0.8, modalities=("text",)), config={"train": {}}, code=code_for("text_only"),
+        robustness=fake_sweep(0.8, modalities=("text",)), config={"train": {}}, code=code_for("text_only"), isolation="sandbox",
     )
     write_record(record, frame, tmp_path / "records")
     markdown = render_leaderboard(tmp_path / "records", tmp_path / "out", n_resamples=50)["markdown"].read_text()
@@ -146,7 +146,7 @@ def test_a_condition_listed_as_skipped_is_neither_a_column_nor_a_curve(tmp_path)
     sweep["skipped"]["noise text"] = "the training split has no text tokens to draw replacements from"
     del sweep["noise"]["text"]
     write_record(ResultRecord(model="aware", dataset="synthetic", seed=1, kind="full", metrics=compute_metrics(frame), robustness=sweep,
-                              code=code_for("aware")), frame, records)
+                              code=code_for("aware"), isolation="sandbox"), frame, records)
     paths = render_leaderboard(records, tmp_path / "out", n_resamples=50)
     markdown, html = (paths[kind].read_text() for kind in ("markdown", "html"))
     robustness = markdown.split("### Robustness")[1]

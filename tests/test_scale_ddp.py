@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from msa_bench.harness.protocol import run_protocol
-from msa_bench.harness.training import test_predictions
+from msa_bench.harness.training import predictions_on_test
 from msa_bench.models import DataSpec, get_model_class
 from msa_bench.records.record import load_predictions, load_record
 from msa_bench.scale.data import DatasetSource
@@ -46,7 +46,7 @@ def test_two_processes_train_in_the_worker_and_the_selected_weights_are_scored(t
     model_config, _ = resolve_configs(model_class, "synthetic", None, SCHEDULE)
     model = model_class(model_config, DataSpec.from_dataset(source.load()))
     model.load_state_dict(torch.load(weights, weights_only=True))
-    alone = test_predictions(model.eval(), source.load()["test"], torch.device("cpu"))
+    alone = predictions_on_test(model.eval(), source.load()["test"], torch.device("cpu"))
     pd.testing.assert_frame_equal(load_predictions(path), alone)
     assert {p.parent.name for p in (folder / "runs").rglob("checkpoint.pt")} == {"rank0", "rank1"}
 

@@ -200,8 +200,9 @@ def test_a_task_whose_worker_died_is_retried_and_its_record_is_complete(ray_inst
     assert list((tmp_path / "ray_runs").rglob("crashed_once")), "the first attempt did not reach the crash"
     assert not outcome.failed
     same_records(tmp_path / "clean", tmp_path / "ray", commit_may_change())
-    written = sorted(p.name for p in (tmp_path / "ray").rglob("*") if p.is_file())
+    written = sorted(p.name for p in (tmp_path / "ray").rglob("*") if p.is_file() and p.parent.name != "code")
     assert written == [".records.lock", "seed1111.json", "seed1111.predictions.parquet"]  # no partial or temporary files
+    assert [p.name for p in (tmp_path / "ray").rglob("code/*")] == ["crash_once.py"]  # the archived submission
 
 
 def test_extract_command_runs_on_ray(ray_instance, clips_dir, tmp_path):

@@ -185,7 +185,7 @@ def test_interrupted_run_resumes_to_the_same_result(synthetic_small, tmp_path):
 
 def test_resuming_with_another_config_is_refused(synthetic_small, tmp_path):
     run(synthetic_small, run_dir=tmp_path, max_epochs=1)
-    with pytest.raises(ConfigError, match="another config"):
+    with pytest.raises(ConfigError, match="written by another run .it differs in: train"):
         run(synthetic_small, run_dir=tmp_path, max_epochs=2)
 
 

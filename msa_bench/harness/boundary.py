@@ -52,7 +52,7 @@ class WorkerRun:
 
 def _launch(job: WorkerJob, input_dir: Path, scratch: Path, isolation: str, access: ReadAccess) -> None:
     job.write(input_dir)
-    launcher = ("torch.distributed.run", "--standalone", f"--nproc-per-node={job.nproc}") if job.nproc > 1 else ()
+    launcher = ("torch.distributed.run", "--standalone", f"--nproc-per-node={job.nproc}", "--module") if job.nproc > 1 else ()
     command, env = worker_command(
         input_dir, scratch, isolation=isolation, threads=job.threads, cuda=job.device.startswith("cuda"),
         access=access, launcher=launcher,

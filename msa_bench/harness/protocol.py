@@ -13,6 +13,7 @@ finished seeds are staged.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -27,11 +28,12 @@ from msa_bench.features.checkpoints import portable_config
 from msa_bench.harness.boundary import run_isolated
 from msa_bench.harness.entry_spec import EntrySpec, builtin_spec, submission_spec
 from msa_bench.harness.robustness import TRACKS
+from msa_bench.harness.sandbox import ReadAccess
 from msa_bench.harness.training import DEFAULT_SEEDS, TrainedRun, dataset_fingerprint, make_record, run_config, run_identity
 from msa_bench.inputs.normalization import resolve_mode
 from msa_bench.worker.train_config import TrainConfig
 from msa_bench.records.record import config_hash
-from msa_bench.records.store import EntryStage
+from msa_bench.records.store import EntryStage, staging_root, superseded_root
 from msa_bench.scoring.metrics import bootstrap_ci, compute_metrics
 from msa_bench.util.errors import SubmissionRejected, UserError
 
@@ -61,12 +63,17 @@ def check_writable(*folders: Path) -> None:
             probe.unlink(missing_ok=True)
 
 
-def _forbidden(records_dir: Path, data_dir: str | Path | None) -> list[Path]:
+def _forbidden(records_dir: Path, data_dir: str | Path | None, run_root: str | Path | None, create: bool = False) -> list[Path]:
+    """What no worker may read: the records (staged, committed and set aside), the run folders of
+    other runs, the data and the caches. With ``create``, the workspace's own folders are made, so
+    that a readable folder holding them hides them (:class:`~msa_bench.harness.sandbox.ReadAccess`
+    hides existing folders only); before that, the describe worker hides those that exist."""
     from msa_bench.loading.load import default_cache_dir
 
-    roots = [records_dir.parent, Path(datasets.config.HF_DATASETS_CACHE)]
-    roots += [Path(p) for p in (data_dir, default_cache_dir()) if p]
-    return roots
+    workspace = [records_dir, staging_root(records_dir), superseded_root(records_dir), *([Path(run_root)] if run_root else [])]
+    for folder in workspace if create else ():
+        folder.mkdir(parents=True, exist_ok=True)
+    return [*workspace, Path(datasets.config.HF_DATASETS_CACHE), *(Path(p) for p in (data_dir, default_cache_dir()) if p)]
 
 
 def prepare_entry(
@@ -81,6 +88,7 @@ def prepare_entry(
     variant: str | None = None,
     data_dir: str | Path | None = None,
     dataset_options: dict | None = None,
+    run_root: str | Path | None = None,
 ) -> EntrySpec:
     """Check the data and describe an entry before any training (a submission in a worker), name
     it, and start its staging folder (a submission's code archived in it)."""
@@ -90,13 +98,15 @@ def prepare_entry(
         raise UserError(f"unknown track {track!r}; the tracks are {sorted(TRACKS)}")
     check_trainable(data, dataset_name, dataset_options)
     train_overrides = {**TRACKS[track], **(train_overrides or {})}
-    forbidden = _forbidden(Path(records_dir), data_dir)
+    forbidden = _forbidden(Path(records_dir), data_dir, run_root)
     if ":" not in model:  # a built-in model's name (an unknown one is refused with the close names)
         spec = builtin_spec(model, dataset_name, model_overrides, train_overrides, track, variant, forbidden)
     else:
         spec = submission_spec(model, data, dataset_name, model_overrides, train_overrides, track, variant, forbidden)
     stage = EntryStage(records_dir, dataset_name, spec.name, spec.stage_token)
     check_writable(Path(records_dir), stage.folder.parent)
+    # the workspace's folders exist from now on: the workers that train and evaluate hide them all
+    spec = dataclasses.replace(spec, access=ReadAccess.confined(spec.access.readable, _forbidden(Path(records_dir), data_dir, run_root, create=True)))
     stage.clear()
     stage.add_code(spec.code_files)
     return spec
@@ -168,7 +178,7 @@ def run_protocol(
 
     data = dataset if dataset is not None else load_for_run(dataset_name, data_dir, dataset_options)
     spec = prepare_entry(model, dataset_name, data, records_dir, model_overrides=model_overrides, train_overrides=train_overrides,
-                         track=track, variant=variant, data_dir=data_dir, dataset_options=dataset_options)
+                         track=track, variant=variant, data_dir=data_dir, dataset_options=dataset_options, run_root=run_root)
     if run_root is not None:
         check_writable(Path(run_root))
     if not len(data["test"]):

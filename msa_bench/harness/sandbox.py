@@ -33,7 +33,10 @@ ISOLATION_LEVELS: tuple[str, ...] = ("sandbox", "process", "none")
 INPUT_MOUNT, SCRATCH_MOUNT = "/sandbox/input", "/sandbox/scratch"
 #: Environment variable forcing the fallback (e.g. to compare both in a test).
 NO_SANDBOX = "MSA_BENCH_NO_SANDBOX"
-_SYSTEM = ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+_SYSTEM = (
+    "/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
+    "/etc/nsswitch.conf", "/etc/hosts",  # localhost for torchrun's store on the sandbox's own loopback
+)
 
 
 class WorkerFailed(RuntimeError):
@@ -136,6 +139,7 @@ def _environment(threads: int, home: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONSAFEPATH": "1",  # the processes torchrun starts (without -I) never import from the scratch folder
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

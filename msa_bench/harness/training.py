@@ -80,7 +80,7 @@ def run_config(model_config: dict, train_config: dict, schedule: str, dataset: d
     return {"model": model_config, "train": train_config, "schedule": schedule, "data": data_provenance(dataset)}
 
 
-def test_predictions(model: MSAModel, test: datasets.Dataset, device: torch.device) -> pd.DataFrame:
+def predictions_on_test(model: MSAModel, test: datasets.Dataset, device: torch.device) -> pd.DataFrame:
     """The test split's predictions table, computed in content order (as a worker computes them)
     and returned in the split's stored order."""
     table = predictions_of(model, eval_batches(test.select(content_order(test))), device)
@@ -125,7 +125,7 @@ def train_and_evaluate(
         callbacks=callbacks, progress=progress,
     )
     model = trainer.fit()
-    predictions = test_predictions(model, dataset["test"], resolved)
+    predictions = predictions_on_test(model, dataset["test"], resolved)
     robustness = {}
     if robustness_levels is not None:
         robustness = evaluate_robustness(model, dataset["test"], dataset["train"], resolved, seed, robustness_levels)

@@ -136,7 +136,7 @@ def sweep_on_ray(
     data = source.load()  # build (or find) the cached dataset once, before the workers read it
     specs = [
         prepare_entry(absolute_spec(m), source.name, data, records_dir, model_overrides=model_overrides,
-                      train_overrides=train_overrides, track=t, data_dir=source.data_dir)
+                      train_overrides=train_overrides, track=t, data_dir=source.data_dir, run_root=run_root)
         for t in tracks for m in models
     ]
     resources = resources or Resources(num_gpus=1 if device.startswith("cuda") else 0)
