@@ -143,3 +143,16 @@ def test_a_submission_folder_holding_the_workspace_is_readable_but_the_workspace
     assert result["exists"] == {targets["folders"][0]: False}
     with pytest.raises(SubmissionRejected, match="lies inside"):
         ReadAccess.confined([folder / "msa_bench_runs" / "records"], [folder / "msa_bench_runs"])
+
+
+@needs_sandbox
+def test_a_workspace_named_relative_to_the_current_folder_trains_in_the_sandbox(synthetic_small, tmp_path, monkeypatch):
+    """``--workspace leaderboard`` or the default ``./msa_bench_runs``: bwrap is given absolute folders."""
+    from msa_bench.harness.protocol import run_protocol
+    from msa_bench.records.record import load_record
+
+    monkeypatch.chdir(tmp_path)
+    [path] = run_protocol("lf_dnn", "synthetic", [1111], train_overrides={"max_epochs": 1}, records_dir=Path("space/records"),
+                          run_root=Path("space/runs"), dataset=synthetic_small, progress=False, robustness=False)
+    assert load_record(path).isolation == "sandbox"
+    assert list((tmp_path / "space" / "runs").rglob("checkpoint*"))

@@ -175,6 +175,7 @@ def worker_command(
     (``torch.distributed.run`` for multi-process training); the worker module comes after it.
     """
     python = [sys.executable, "-I", "-m", *launcher, "msa_bench.worker"]
+    input_dir, scratch = input_dir.resolve(), scratch.resolve()  # bwrap resolves relative paths from the worker's folder
     if isolation == "process":
         env = _environment(threads, str(scratch))
         return [*python, str(input_dir), str(scratch)], env
