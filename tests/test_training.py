@@ -272,3 +272,16 @@ def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(synthetic_sm
     (tmp_path / "checkpoint.pt").write_bytes((tmp_path / "checkpoint.pt").read_bytes()[:100])
     with pytest.raises(ConfigError, match=r"checkpoint.pt: unreadable checkpoint"):
         trainer({"dataset_fingerprint": "aaaa", "feature_dims": {"text": 32}}).fit()
+
+
+def test_a_training_stage_with_nothing_to_fit_on_the_data_is_skipped(synthetic_small):
+    """MMIM's estimator pass fits I(text; audio) and I(text; vision): on text alone its loss has no
+    trainable input, so that pass steps nothing and the main pass trains (as on MOSI transcripts)."""
+    text_alone = synthetic_small.map(lambda row: {"audio_features": None, "vision_features": None, "emotions": None, "emotion": None})
+    assert DataSpec.from_dataset(text_alone).tasks == ("sentiment",)  # MOSI's: no emotion head adds to the pass's loss
+    model_class = get_model_class("mmim")
+    config = build_config(model_class, model_class.default_configs["test"]["model"])
+    run = train_and_evaluate(model_class, config, text_alone, TrainConfig.from_dict({**SHORT, "max_epochs": 1}), seed=1111,
+                             dataset_name="synthetic", progress=False)
+    assert len(run.history) == 1 and run.history[0]["train_loss"] > 0
+    assert run.test_predictions["sentiment_pred"].nunique() > 1

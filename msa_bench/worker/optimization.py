@@ -93,6 +93,10 @@ class Optimization:
             loss = training_loss(self.model, output, targets, self.config.head_loss_weight)
         if not torch.isfinite(loss):
             raise TrainingFailed(f"the training loss became {loss.item()}")
+        if not loss.requires_grad:
+            if self.model.stage == MAIN_STAGE:
+                raise TrainingFailed("the training loss does not depend on any trainable parameter")
+            return loss, output  # a stage with nothing to fit on this data (MMIM's estimators on text alone)
         (loss * scale).backward()
         return loss, output
 
