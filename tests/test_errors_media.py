@@ -119,7 +119,7 @@ def test_a_media_file_replaced_in_place_is_recomputed_and_said_so(tmp_path):
     os.utime(root / "Raw" / "v" / "0.wav", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (root / "Raw" / "v" / "0.wav").stat().st_size == stat.st_size
     again = extract("mosi", root, tmp_path / "out", audio="egemaps-lld", workers=0, progress=False)
-    fresh = extract("mosi", root, tmp_path / "fresh", audio="egemaps-lld", workers=0, progress=False)
+    extract("mosi", root, tmp_path / "fresh", audio="egemaps-lld", workers=0, progress=False)
     assert again.summary["audio"]["recomputed_changed_media"] == 1
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["audio"]["recomputed_changed_media"] == 1
     rows = {split: load_extracted(tmp_path / name)["train"] for split, name in (("again", "out"), ("fresh", "fresh"))}

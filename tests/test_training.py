@@ -100,7 +100,7 @@ def test_a_callback_written_for_the_trainer_cannot_reach_the_test_split(syntheti
 
 def test_evaluation_hands_the_model_inputs_only(synthetic_small):
     """At validation and test time a model receives a Batch, which has no label field."""
-    from msa_bench.models import ModelOutput, MSAModel, TaskHeads
+    from msa_bench.models import MSAModel, TaskHeads
 
     received = []
 

@@ -29,7 +29,7 @@ ROUNDS = 2
 
 
 def _in_process(model, model_config, train_config, dataset, *, dataset_name, seed, run_dir, normalize, identity, device="cpu",
-                threads=1, robustness_levels=None, progress=False, readable=(), nproc=1, isolation=None, evaluate=True) -> WorkerRun:
+                threads=1, robustness_levels=None, progress=False, access=None, nproc=1, isolation=None, evaluate=True) -> WorkerRun:
     """``run_isolated`` without the boundary: the same training, evaluation and sweep in this process."""
     model_class = get_model_class(model)
     run = train_and_evaluate(
