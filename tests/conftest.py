@@ -12,9 +12,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from shared_paths import SHARED_DATA  # noqa: E402
 
-#: The project's real-data folder (``../shared/data`` beside the checkout); may be absent.
-SHARED_DATA = Path(os.environ.get("MSA_BENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from shared_paths import OFFICIAL_FIXTURES
+
 from msa_bench.inputs.batching import Batch, ModalityBatch
 
-#: The official fixtures beside the checkout (``../shared/fixtures/official``); may be absent.
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "official"
+#: The official fixtures (see :mod:`shared_paths`); may be absent.
+FIXTURES = OFFICIAL_FIXTURES
 
 #: The tolerance of issue #15 (float64 re-runs of the official code differ by about 1e-6).
 RTOL = 1e-4
@@ -57,7 +59,7 @@ def load_fixture(name: str) -> OfficialFixture:
     """The fixture ``name`` (a folder of :data:`FIXTURES`); skips the test when it is absent."""
     folder = FIXTURES / name
     if not folder.is_dir():
-        pytest.skip(f"official fixture {folder} is absent (it lives in ../shared/fixtures/official beside the checkout)")
+        pytest.skip(f"official fixture {folder} is absent (official fixtures sit in fixtures/official beside MSA_BENCH_SHARED_DATA)")
     pytest.importorskip("safetensors", reason="reading the official fixtures needs the safetensors package")
     meta_path = folder / "meta.json"
     try:

@@ -34,13 +34,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from shared_paths import OFFICIAL_TRAIN_FIXTURES
+
 from official_fixtures import ATOL, FIXTURES, RTOL, OfficialFixture, load_fixture
 
 from msa_bench.data.targets import Targets
 from msa_bench.models import DataSpec, MSAModel, get_model_class
 
 #: The official training-step fixtures beside the forward ones; may be absent.
-TRAIN_FIXTURES = FIXTURES.parent / "official_train"
+TRAIN_FIXTURES = OFFICIAL_TRAIN_FIXTURES
 
 #: Steps each fixture records (the states after steps 1 and 3; losses of steps 2 and 3).
 STEPS = 3
@@ -65,7 +67,7 @@ def load_train_fixture(name: str, forward: str | None = None, prefix: str = "", 
     from; skips the test when a folder is absent."""
     root = TRAIN_FIXTURES / name if folder is None else folder
     if not root.is_dir():
-        pytest.skip(f"official training fixture {root} is absent (it lives in ../shared/fixtures/official_train)")
+        pytest.skip(f"official training fixture {root} is absent (official fixtures sit in fixtures/official_train beside MSA_BENCH_SHARED_DATA)")
     from safetensors.torch import load_file
 
     forward_fixture = load_fixture(forward or name)

@@ -25,7 +25,7 @@ def official_mosi(name: str) -> dict:
     """The official MOSI configuration a training fixture was made from (its changes undone)."""
     folder = TRAIN_FIXTURES / name
     if not folder.is_dir():
-        pytest.skip(f"official training fixture {folder} is absent (it lives in ../shared/fixtures/official_train)")
+        pytest.skip(f"official training fixture {folder} is absent (official fixtures sit in fixtures/official_train beside MSA_BENCH_SHARED_DATA)")
     meta = json.loads((folder / "meta.json").read_text())
     config = dict(meta["config"])
     config |= {k: v["official"] for k, v in meta.get("config_vs_official_file", {}).items()}
@@ -37,7 +37,7 @@ def official_mosi(name: str) -> dict:
 def forward_config(name: str) -> dict:
     folder = FIXTURES / name
     if not folder.is_dir():
-        pytest.skip(f"official fixture {folder} is absent (it lives in ../shared/fixtures/official)")
+        pytest.skip(f"official fixture {folder} is absent (official fixtures sit in fixtures/official beside MSA_BENCH_SHARED_DATA)")
     return json.loads((folder / "meta.json").read_text())["config"]
 
 
