@@ -37,6 +37,8 @@ from msa_bench.util.hashing import file_digest
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".wav", ".flac", ".mp3", ".m4a")
 LABEL_TABLE_NAMES = ("label.csv", "labels.csv", "OpinionLevelSentiment.csv")
+#: Where a user reads which folder layouts ``msa-bench extract`` understands.
+LAYOUTS_HINT = "The layouts msa-bench extract reads are listed under Inputs on the docs' Feature extraction page (docs/features.md)."
 #: RAVDESS's documented speaker-independent split (the RAVDESS builder uses the same one).
 RAVDESS_ACTOR_SPLITS = {"train": range(1, 17), "validation": range(17, 21), "test": range(21, 25)}
 #: How many examples a report lists for each kind of problem.
@@ -248,9 +250,13 @@ def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None
     else:
         table = next((data_dir / n for n in LABEL_TABLE_NAMES if (data_dir / n).is_file()), None)
         if table is None:
+            hint = (
+                " It holds RAVDESS Actor_XX folders: did you mean `msa-bench extract ravdess`?"
+                if any(data_dir.glob("Actor_[0-9][0-9]*")) else ""
+            )
             raise MissingFileError(
-                f"{data_dir}: no label table ({', '.join(LABEL_TABLE_NAMES)}), transcriptions/ folder "
-                "or RAVDESS Actor_XX folders; see msa_bench.features.clips for the layouts read"
+                f"{data_dir}: no label table ({', '.join(LABEL_TABLE_NAMES)}) or transcriptions/ folder for "
+                f"{dataset}.{hint} {LAYOUTS_HINT}"
             )
         clips = table_clips(dataset, data_dir, table)
     if dataset != "ravdess":
@@ -263,7 +269,8 @@ def find_clips(dataset: str, data_dir: str | Path, label_file: str | Path | None
         },
     )
     if not clips:
-        raise MissingFileError(f"{data_dir}: no clips found; see msa_bench.features.clips for the layouts read")
+        expected = "Actor_XX/ folders (or their zips) of files named like 03-01-05-01-01-01-01.wav" if dataset == "ravdess" else "media files beside the label table"
+        raise MissingFileError(f"{data_dir}: no clips found for {dataset}: expected {expected}. {LAYOUTS_HINT}")
     return clips, checks
 
 
