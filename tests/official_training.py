@@ -36,7 +36,7 @@ import pytest
 import torch
 from shared_paths import OFFICIAL_TRAIN_FIXTURES
 
-from official_fixtures import ATOL, FIXTURES, RTOL, OfficialFixture, load_fixture
+from official_fixtures import ATOL, RTOL, OfficialFixture, load_fixture
 
 from msa_bench.data.targets import Targets
 from msa_bench.models import DataSpec, MSAModel, get_model_class
