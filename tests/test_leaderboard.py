@@ -326,6 +326,33 @@ def test_leaderboard_command_renders_a_workspace_or_the_folders_given(records_di
     assert f"board: {tmp_path / 'space' / 'LEADERBOARD.md'}" in result.output and (tmp_path / "space" / "site" / "index.html").is_file()
 
 
+def test_leaderboard_command_loads_the_checked_dataset_with_its_options(tmp_path, monkeypatch):
+    """``--dataset-option NAME:key=value`` reaches the dataset of ``--data-dir NAME`` (RAVDESS's board
+    is checked on split ``speech20``), and its labels decide which records are refused."""
+    import datasets
+    from typer.testing import CliRunner
+
+    import msa_bench.loading.load as load
+    from msa_bench.cli import app
+
+    records = tmp_path / "records"
+    write_sentiment(records, "tfn", noise=0.5, seeds=(1111,))
+    calls = []
+
+    def fake_load(name, data_dir=None, **options):
+        calls.append((name, data_dir, options))
+        return {"test": datasets.Dataset.from_dict({"id": IDS, "sentiment": (TRUTH + 1.0).tolist()})}
+
+    monkeypatch.setattr(load, "load_dataset", fake_load)
+    common = ["leaderboard", "--records", str(records), "--out", str(tmp_path / "out"), "--data-dir", f"synthetic={tmp_path}"]
+    result = CliRunner().invoke(app, [*common, "--dataset-option", "synthetic:split_scheme=speech20", "--dataset-option", "synthetic:fold=2"])
+    assert calls == [("synthetic", tmp_path, {"split_scheme": "speech20", "fold": 2})]
+    assert result.exit_code == 1 and "its sentiment_true column differs from the dataset's test labels" in result.output
+    result = CliRunner().invoke(app, [*common, "--dataset-option", "split_scheme=speech20"])
+    assert result.exit_code == 2 and "expected DATASET:key=value naming a dataset given to --data-dir (synthetic)" in result.output
+    assert len(calls) == 1  # refused before anything was loaded
+
+
 def test_rows_link_the_model_card_when_the_page_is_inside_the_repository(records_dir, tmp_path):
     """The fidelity table of a built-in model is one click from its leaderboard row."""
     from msa_bench.board.boards import load_boards

@@ -20,6 +20,9 @@ def leaderboard(
     data_dir: Optional[list[str]] = typer.Option(
         None, "--data-dir", help="DATASET=FOLDER (repeat): check the labels and ids of that board's records against this data."
     ),
+    dataset_option: Optional[list[str]] = typer.Option(
+        None, "--dataset-option", help="DATASET:key=value (repeat): an option for loading --data-dir DATASET, e.g. ravdess:split_scheme=speech20."
+    ),
 ) -> None:
     """Render LEADERBOARD.md and the static site (site/index.html) from the result records.
 
@@ -33,7 +36,7 @@ def leaderboard(
 
     space = Workspace.resolve(workspace)
     records = records or space.records
-    rendered = render_leaderboard(records, out or space.root, datasets_by_name=_datasets(records, data_dir or []))
+    rendered = render_leaderboard(records, out or space.root, datasets_by_name=_datasets(records, data_dir or [], dataset_option or []))
     for refusal in rendered.refused:
         typer.echo(f"refused: {records / refusal.what}: {refusal.reason}", err=True)
     typer.echo(f"board: {rendered['markdown']}\npage: {rendered['html'].resolve().as_uri()}")
@@ -46,16 +49,26 @@ def leaderboard(
         raise typer.Exit(1)
 
 
-def _datasets(records: Path, folders: list[str]) -> dict:
+def _datasets(records: Path, folders: list[str], options: list[str]) -> dict:
     """The datasets whose labels the board is checked against: the default synthetic build when the
-    synthetic records were made on it, and every ``NAME=FOLDER`` given (loaded as ``--data-dir``;
-    records of other data are then refused)."""
+    synthetic records were made on it, and every ``NAME=FOLDER`` given (loaded as ``--data-dir``
+    with its ``NAME:key=value`` options; records of other data are then refused)."""
     from msa_bench.cli.app import key_values
     from msa_bench.harness.training import dataset_fingerprint
     from msa_bench.loading.load import load_dataset
     from msa_bench.records.record import load_record
+    from msa_bench.util.errors import ConfigError
 
     given = {name: Path(str(folder)) for name, folder in key_values(folders, "--data-dir").items()}
+    options_of: dict[str, list[str]] = {name: [] for name in given}
+    for option in options:
+        name, sep, pair = option.partition(":")
+        if not sep or name not in given:
+            raise ConfigError(
+                f"--dataset-option {option!r}: expected DATASET:key=value naming a dataset given to --data-dir "
+                f"({', '.join(sorted(given)) or 'none given'}), e.g. ravdess:split_scheme=speech20"
+            )
+        options_of[name].append(pair)
     found = {}
     synthetic = sorted((Path(records) / "synthetic").glob("*/seed*.json"))
     if synthetic and "synthetic" not in given:
@@ -67,5 +80,5 @@ def _datasets(records: Path, folders: list[str]) -> dict:
         if made_on_it:
             found["synthetic"] = default
     for name, folder in given.items():
-        found[name] = load_dataset(name, data_dir=folder)
+        found[name] = load_dataset(name, data_dir=folder, **key_values(options_of[name], "--dataset-option"))
     return found
