@@ -1,5 +1,5 @@
 """Harness speed: evaluation throughput of TFN on the synthetic test split, and a full robustness
-sweep (71 evaluations) against one clean evaluation.
+sweep (both protocols, the noise curves; 117 evaluations) against one clean evaluation.
 
     python -m pytest tests/benchmarks/test_bench_harness.py -m benchmark
 """
@@ -39,5 +39,5 @@ def test_clean_evaluation_throughput(benchmark, tfn, synthetic_default):
 
 
 def test_robustness_sweep(benchmark, tfn, synthetic_default):
-    sweep = benchmark.pedantic(evaluate_robustness, args=(tfn, synthetic_default["test"]), rounds=3, warmup_rounds=0)
-    assert len(sweep["modality_drop"]) == 7
+    sweep = benchmark.pedantic(evaluate_robustness, args=(tfn, synthetic_default["test"], synthetic_default["train"]), rounds=3, warmup_rounds=0)
+    assert [len(protocol["modality_drop"]) for protocol in sweep["protocols"].values()] == [7, 7]
