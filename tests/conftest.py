@@ -15,7 +15,6 @@ import torch  # noqa: E402
 from shared_paths import SHARED_DATA  # noqa: E402
 
 
-
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real-data folder, or skip when a user's fresh clone does not have it."""

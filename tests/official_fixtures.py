@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from shared_paths import OFFICIAL_FIXTURES
+from shared_paths import FIXTURES, fixture_folder
 
 from msa_bench.inputs.batching import Batch, ModalityBatch
-
-#: The official fixtures (see :mod:`shared_paths`); may be absent.
-FIXTURES = OFFICIAL_FIXTURES
 
 #: The tolerance of issue #15 (float64 re-runs of the official code differ by about 1e-6).
 RTOL = 1e-4
@@ -56,10 +52,8 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_fixture(name: str) -> OfficialFixture:
-    """The fixture ``name`` (a folder of :data:`FIXTURES`); skips the test when it is absent."""
-    folder = FIXTURES / name
-    if not folder.is_dir():
-        pytest.skip(f"official fixture {folder} is absent (official fixtures sit in fixtures/official beside MSA_BENCH_SHARED_DATA)")
+    """The fixture ``name`` (a folder of :data:`shared_paths.FIXTURES`); skips the test when it is absent."""
+    folder = fixture_folder(FIXTURES / name, "official fixture")
     pytest.importorskip("safetensors", reason="reading the official fixtures needs the safetensors package")
     meta_path = folder / "meta.json"
     try:

@@ -34,15 +34,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from shared_paths import OFFICIAL_TRAIN_FIXTURES
-
 from official_fixtures import ATOL, RTOL, OfficialFixture, load_fixture
+from shared_paths import TRAIN_FIXTURES, fixture_folder
 
 from msa_bench.data.targets import Targets
 from msa_bench.models import DataSpec, MSAModel, get_model_class
-
-#: The official training-step fixtures beside the forward ones; may be absent.
-TRAIN_FIXTURES = OFFICIAL_TRAIN_FIXTURES
 
 #: Steps each fixture records (the states after steps 1 and 3; losses of steps 2 and 3).
 STEPS = 3
@@ -62,12 +58,10 @@ class TrainFixture:
 
 
 def load_train_fixture(name: str, forward: str | None = None, prefix: str = "", folder: Path | None = None) -> TrainFixture:
-    """The training fixture ``name`` (from ``folder``, default :data:`TRAIN_FIXTURES`) with the
+    """The training fixture ``name`` (from ``folder``, default :data:`shared_paths.TRAIN_FIXTURES`) with the
     forward fixture ``forward`` (default ``name``) whose weights, under ``prefix``, it starts
     from; skips the test when a folder is absent."""
-    root = TRAIN_FIXTURES / name if folder is None else folder
-    if not root.is_dir():
-        pytest.skip(f"official training fixture {root} is absent (official fixtures sit in fixtures/official_train beside MSA_BENCH_SHARED_DATA)")
+    root = fixture_folder(TRAIN_FIXTURES / name if folder is None else folder, "official training fixture")
     from safetensors.torch import load_file
 
     forward_fixture = load_fixture(forward or name)

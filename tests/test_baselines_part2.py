@@ -56,7 +56,7 @@ def test_adafn_is_identity_at_alpha_zero_and_skips_examples_missing_the_other_mo
 
 def test_adafn_runs_in_training_only():
     model = build("adafn_ag")
-    batch, _ = random_batch(), random_targets()
+    batch = random_batch()
     model.eval()
     frames = model.normalize(batch)
     assert torch.equal(frames["audio"], batch.audio.features) and torch.equal(frames["vision"], batch.vision.features)
@@ -124,7 +124,7 @@ def test_differential_attention_masks_padding_and_zeroes_rows_without_keys():
 
 
 def test_recurrent_variant_reuses_the_layers_and_changes_the_output():
-    batch, _ = random_batch(), random_targets()
+    batch = random_batch()
     plain = build("diff_fusion").eval()
     recurrent = build("diff_fusion", recurrent=True, recurrent_steps=2).eval()
     assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in recurrent.parameters())
@@ -134,7 +134,7 @@ def test_recurrent_variant_reuses_the_layers_and_changes_the_output():
 
 def test_text_absent_still_uses_audio_and_vision():
     model = build("diff_fusion").eval()
-    batch, _ = without(random_batch(), ("text",)), random_targets()
+    batch = without(random_batch(), ("text",))
     changed = batch.with_modality("audio", ModalityBatch(batch.audio.features + 1.0, batch.audio.mask, batch.audio.present))
     with torch.no_grad():
         assert not torch.allclose(model(batch).sentiment, model(changed).sentiment)
@@ -234,7 +234,7 @@ def test_djmf_emotion_loss_is_masked_without_emotion_labels():
 @pytest.mark.parametrize("alignment", ["add", "concat"])
 def test_vtaf_ignores_audio_and_gives_polarity_logits(alignment):
     model = build("vtaf", alignment=alignment).eval()
-    batch, _ = random_batch(), random_targets()
+    batch = random_batch()
     with torch.no_grad():
         output = model(batch)
         torch.testing.assert_close(model(without(batch, ("audio",))).sentiment, output.sentiment)
@@ -267,7 +267,7 @@ def test_vtaf_loss_adds_polarity_cross_entropy():
 
 def test_cdml_modality_weights_cover_present_modalities_only():
     model = build("cdml").eval()
-    batch, _ = without(random_batch(), ("audio",), torch.tensor([1, 1, 0, 0, 0, 0], dtype=torch.bool)), random_targets()
+    batch = without(random_batch(), ("audio",), torch.tensor([1, 1, 0, 0, 0, 0], dtype=torch.bool))
     with torch.no_grad():
         weights = model(batch).aux["modality_weights"]
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(len(batch)))

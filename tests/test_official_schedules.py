@@ -15,17 +15,14 @@ import dataclasses
 import json
 
 import pytest
-from official_fixtures import FIXTURES
-from official_training import TRAIN_FIXTURES
+from shared_paths import FIXTURES, TRAIN_FIXTURES, fixture_folder
 
 from msa_bench.models import get_model_class
 
 
 def official_mosi(name: str) -> dict:
     """The official MOSI configuration a training fixture was made from (its changes undone)."""
-    folder = TRAIN_FIXTURES / name
-    if not folder.is_dir():
-        pytest.skip(f"official training fixture {folder} is absent (official fixtures sit in fixtures/official_train beside MSA_BENCH_SHARED_DATA)")
+    folder = fixture_folder(TRAIN_FIXTURES / name, "official training fixture")
     meta = json.loads((folder / "meta.json").read_text())
     config = dict(meta["config"])
     config |= {k: v["official"] for k, v in meta.get("config_vs_official_file", {}).items()}
@@ -35,9 +32,7 @@ def official_mosi(name: str) -> dict:
 
 
 def forward_config(name: str) -> dict:
-    folder = FIXTURES / name
-    if not folder.is_dir():
-        pytest.skip(f"official fixture {folder} is absent (official fixtures sit in fixtures/official beside MSA_BENCH_SHARED_DATA)")
+    folder = fixture_folder(FIXTURES / name, "official fixture")
     return json.loads((folder / "meta.json").read_text())["config"]
 
 

@@ -19,7 +19,6 @@ import pytest
 import torch
 from official_fixtures import fixture_batch
 from official_training import (
-    TRAIN_FIXTURES,
     TrainFixture,
     UpdateRule,
     compare_steps,
@@ -29,6 +28,7 @@ from official_training import (
     sentiment_targets,
     training_problems,
 )
+from shared_paths import TRAIN_FIXTURES
 
 from msa_bench.models import DataSpec
 

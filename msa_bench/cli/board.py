@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from msa_bench.cli.app import app
+from msa_bench.util.errors import ConfigError
 
 
 @app.command()
@@ -57,7 +58,6 @@ def _datasets(records: Path, folders: list[str], options: list[str]) -> dict:
     from msa_bench.harness.training import dataset_fingerprint
     from msa_bench.loading.load import load_dataset
     from msa_bench.records.record import load_record
-    from msa_bench.util.errors import ConfigError
 
     given = {name: Path(str(folder)) for name, folder in key_values(folders, "--data-dir").items()}
     options_of: dict[str, list[str]] = {name: [] for name in given}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from mutations import MUTATIONS, checks, is_caught
-from official_fixtures import FIXTURES
+from shared_paths import FIXTURES
 
 #: The goals of issue #25.
 OVERALL_GOAL, MODEL_GOAL = 0.95, 0.85
